@@ -1,0 +1,70 @@
+/**
+ * The safe patterns every value that can reach a remote shell must match. One source for the
+ * CRDs' OpenAPI `pattern`s (enforced by the API server), the operator's runtime validation and
+ * the SSH command builder's checks. None of them admits a shell metacharacter, whitespace,
+ * a quote, or a leading dash (which a remote command could read as an option).
+ */
+
+/** Zone and region ids: `pek3a`, `ap2a`, `gd2`. */
+export const ZONE_ID = '^[a-z][a-z0-9-]{0,30}[a-z0-9]$';
+/** IPv4 address, dotted quad with each octet 0-255. */
+export const IPV4 =
+  '^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$';
+/** IPv4 CIDR, e.g. `10.16.0.0/24`. */
+export const IPV4_CIDR =
+  '^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$';
+/** An IPv4 range `a.b.c.d-e.f.g.h` or a CIDR, for EIP pools. */
+export const IPV4_RANGE =
+  '^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(/(3[0-2]|[12]?[0-9])|-((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))?$';
+/** DNS hostname (RFC 1123 labels), no trailing dot. */
+export const HOSTNAME =
+  '^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$';
+/** A node address: an IPv4 address or a hostname. */
+export const HOST = `(${IPV4})|(${HOSTNAME})`;
+/** Block device name under /dev, without the prefix: `sdb`, `nvme0n1`, `vdc`, `md0`. */
+export const DEVICE = '^[a-z][a-z0-9]{1,31}$';
+/** Debian package name (pitrix packages): `pitrix-ks-proxy-tag`. */
+export const PACKAGE = '^[a-z0-9][a-z0-9+.-]{1,99}$';
+/** Debian package version: `4.6.2-20250101`, `1:2.5+dfsg-5ubuntu10`. */
+export const PACKAGE_VERSION = '^[0-9][A-Za-z0-9.+~:-]{0,63}$';
+/** A node id as the installer names nodes: `hyper3`, `pek3a-webservice1`. */
+export const NODE_ID = '^[a-z][a-z0-9-]{0,62}$';
+/** A dotted YAML key path: `common.enable_global_tag_server`. */
+export const YAML_KEY_PATH = '^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z_][A-Za-z0-9_-]*)*$';
+/** A Unix user name for SSH. */
+export const UNIX_USER = '^[a-z_][a-z0-9_-]{0,31}$';
+/** OS version such as `16.04.5`, `18.04`. */
+export const OS_VERSION = '^[0-9]+(\\.[0-9]+){0,3}$';
+/** An OpenSSH SHA256 fingerprint as printed by `ssh-keygen -lf`: `SHA256:` + 43 base64 chars. */
+export const SHA256_FINGERPRINT = '^SHA256:[A-Za-z0-9+/]{43}=?$';
+
+export const patterns = {
+  ZONE_ID,
+  IPV4,
+  IPV4_CIDR,
+  IPV4_RANGE,
+  HOSTNAME,
+  HOST,
+  DEVICE,
+  PACKAGE,
+  PACKAGE_VERSION,
+  NODE_ID,
+  YAML_KEY_PATH,
+  UNIX_USER,
+  OS_VERSION,
+  SHA256_FINGERPRINT,
+} as const;
+
+export type PatternName = keyof typeof patterns;
+
+const compiled = new Map<PatternName, RegExp>();
+/** The compiled, anchored RegExp of a named pattern. */
+export function patternRegExp(name: PatternName): RegExp {
+  let re = compiled.get(name);
+  if (!re) {
+    const src = patterns[name];
+    re = new RegExp(src.startsWith('^') ? src : `^(${src})$`);
+    compiled.set(name, re);
+  }
+  return re;
+}

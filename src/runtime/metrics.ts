@@ -1,0 +1,175 @@
+/**
+ * Prometheus metrics under controller-runtime's names and labels, so dashboards and alerts
+ * written for Go operators work unchanged, plus process metrics from prom-client.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { QueueMetrics } from './queue.js';
+
+export type ReconcileResultLabel = 'success' | 'error' | 'requeue' | 'requeue_after';
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  readonly reconcileTotal = new Counter({
+    name: 'controller_runtime_reconcile_total',
+    help: 'Total number of reconciliations per controller',
+    labelNames: ['controller', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly reconcileErrors = new Counter({
+    name: 'controller_runtime_reconcile_errors_total',
+    help: 'Total number of reconciliation errors per controller',
+    labelNames: ['controller'] as const,
+    registers: [this.registry],
+  });
+  readonly terminalErrors = new Counter({
+    name: 'controller_runtime_terminal_reconcile_errors_total',
+    help: 'Total number of terminal reconciliation errors per controller',
+    labelNames: ['controller'] as const,
+    registers: [this.registry],
+  });
+  readonly reconcilePanics = new Counter({
+    name: 'controller_runtime_reconcile_panics_total',
+    help: 'Total number of reconciliation panics (unexpected exceptions) per controller',
+    labelNames: ['controller'] as const,
+    registers: [this.registry],
+  });
+  readonly reconcileTime = new Histogram({
+    name: 'controller_runtime_reconcile_time_seconds',
+    help: 'Length of time per reconciliation per controller',
+    labelNames: ['controller'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly activeWorkers = new Gauge({
+    name: 'controller_runtime_active_workers',
+    help: 'Number of currently used workers per controller',
+    labelNames: ['controller'] as const,
+    registers: [this.registry],
+  });
+  readonly maxWorkers = new Gauge({
+    name: 'controller_runtime_max_concurrent_reconciles',
+    help: 'Maximum number of concurrent reconciles per controller',
+    labelNames: ['controller'] as const,
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'workqueue_depth',
+    help: 'Current depth of workqueue',
+    labelNames: ['name', 'controller'] as const,
+    registers: [this.registry],
+  });
+  readonly queueAdds = new Counter({
+    name: 'workqueue_adds_total',
+    help: 'Total number of adds handled by workqueue',
+    labelNames: ['name', 'controller'] as const,
+    registers: [this.registry],
+  });
+  readonly queueRetries = new Counter({
+    name: 'workqueue_retries_total',
+    help: 'Total number of retries handled by workqueue',
+    labelNames: ['name', 'controller'] as const,
+    registers: [this.registry],
+  });
+  readonly queueLatency = new Histogram({
+    name: 'workqueue_queue_duration_seconds',
+    help: 'How long in seconds an item stays in workqueue before being requested',
+    labelNames: ['name', 'controller'] as const,
+    buckets: [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100, 1000],
+    registers: [this.registry],
+  });
+  readonly workDuration = new Histogram({
+    name: 'workqueue_work_duration_seconds',
+    help: 'How long in seconds processing an item from workqueue takes',
+    labelNames: ['name', 'controller'] as const,
+    buckets: [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100, 1000],
+    registers: [this.registry],
+  });
+  readonly unfinishedWork = new Gauge({
+    name: 'workqueue_unfinished_work_seconds',
+    help: 'How many seconds of work has been done that is in progress',
+    labelNames: ['name', 'controller'] as const,
+    registers: [this.registry],
+  });
+  readonly longestRunning = new Gauge({
+    name: 'workqueue_longest_running_processor_seconds',
+    help: 'How many seconds has the longest running processor for workqueue been running',
+    labelNames: ['name', 'controller'] as const,
+    registers: [this.registry],
+  });
+  readonly leaderStatus = new Gauge({
+    name: 'leader_election_master_status',
+    help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 master',
+    labelNames: ['name'] as const,
+    registers: [this.registry],
+  });
+  readonly watchRestarts = new Counter({
+    name: 'pitrix_operator_watch_restarts_total',
+    help: 'Watches re-established, by kind and reason (closed, error, stale, gone)',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly statusWrites = new Counter({
+    name: 'pitrix_operator_status_writes_total',
+    help: 'Status subresource writes, by kind and outcome (written, unchanged, conflict)',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly conditionStatus = new Gauge({
+    name: 'pitrix_operator_resource_condition',
+    help: 'Condition of each resource: 1 for the status it currently has (True, False, Unknown), else 0',
+    labelNames: ['kind', 'namespace', 'name', 'type', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly sshFailures = new Counter({
+    name: 'pitrix_operator_ssh_failures_total',
+    help: 'SSH failures by host and reason (connect, auth, hostkey, timeout, dropped)',
+    labelNames: ['host', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  queueMetricsFor(controller: string): QueueMetrics {
+    const labels = { name: controller, controller };
+    return {
+      depth: (n) => this.queueDepth.set(labels, n),
+      add: () => this.queueAdds.inc(labels),
+      retry: () => this.queueRetries.inc(labels),
+      queueDuration: (s) => this.queueLatency.observe(labels, s),
+      workDuration: (s) => this.workDuration.observe(labels, s),
+    };
+  }
+
+  private readonly conditionTypes = new Map<string, Set<string>>();
+
+  /** Publishes a resource's conditions as 0/1 per possible status, so alerts can match `== 1`. */
+  setConditions(
+    kind: string,
+    namespace: string,
+    name: string,
+    conditions: ReadonlyArray<{ type: string; status: string }>,
+  ): void {
+    const key = `${kind}/${namespace}/${name}`;
+    const types = this.conditionTypes.get(key) ?? new Set<string>();
+    this.conditionTypes.set(key, types);
+    for (const c of conditions) {
+      types.add(c.type);
+      for (const s of ['True', 'False', 'Unknown']) {
+        this.conditionStatus.set({ kind, namespace, name, type: c.type, status: s }, c.status === s ? 1 : 0);
+      }
+    }
+  }
+
+  /** Drops a deleted resource's series, keeping label cardinality bounded by live objects. */
+  forgetResource(kind: string, namespace: string, name: string): void {
+    const key = `${kind}/${namespace}/${name}`;
+    for (const type of this.conditionTypes.get(key) ?? []) {
+      for (const status of ['True', 'False', 'Unknown']) {
+        this.conditionStatus.remove({ kind, namespace, name, type, status });
+      }
+    }
+    this.conditionTypes.delete(key);
+  }
+}

@@ -38,6 +38,25 @@ export const OS_VERSION = '^[0-9]+(\\.[0-9]+){0,3}$';
 /** An OpenSSH SHA256 fingerprint as printed by `ssh-keygen -lf`: `SHA256:` + 43 base64 chars. */
 export const SHA256_FINGERPRINT = '^SHA256:[A-Za-z0-9+/]{43}=?$';
 
+/** A Kubernetes object name (DNS-1123 subdomain), for Secret and Zone references. */
+export const K8S_NAME = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** A key inside a Secret's data. */
+export const SECRET_KEY = '^[-._a-zA-Z0-9]+$';
+/** A Go-style duration made of whole units: `30s`, `5m`, `1h30m`. */
+export const DURATION = '^([0-9]{1,6}(ms|s|m|h))+$';
+/** A wall-clock time `HH:MM` (24 h). */
+export const HHMM = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
+/** An IANA time zone name: `UTC`, `Asia/Shanghai`, `America/Argentina/Buenos_Aires`. */
+export const TIMEZONE = '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$';
+/**
+ * A health-check command line run on firstbox: words of safe characters separated by single
+ * spaces. It is split on spaces and each word is quoted, never handed to a shell, and this
+ * pattern also keeps out `;|&$()<>` quotes, globs and redirections so no reading of it can.
+ */
+export const SAFE_COMMAND = '^[A-Za-z0-9_./][A-Za-z0-9_./:=@%+,-]*( [A-Za-z0-9_./:=@%+,-]+){0,31}$';
+/** An http(s) URL without credentials, query or fragment: `http://127.77.0.10:7777/healthz`. */
+export const HTTP_URL = '^https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?$';
+
 export const patterns = {
   ZONE_ID,
   IPV4,
@@ -53,6 +72,13 @@ export const patterns = {
   UNIX_USER,
   OS_VERSION,
   SHA256_FINGERPRINT,
+  K8S_NAME,
+  SECRET_KEY,
+  DURATION,
+  HHMM,
+  TIMEZONE,
+  SAFE_COMMAND,
+  HTTP_URL,
 } as const;
 
 export type PatternName = keyof typeof patterns;

@@ -1,0 +1,95 @@
+/** Component: an optional platform service deployed on a zone (BOSS V2, cronus, websupervisor; runbook R3). */
+import { z } from 'zod';
+import {
+  Approval,
+  Conditions,
+  CurrentStep,
+  d,
+  freeForm,
+  immutable,
+  ObservedGeneration,
+  Packages,
+  Paused,
+  Plan,
+  parser,
+  resource,
+  text,
+  timestamp,
+  withRules,
+  ZoneRef,
+} from './common.js';
+
+export const ComponentName = z.enum(['boss', 'cronus', 'websupervisor']);
+export type ComponentName = z.infer<typeof ComponentName>;
+
+export const ComponentState = z.enum(['Present', 'Absent']);
+export type ComponentState = z.infer<typeof ComponentState>;
+
+const looseSection = (description: string) => d(freeForm(z.looseObject({})).optional(), description);
+
+export const ComponentConfig = d(
+  freeForm(
+    z.looseObject({
+      boss2: looseSection(
+        'Overrides merged into boss2/boss2.yaml.<zoneId> (built into pitrix-ks-boss2-conf). Keys are YAML key paths.',
+      ),
+      console: looseSection(
+        'Overrides merged into boss2/local_config.yaml (built into pitrix-ks-boss2-console).',
+      ),
+    }),
+  ).optional(),
+  'Free-form configuration overrides; each value is written as YAML data, never as shell text.',
+);
+
+export const ComponentSpec = d(
+  z.object({
+    zoneRef: withRules(ZoneRef, [immutable('zoneRef')]),
+    name: d(
+      withRules(ComponentName, [immutable('name')]),
+      'Which component: boss (BOSS V2, global zone only, needs cronus first), cronus, websupervisor. Immutable.',
+    ),
+    state: d(ComponentState.default('Present'), 'Present deploys and keeps it; Absent removes it.'),
+    config: ComponentConfig,
+    packages: Packages,
+    approval: Approval,
+    paused: Paused,
+  }),
+  'Desired state of the component.',
+);
+export type ComponentSpec = z.infer<typeof ComponentSpec>;
+
+export const ComponentStatus = d(
+  z.object({
+    observedGeneration: ObservedGeneration,
+    conditions: Conditions,
+    versions: d(
+      z.record(text(128), text(128)).meta({ maxProperties: 256 }).optional(),
+      'Installed versions by package or service (`django_manage.sh versions` for BOSS).',
+    ),
+    health: d(
+      z.object({
+        healthy: d(z.boolean(), 'The health check passed (`django_manage.sh areyouok` for BOSS).'),
+        checkedAt: d(timestamp().optional(), 'When it was checked.'),
+        message: d(text(2048).optional(), 'Output of a failed check.'),
+      }),
+      'Last health check.',
+    ).optional(),
+    defaultCredentials: d(
+      z.boolean().optional(),
+      'The built-in account still has its default password and must be changed (runbook R3).',
+    ),
+    plan: Plan.optional(),
+    currentStep: CurrentStep,
+  }),
+  'Observed state of the component.',
+);
+export type ComponentStatus = z.infer<typeof ComponentStatus>;
+
+export const ComponentSchema = d(
+  resource('Component', ComponentSpec, ComponentStatus),
+  'An optional platform service of a zone: BOSS V2, cronus or websupervisor.',
+);
+export type Component = z.infer<typeof ComponentSchema>;
+export type ComponentInput = z.input<typeof ComponentSchema>;
+
+export const parseComponent = parser('Component', ComponentSchema);

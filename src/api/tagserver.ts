@@ -1,0 +1,115 @@
+/** TagServer: the global tag service and the migration of zone tags into it (runbook R1). */
+import { z } from 'zod';
+import {
+  Approval,
+  Conditions,
+  CurrentStep,
+  d,
+  immutable,
+  int,
+  listSet,
+  ObservedGeneration,
+  Packages,
+  Paused,
+  Plan,
+  parser,
+  pattern,
+  resource,
+  text,
+  timestamp,
+  withRules,
+  ZoneRef,
+} from './common.js';
+
+export const TagServerSpec = d(
+  z.object({
+    zoneRef: d(withRules(ZoneRef, [immutable('zoneRef')]), 'The global zone (the tag service runs there).'),
+    enabledZones: d(
+      listSet(z.array(pattern('ZONE_ID', 32)).min(1).max(64)),
+      'Region ids (or zone ids for a non-region deployment) that use the tag service: ' +
+        'common.zones_enable_tag_server.',
+    ),
+    registerToZk: d(z.boolean().default(true), 'tag_server.register_to_zk in the global zone config.'),
+    migration: d(
+      z.object({
+        zones: d(
+          listSet(z.array(pattern('ZONE_ID', 32)).max(64)),
+          'Zones whose existing tags are migrated (migrate_for_tag_server.py -z).',
+        ),
+        verify: d(
+          z.boolean().default(true),
+          'Re-run with -a update and require total_count == inserted + warnings and no errors.',
+        ),
+      }),
+      'Migration of existing tags into the tag service.',
+    ).optional(),
+    packages: Packages,
+    approval: Approval,
+    paused: Paused,
+  }),
+  'Desired state of the tag service.',
+);
+export type TagServerSpec = z.infer<typeof TagServerSpec>;
+
+export const MigrationResult = z.object({
+  totalCount: d(int().min(0).optional(), 'total_count of the probe response.'),
+  inserted: d(int().min(0).optional(), 'Tags inserted (+).'),
+  updated: d(int().min(0).optional(), 'Tags updated (^).'),
+  errors: d(int().min(0).optional(), 'Errors (X).'),
+  warnings: d(int().min(0).optional(), 'Warnings (W): one user holds a same-named tag in several zones.'),
+  predictedWarnings: d(int().min(0).optional(), 'Warnings predicted from the tags before migrating.'),
+  verified: d(
+    z.boolean().optional(),
+    'total_count == inserted + warnings, no errors, and the update pass inserted nothing.',
+  ),
+  finishedAt: d(timestamp().optional(), 'When the migration of this zone finished.'),
+});
+export type MigrationResult = z.infer<typeof MigrationResult>;
+
+export const TagServerStatus = d(
+  z.object({
+    observedGeneration: ObservedGeneration,
+    conditions: Conditions,
+    migration: d(
+      z.record(text(32), MigrationResult).meta({ maxProperties: 64 }).optional(),
+      'Migration result per zone id.',
+    ),
+    audit: d(
+      z.object({
+        checkedAt: d(timestamp().optional(), 'When the configs were compared.'),
+        findings: d(
+          z
+            .array(
+              z.object({
+                zone: d(text(32), 'Zone whose server.yaml was checked.'),
+                key: d(text(256), 'YAML key path.'),
+                expected: d(text(1024).optional(), 'Value the runbook requires.'),
+                actual: d(text(1024).optional(), 'Value found.'),
+              }),
+            )
+            .max(128)
+            .optional(),
+          'Config keys that differ from what runbook R1 steps 3-4 require.',
+        ),
+      }),
+      'Audit of the tag-service settings in each zone config.',
+    ).optional(),
+    installedVersions: d(
+      z.record(text(128), text(128)).meta({ maxProperties: 64 }).optional(),
+      'Installed tag-service package versions.',
+    ),
+    plan: Plan.optional(),
+    currentStep: CurrentStep,
+  }),
+  'Observed state of the tag service.',
+);
+export type TagServerStatus = z.infer<typeof TagServerStatus>;
+
+export const TagServerSchema = d(
+  resource('TagServer', TagServerSpec, TagServerStatus),
+  'The global tag service (pitrix-ks-tag-server, pitrix-ks-proxy-tag) and the tag migration.',
+);
+export type TagServer = z.infer<typeof TagServerSchema>;
+export type TagServerInput = z.input<typeof TagServerSchema>;
+
+export const parseTagServer = parser('TagServer', TagServerSchema);

@@ -1,0 +1,164 @@
+/** WebserviceUpgrade: rebuild webservice VMs on a new OS, one node at a time (runbook R5). */
+import { z } from 'zod';
+import {
+  Approval,
+  Conditions,
+  d,
+  immutable,
+  int,
+  listMap,
+  listSet,
+  ObservedGeneration,
+  Paused,
+  Plan,
+  parser,
+  pattern,
+  resource,
+  text,
+  timestamp,
+  withRules,
+  ZoneRef,
+} from './common.js';
+
+export const Weekday = z.enum(['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']);
+export type Weekday = z.infer<typeof Weekday>;
+
+export const HealthCheck = withRules(
+  z.object({
+    name: d(pattern('K8S_NAME', 63), 'Name of the check, unique in the list.'),
+    command: d(
+      pattern('SAFE_COMMAND', 512).optional(),
+      'Command run on firstbox after each node; exit 0 = healthy. Split on spaces and run as argv, ' +
+        'never through a shell, so it cannot contain shell syntax.',
+    ),
+    http: d(
+      z
+        .object({ url: d(pattern('HTTP_URL', 512), 'URL that must answer 2xx, fetched from firstbox.') })
+        .optional(),
+      'HTTP check.',
+    ),
+  }),
+  [
+    {
+      rule: 'has(self.command) != has(self.http)',
+      message: 'set exactly one of command or http',
+      check: (h) => (h.command === undefined) !== (h.http === undefined),
+    },
+  ],
+);
+export type HealthCheck = z.infer<typeof HealthCheck>;
+
+export const UpgradeWindow = d(
+  z.object({
+    days: d(listSet(z.array(Weekday).min(1).max(7)), 'Days a node may start its rebuild.'),
+    start: d(pattern('HHMM', 5), 'Start of the window, `HH:MM`.'),
+    end: d(pattern('HHMM', 5), 'End of the window, `HH:MM`; earlier than start means it ends the next day.'),
+    timezone: d(pattern('TIMEZONE', 64).default('UTC'), 'IANA time zone of start and end.'),
+  }),
+  'Maintenance window: a node rebuild starts only inside it; a running one is always finished.',
+);
+export type UpgradeWindow = z.infer<typeof UpgradeWindow>;
+
+export const WebserviceUpgradeSpec = d(
+  z.object({
+    zoneRef: withRules(ZoneRef, [immutable('zoneRef')]),
+    nodes: d(
+      listSet(z.array(pattern('NODE_ID', 63)).max(32)).optional(),
+      'Webservice nodes to rebuild, in order. Default: all webservice nodes, the VIP holder last.',
+    ),
+    target: d(
+      z.object({
+        osName: d(pattern('NODE_ID', 32), 'Target os_name (`ubuntu`).'),
+        osVersion: d(pattern('OS_VERSION', 16), 'Target os_version (`18.04`).'),
+      }),
+      'The OS the nodes are rebuilt on.',
+    ),
+    floatingIP: d(
+      pattern('IPV4', 15).optional(),
+      'webservice_floating_ip to assign when the nodes have none (keepalived is set up per node).',
+    ),
+    temporaryAddresses: d(
+      listSet(z.array(pattern('IPV4', 15)).max(32)).optional(),
+      'Unused management IPs lent to a node while it is rebuilt (runbook R5 step 1).',
+    ),
+    maxUnavailable: d(
+      withRules(int().default(1), [
+        {
+          rule: 'self == 1',
+          message: 'maxUnavailable must be 1: runbook R5 rebuilds webservice nodes one at a time',
+          check: (v) => v === 1,
+        },
+      ]),
+      'Nodes rebuilt at once. Only 1 is valid: runbook R5 replaces one node at a time and verifies it first.',
+    ),
+    minReadySeconds: d(
+      int().min(0).max(3600).default(30),
+      'Seconds a rebuilt node must stay healthy before the next node starts.',
+    ),
+    healthChecks: d(
+      listMap(z.array(HealthCheck).max(16), ['name']).optional(),
+      'Extra checks after each node, besides `supervisorctl status` all RUNNING.',
+    ),
+    window: UpgradeWindow.optional(),
+    approval: Approval,
+    paused: Paused,
+  }),
+  'Desired rebuild.',
+);
+export type WebserviceUpgradeSpec = z.infer<typeof WebserviceUpgradeSpec>;
+
+export const UpgradePhase = z.enum(['Pending', 'WaitingForWindow', 'Progressing', 'Succeeded', 'Failed']);
+export type UpgradePhase = z.infer<typeof UpgradePhase>;
+
+export const UpgradeNodePhase = z.enum([
+  'Pending',
+  'Preparing',
+  'Rebuilding',
+  'Deploying',
+  'Verifying',
+  'Succeeded',
+  'Failed',
+  'RolledBack',
+]);
+export type UpgradeNodePhase = z.infer<typeof UpgradeNodePhase>;
+
+export const UpgradeNodeStatus = z.object({
+  name: d(text(63), 'Node id.'),
+  phase: d(UpgradeNodePhase, 'Where the node is in its rebuild.'),
+  holdsVip: d(
+    z.boolean().optional(),
+    'The node held the floating IP when the upgrade planned it (rebuilt last).',
+  ),
+  startedAt: d(timestamp().optional(), 'When its rebuild started.'),
+  finishedAt: d(timestamp().optional(), 'When its rebuild finished.'),
+  oldHostKey: d(text(64).optional(), 'SHA256 fingerprint before the rebuild.'),
+  newHostKey: d(
+    text(64).optional(),
+    'SHA256 fingerprint after the rebuild (stale keys are removed, R5 step 7).',
+  ),
+  rollbackAvailable: d(z.boolean().optional(), 'old-<node>.img still exists on the physical host.'),
+});
+export type UpgradeNodeStatus = z.infer<typeof UpgradeNodeStatus>;
+
+export const WebserviceUpgradeStatus = d(
+  z.object({
+    observedGeneration: ObservedGeneration,
+    conditions: Conditions,
+    phase: d(UpgradePhase.optional(), 'Pending, WaitingForWindow, Progressing, Succeeded or Failed.'),
+    progress: d(text(16).optional(), 'Rebuilt nodes over all nodes (`1/2`).'),
+    currentNode: d(text(63).optional(), 'Node being rebuilt now.'),
+    nodes: d(listMap(z.array(UpgradeNodeStatus).max(32), ['name']).optional(), 'Per node progress.'),
+    plan: Plan.optional(),
+  }),
+  'Observed state of the rebuild.',
+);
+export type WebserviceUpgradeStatus = z.infer<typeof WebserviceUpgradeStatus>;
+
+export const WebserviceUpgradeSchema = d(
+  resource('WebserviceUpgrade', WebserviceUpgradeSpec, WebserviceUpgradeStatus),
+  'Rebuild the webservice VMs of a zone on a new OS, one node at a time, the VIP holder last.',
+);
+export type WebserviceUpgrade = z.infer<typeof WebserviceUpgradeSchema>;
+export type WebserviceUpgradeInput = z.input<typeof WebserviceUpgradeSchema>;
+
+export const parseWebserviceUpgrade = parser('WebserviceUpgrade', WebserviceUpgradeSchema);

@@ -1,0 +1,99 @@
+/**
+ * The zone lock: scale-out and upgrade/maintenance are mutually exclusive in a zone (runbook R4).
+ * An operation that needs the zone records itself in the Zone's `status.lock`; the write carries the
+ * Zone's resourceVersion, so two contenders cannot both win. A lock whose holder was deleted (or
+ * recreated with another uid) or has finished is free.
+ */
+import type { ZoneLock } from '../api/zone.js';
+import { isConflict, type KubeClient, type ResourceType } from '../runtime/kube.js';
+
+export interface LockHolder {
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+/** Whether the recorded holder still needs the zone; looked up by the caller. */
+export type HolderState = 'active' | 'finished' | 'gone';
+
+export type LockDecision =
+  | { kind: 'held' }
+  | { kind: 'acquire'; replacing?: ZoneLock }
+  | { kind: 'wait'; holder: ZoneLock };
+
+/** Pure: what a requester should do given the current lock and the state of its holder. */
+export function decideLock(lock: ZoneLock | undefined, me: LockHolder, holderState: HolderState): LockDecision {
+  if (!lock) return { kind: 'acquire' };
+  const h = lock.holder;
+  if (h.kind === me.kind && h.name === me.name && (!h.uid || h.uid === me.uid)) return { kind: 'held' };
+  if (holderState !== 'active') return { kind: 'acquire', replacing: lock };
+  return { kind: 'wait', holder: lock };
+}
+
+export function describeHolder(lock: ZoneLock): string {
+  return `${lock.holder.kind}/${lock.holder.name} (${lock.operation} since ${lock.acquiredAt ?? 'unknown'})`;
+}
+
+export interface ZoneRef {
+  namespace: string;
+  name: string;
+}
+
+type HolderLookup = (holder: ZoneLock['holder'], namespace: string) => Promise<HolderState>;
+
+/**
+ * Takes the zone for `me` or reports who holds it. Reads the Zone fresh from the API server (not
+ * the cache) so the resourceVersion precondition is meaningful.
+ */
+export async function acquireZoneLock(
+  client: KubeClient,
+  zoneType: ResourceType,
+  zone: ZoneRef,
+  me: LockHolder,
+  operation: string,
+  lookup: HolderLookup,
+): Promise<{ acquired: true } | { acquired: false; holder?: ZoneLock; reason: string }> {
+  const obj = await client.get(zoneType, zone.namespace, zone.name);
+  if (!obj) return { acquired: false, reason: `Zone ${zone.name} does not exist` };
+  const status = (obj.status ?? {}) as { lock?: ZoneLock };
+  const state = status.lock ? await lookup(status.lock.holder, zone.namespace) : 'gone';
+  const decision = decideLock(status.lock, me, state);
+  if (decision.kind === 'held') return { acquired: true };
+  if (decision.kind === 'wait') {
+    return { acquired: false, holder: decision.holder, reason: `held by ${describeHolder(decision.holder)}` };
+  }
+  const lock: ZoneLock = {
+    holder: { kind: me.kind, name: me.name, uid: me.uid },
+    operation,
+    acquiredAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  };
+  try {
+    await client.replaceStatus(zoneType, { ...obj, status: { ...status, lock } });
+    return { acquired: true };
+  } catch (err) {
+    if (isConflict(err)) return { acquired: false, reason: 'the Zone changed while taking the lock; retrying' };
+    throw err;
+  }
+}
+
+/** Releases the lock if `me` holds it; a lock held by someone else is left alone. */
+export async function releaseZoneLock(
+  client: KubeClient,
+  zoneType: ResourceType,
+  zone: ZoneRef,
+  me: LockHolder,
+): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const obj = await client.get(zoneType, zone.namespace, zone.name);
+    const status = (obj?.status ?? {}) as { lock?: ZoneLock };
+    if (!obj || !status.lock) return;
+    if (decideLock(status.lock, me, 'active').kind !== 'held') return;
+    const { lock: _released, ...rest } = status;
+    try {
+      await client.replaceStatus(zoneType, { ...obj, status: rest });
+      return;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+}

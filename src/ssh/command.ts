@@ -4,7 +4,7 @@
  * values that come from resources are additionally checked against the strict patterns of
  * `src/api/patterns.ts` before any connection is opened (`validated`).
  */
-import { type PatternName, patternRegExp } from '../api/patterns.js';
+import { type PatternName, patternRegExp, patterns } from '../api/patterns.js';
 import { ValidationError } from './errors.js';
 import type { ShellCommand } from './types.js';
 
@@ -152,8 +152,11 @@ export function sh(purpose: string) {
   };
 }
 
-/** How each pattern is described to a human, and how to fix a value that fails it. */
-const DESCRIPTIONS: Record<PatternName, [expected: string, fix: string]> = {
+/**
+ * How each pattern is described to a human, and how to fix a value that fails it. Partial because
+ * the pattern list grows with the API; a pattern without an entry gets a generic message.
+ */
+const DESCRIPTIONS: Partial<Record<PatternName, [expected: string, fix: string]>> = {
   ZONE_ID: ['a zone or region id', 'use lower-case letters, digits and dashes, like pek3a'],
   IPV4: ['an IPv4 address', 'use a dotted quad like 10.0.0.1'],
   IPV4_CIDR: ['an IPv4 CIDR', 'use an address and prefix length like 10.16.0.0/24'],
@@ -185,6 +188,9 @@ const DESCRIPTIONS: Record<PatternName, [expected: string, fix: string]> = {
  */
 export function validated(name: PatternName, value: string, field: string): string {
   if (typeof value === 'string' && patternRegExp(name).test(value)) return value;
-  const [expected, fix] = DESCRIPTIONS[name];
+  const [expected, fix] = DESCRIPTIONS[name] ?? [
+    `a valid ${name.toLowerCase().replaceAll('_', ' ')}`,
+    `use a value matching ${patterns[name]}`,
+  ];
   throw new ValidationError(field, String(value), expected, fix);
 }

@@ -43,6 +43,8 @@ export interface ExecResult {
   stdout: string;
   stderr: string;
   truncated: boolean;
+  /** Set when ExecOptions.signal aborted the command after it was sent (it was signalled and its channel closed). */
+  cancelled?: boolean;
 }
 
 /** Anything that can run a command on a host: the SSH pool, or a fake in unit tests. */

@@ -7,6 +7,8 @@ export interface PackagesResult {
 
 const NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 const VERSION = /^[0-9][A-Za-z0-9.+~:-]*$/;
+// want, error flag, status: `install ok installed`, `deinstall ok config-files`, `unknown ok not-installed`.
+const STATUS = /^(?:unknown|install|hold|deinstall|purge) (?:ok|reinstreq) [a-z-]+$/;
 
 /**
  * Only `install ok installed` counts: removed packages keep their config (`deinstall ok
@@ -17,14 +19,21 @@ export function parsePackages(text: string): PackagesResult {
   const packages: Record<string, string> = {};
   let skipped = 0;
   for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
     const fields = line.trim().split(/\s+/);
-    if (fields.length === 1 && fields[0] === '') continue;
-    const [name, version, ...status] = fields;
-    if (!name || !version || !NAME.test(name) || !VERSION.test(version) || status.length !== 3) {
+    // Status is always the last three words; a package dpkg merely knows of has no version.
+    const status = fields.slice(-3);
+    const [name, version, ...extra] = fields.slice(0, -3);
+    if (!name || extra.length > 0 || !NAME.test(name) || !STATUS.test(status.join(' '))) {
       skipped++;
       continue;
     }
-    if (status.join(' ') === 'install ok installed') packages[name] = version;
+    if (status.join(' ') !== 'install ok installed') continue;
+    if (!version || !VERSION.test(version)) {
+      skipped++;
+      continue;
+    }
+    packages[name] = version;
   }
   const problems = skipped > 0 ? [`packages: ignored ${skipped} unrecognised line(s)`] : [];
   return { packages, problems };

@@ -79,12 +79,30 @@ export function immutable(what: string): Rule<unknown> {
   return { rule: 'self == oldSelf', message: `${what} is immutable` };
 }
 
-/** List semantics for server-side apply and duplicate rejection by the API server. */
+/**
+ * List semantics for server-side apply; the API server also refuses duplicates in both kinds of
+ * list, and the runtime mirror does the same.
+ */
 export function listSet<S extends z.ZodType>(schema: S): S {
-  return schema.meta({ 'x-kubernetes-list-type': 'set' });
+  return uniqueBy(schema, (item) => JSON.stringify(item)).meta({ 'x-kubernetes-list-type': 'set' }) as S;
 }
 export function listMap<S extends z.ZodType>(schema: S, keys: string[]): S {
-  return schema.meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': keys });
+  const key = (item: unknown) => JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k]));
+  return uniqueBy(schema, key).meta({
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': keys,
+  }) as S;
+}
+function uniqueBy<S extends z.ZodType>(schema: S, key: (item: unknown) => string): S {
+  return schema.superRefine((value, ctx) => {
+    if (!Array.isArray(value)) return;
+    const seen = new Set<string>();
+    value.forEach((item, i) => {
+      const k = key(item);
+      if (seen.has(k)) ctx.addIssue({ code: 'custom', message: `duplicate value ${k}`, path: [i] });
+      seen.add(k);
+    });
+  }) as S;
 }
 
 /** Object kept as written: the API server does not prune unknown fields below it. */

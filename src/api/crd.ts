@@ -68,6 +68,11 @@ export function toStructural(schema: JsonSchema, path = ''): JsonSchema {
     delete out.additionalProperties;
   }
   if (isObject(out.properties) && Object.keys(out.properties).length === 0) delete out.properties;
+  // `kubectl explain` does not print `default`, so the description says it.
+  if ('default' in out && typeof out.description === 'string' && !/default/i.test(out.description)) {
+    const v = out.default;
+    if (typeof v !== 'object') out.description = `${out.description} Default: \`${String(v)}\`.`;
+  }
 
   for (const key of Object.keys(out)) {
     if (!ORDER.includes(key))

@@ -67,15 +67,20 @@ export function rootDisk(devices: readonly BlockDevice[]): string | null {
   return tops[0] ?? null;
 }
 
+// Kernel RAM-backed or network block devices that lsblk also calls `disk`: never storage to pool.
+const NOT_HARDWARE = /^(?:zram|ram|nbd|rbd)\d+$/;
+
 /**
- * Whole disks that are not system disks, once each. When no mount points are known (an lsblk
- * without MOUNTPOINT) nothing can be excluded; the probe reports that as a problem.
+ * Whole disks that are not system disks, once each. Empty (size 0: a card reader without media)
+ * and RAM-backed devices are left out. When no mount points are known (an lsblk without
+ * MOUNTPOINT) no system disk can be excluded; the probe reports that as a problem.
  */
 export function dataDisks(devices: readonly BlockDevice[]): BlockDevice[] {
   const system = systemDisks(devices);
   const seen = new Set<string>();
   return devices.filter((d) => {
-    if (d.type !== 'disk' || system.has(d.name) || seen.has(d.name)) return false;
+    if (d.type !== 'disk' || d.sizeBytes === 0 || NOT_HARDWARE.test(d.name)) return false;
+    if (system.has(d.name) || seen.has(d.name)) return false;
     seen.add(d.name);
     return true;
   });

@@ -71,7 +71,7 @@ export async function executePlan(ctx: EngineContext): Promise<EngineOutcome> {
         }
         return { kind: 'inProgress', journal, step: { ...entry, state: 'Running' } };
       }
-    } else if (entry.state === 'Running') {
+    } else if (entry.state === 'Running' && !step.idempotent) {
       return {
         kind: 'interrupted',
         journal,
@@ -107,14 +107,15 @@ export async function executePlan(ctx: EngineContext): Promise<EngineOutcome> {
       failure = describeExecError(err);
       mayHaveRun = err instanceof CommandMayHaveRunError || err instanceof CommandTimeoutError;
     }
-    if (mayHaveRun && !step.check) {
+    if (mayHaveRun && !step.check && !step.idempotent) {
       // Without a check nobody can tell whether it completed: leave it Running for a human.
       journal = updateStep(journal, step.id, { outputTail: failure });
       await ctx.persist(journal);
       const entryNow = journal.steps!.find((s) => s.id === step.id)!;
       return { kind: 'interrupted', journal, step: entryNow, message: `step ${step.id} on ${entryNow.host}: ${failure}` };
     }
-    if (result && result.exitCode === 0) {
+    const accepted = step.acceptExitCodes ?? [0];
+    if (result && result.exitCode !== null && accepted.includes(result.exitCode)) {
       const wrong = step.verify?.(result.stdout);
       if (wrong) failure = `verification failed: ${wrong}`;
     } else if (result) {

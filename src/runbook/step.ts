@@ -23,6 +23,10 @@ export interface Step {
    * A step found Running after a restart is never re-run without this check saying "not done".
    */
   check?: ShellCommand;
+  /** Safe to run again when its outcome is unknown (after an interruption) and it has no check. */
+  idempotent?: boolean;
+  /** Exit codes that count as success when `verify` judges the output (default: only 0). */
+  acceptExitCodes?: readonly number[];
   /** Destroys data (erasing disks, shutting a VM down): shown as such in the plan. */
   destructive?: boolean;
   /** Verifies the command's output beyond its exit code; returns a reason when it is wrong. */

@@ -1,0 +1,111 @@
+/**
+ * The "already done?" checks and output verifications of the R4 steps. Checks run on the firstbox
+ * and answer with an exit code (0 done, 3 in progress, else not done); verifications are pure
+ * functions over a step's output.
+ */
+import type { NodePoolSpec } from '../../api/nodepool.js';
+import { parseDescribeNodes } from '../../facts/nodes.js';
+import { parseSupervisorStatus } from '../../facts/supervisor.js';
+import { pipe, sh, shell } from '../../ssh/command.js';
+import type { ShellCommand } from '../../ssh/types.js';
+
+// A constant program (no interpolation): statuses and addresses arrive as argv.
+const NODES_IN_STATUS_PY = [
+  'import json, sys',
+  'doc = json.load(sys.stdin)',
+  "want = set(sys.argv[1].split(','))",
+  "status = dict((n.get('mgmt_ip'), n.get('status')) for n in doc.get('node_set', []))",
+  'sys.exit(0 if all(status.get(ip) in want for ip in sys.argv[2:]) else 1)',
+].join('\n');
+
+function nodesInStatus(ips: readonly string[], statuses: readonly string[], purpose: string): ShellCommand {
+  return pipe(
+    [
+      shell(['/pitrix/cli/describe-nodes.py', '-s', 'all', '-f', 'json'], 'list nodes'),
+      shell(['python3', '-c', NODES_IN_STATUS_PY, statuses.join(','), ...ips], 'match node status'),
+    ],
+    purpose,
+  );
+}
+
+function scaleDone(zoneId: string, ips: readonly string[]): ShellCommand {
+  const deployed = nodesInStatus(ips, ['deployed'], 'nodes deployed?');
+  return sh('scale-out finished?')`if ${deployed}; then exit 0; fi; if /pitrix/cli/get-scale-qingcloud-status.py -z ${zoneId} 2>/dev/null | grep -q '"status": *"running"'; then exit 3; fi; exit 1`;
+}
+
+/** R4.4: every new node is listed as available and the disk corrections took effect. */
+function verifyAvailable(stdout: string, ips: readonly string[], spec: NodePoolSpec): string | undefined {
+  let nodes: ReturnType<typeof parseDescribeNodes>;
+  try {
+    nodes = parseDescribeNodes(stdout);
+  } catch (err) {
+    return `describe-nodes output unreadable: ${(err as Error).message}`;
+  }
+  const problems: string[] = [];
+  for (const ip of ips) {
+    const n = nodes.find((x) => x.mgmtIp === ip);
+    if (!n) {
+      problems.push(`${ip} is not listed as available`);
+      continue;
+    }
+    const overrides = spec.nodes.find((x) => x.address === ip)?.diskOverrides ?? [];
+    for (const o of overrides) {
+      const disk = n.disks.find((d) => d.device === o.device);
+      if (!disk) {
+        problems.push(`${ip}: disk ${o.device} from diskOverrides was not collected`);
+        continue;
+      }
+      if (o.type && disk.type !== o.type) problems.push(`${ip} ${o.device}: type ${disk.type}, expected ${o.type}`);
+      if (o.enabled !== undefined && disk.enabled !== o.enabled) {
+        problems.push(`${ip} ${o.device}: enabled=${disk.enabled}, expected ${o.enabled}`);
+      }
+      if (o.sizeGiB && disk.sizeGiB !== o.sizeGiB) problems.push(`${ip} ${o.device}: ${disk.sizeGiB} GiB, expected ${o.sizeGiB}`);
+    }
+  }
+  return problems.length ? problems.join('; ') : undefined;
+}
+
+/** Splits exec_nodes.sh output into each node's own output, keyed by management IP. */
+export function splitExecNodesOutput(stdout: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let current: string | undefined;
+  let lines: string[] = [];
+  const flush = () => {
+    if (current) out.set(current, lines.join('\n'));
+  };
+  for (const line of stdout.split('\n')) {
+    const m = /^==== (\S+) \((\S+)\) ====$/.exec(line.trim());
+    if (m) {
+      flush();
+      current = m[2];
+      lines = [];
+    } else if (/^exec_nodes: /.test(line)) {
+      flush();
+      current = undefined;
+    } else if (current) lines.push(line);
+  }
+  flush();
+  return out;
+}
+
+/** R4.9: on each new node every supervisor program is RUNNING. */
+function verifyServices(stdout: string, ips: readonly string[]): string | undefined {
+  const byIp = splitExecNodesOutput(stdout);
+  const problems: string[] = [];
+  for (const ip of ips) {
+    const text = byIp.get(ip);
+    if (text === undefined) {
+      problems.push(`${ip}: no output from exec_nodes.sh`);
+      continue;
+    }
+    const r = parseSupervisorStatus(text);
+    if (!r.services || r.services.length === 0) problems.push(`${ip}: no supervisor programs (${r.availability})`);
+    else {
+      const bad = r.services.filter((s) => s.state !== 'RUNNING').map((s) => `${s.name} ${s.state}`);
+      if (bad.length) problems.push(`${ip}: ${bad.join(', ')}`);
+    }
+  }
+  return problems.length ? problems.join('; ') : undefined;
+}
+
+export const checks = { nodesInStatus, scaleDone, verifyAvailable, verifyServices };

@@ -1,0 +1,312 @@
+/**
+ * Runbook R4 (scale out nodes) as a pure function: from the pool's spec, the zone, what the
+ * installer already knows about the nodes and the facts probed from them, decide which rules are
+ * broken (nothing runs then), what each node's phase is, and the ordered steps to deploy the new
+ * nodes. No I/O here: the golden-plan tests run this directly.
+ */
+import type { NodePoolSpec, NodeRole } from '../../api/nodepool.js';
+import { dataDisks } from '../../facts/disks.js';
+import type { NodeFacts, PlatformNode } from '../../facts/types.js';
+import { sh, shell, validated } from '../../ssh/command.js';
+import type { ShellCommand } from '../../ssh/types.js';
+import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
+import { renderScaleSettings } from './settings.js';
+import { checks } from './checks.js';
+
+export interface ZoneView {
+  zoneId: string;
+  mode: 'standard' | 'fusion' | 'devops';
+  installerVersion?: string;
+}
+
+export interface NodeObservation {
+  /** Facts probed over SSH, or why the node could not be probed. */
+  facts?: NodeFacts;
+  error?: string;
+}
+
+export interface NodePoolPlanInput {
+  poolName: string;
+  spec: NodePoolSpec;
+  zone: ZoneView;
+  /** The installer's node list (describe-nodes.py -s all). */
+  platformNodes: PlatformNode[];
+  observations: Record<string, NodeObservation>;
+  /** A BOSS V2 Component is Ready in the zone: R4 step 10 rebuilds its cache. */
+  bossV2Deployed: boolean;
+}
+
+export type NodePhase = 'Pending' | 'Unreachable' | 'Collected' | 'Deploying' | 'Deployed' | 'Failed' | 'Rejected';
+
+export interface NodeReport {
+  address: string;
+  nodeId?: string;
+  phase: NodePhase;
+  message?: string;
+}
+
+export interface Violation {
+  /** Condition reason, CamelCase. */
+  reason: string;
+  /** What is wrong and what to change. */
+  message: string;
+}
+
+export interface NodePoolPlan {
+  violations: Violation[];
+  nodes: NodeReport[];
+  /** Nodes in the platform's list for this zone and role that are no longer in spec. */
+  notInSpec: string[];
+  /** Addresses this plan deploys (empty: nothing to do). */
+  deploying: string[];
+  plan: PlannedRunbook;
+}
+
+const HOUR = 3_600_000;
+const MIN = 60_000;
+
+export const listFilePath = (zoneId: string, pool: string) => `/pitrix/conf/operator/${zoneId}-${pool}.list`;
+export const scaleSettingsPath = (zoneId: string) => `/pitrix/config/scale_settings.${zoneId}.yaml`;
+
+/** Minimum a node needs to be worth deploying, per role (R4 collection would fail otherwise). */
+function nodeProblems(role: NodeRole, facts: NodeFacts): string[] {
+  const problems: string[] = [];
+  const usable = dataDisks(facts.disks).filter((d) => !d.removable && d.sizeBytes > 0);
+  if ((role === 'hyper' || role === 'vg' || role === 'snapshot') && usable.length === 0) {
+    problems.push('has no data disk (only the system disk or removable devices)');
+  }
+  if (facts.os.name && facts.os.name !== 'Ubuntu') problems.push(`runs ${facts.os.name}, the installer deploys Ubuntu`);
+  return problems;
+}
+
+export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
+  const { spec, zone, poolName } = input;
+  const violations: Violation[] = [];
+  const zoneId = validated('ZONE_ID', zone.zoneId, 'zone.spec.zoneId');
+  const pool = validated('NODE_ID', poolName, 'metadata.name');
+  const byIp = new Map(input.platformNodes.map((n) => [n.mgmtIp, n]));
+  const wanted = new Set(spec.nodes.map((n) => n.address));
+
+  spec.nodes.forEach((n, i) => validated('HOST', n.address, `spec.nodes[${i}].address`));
+  if (spec.role === 'vg' && (spec.eips?.length ?? 0) === 0) {
+    violations.push({ reason: 'EipsRequired', message: 'spec.eips: VG nodes need EIP ranges prepared (R4); add spec.eips' });
+  }
+
+  const nodes: NodeReport[] = [];
+  const candidates: string[] = [];
+  for (const n of spec.nodes) {
+    const known = byIp.get(n.address);
+    if (known?.status === 'deployed') {
+      const wrongRole = !known.roles.includes(spec.role);
+      nodes.push({
+        address: n.address,
+        nodeId: known.nodeId,
+        phase: wrongRole ? 'Rejected' : 'Deployed',
+        message: wrongRole
+          ? `already deployed as ${known.roles.join(',')}, not ${spec.role}; remove it from this pool`
+          : undefined,
+      });
+      continue;
+    }
+    if (known && known.zoneId !== zoneId) {
+      nodes.push({ address: n.address, nodeId: known.nodeId, phase: 'Rejected', message: `belongs to zone ${known.zoneId}` });
+      continue;
+    }
+    const obs = input.observations[n.address];
+    if (!obs?.facts) {
+      nodes.push({ address: n.address, phase: 'Unreachable', message: obs?.error ?? 'not probed yet' });
+      continue;
+    }
+    const problems = nodeProblems(spec.role, obs.facts);
+    if (problems.length > 0) {
+      nodes.push({ address: n.address, phase: 'Rejected', message: problems.join('; ') });
+      continue;
+    }
+    nodes.push({
+      address: n.address,
+      nodeId: known?.nodeId,
+      phase: known?.status === 'collected' || known?.status === 'available' ? 'Collected' : 'Pending',
+    });
+    candidates.push(n.address);
+  }
+
+  const notInSpec = input.platformNodes
+    .filter((p) => p.zoneId === zoneId && p.roles.includes(spec.role) && p.status === 'deployed' && !wanted.has(p.mgmtIp))
+    .map((p) => p.mgmtIp);
+
+  const blocked = nodes.filter((n) => n.phase === 'Unreachable' || n.phase === 'Rejected');
+  if (spec.role === 'hyper' && zone.mode === 'standard' && candidates.length % 2 === 1) {
+    violations.push({
+      reason: blocked.length > 0 ? 'HyperPairIncomplete' : 'HyperNodesNotInPairs',
+      message:
+        blocked.length > 0
+          ? `standard-mode zones add Hyper nodes in pairs (R4): ${candidates.length} node(s) are ready but ` +
+            `${blocked.map((b) => `${b.address} is ${b.phase.toLowerCase()}`).join(', ')}; fix or remove it`
+          : `standard-mode zones add Hyper nodes in pairs (R4): spec.nodes has ${candidates.length} new node(s); ` +
+            'add or remove one',
+    });
+  }
+
+  const deploying = violations.length > 0 ? [] : candidates;
+  for (const n of nodes) if (deploying.includes(n.address) && n.phase === 'Pending') n.phase = 'Deploying';
+  return {
+    violations,
+    nodes,
+    notInSpec,
+    deploying,
+    plan: makePlan(deploying.length > 0 ? scaleOutSteps(input, zoneId, pool, deploying) : []),
+  };
+}
+
+function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, ips: string[]): Step[] {
+  const { spec, zone } = input;
+  const list = listFilePath(zoneId, pool);
+  const settings = scaleSettingsPath(zoneId);
+  const fb = { kind: 'firstbox' } as const;
+  const steps: Step[] = [];
+  const listText = `${ips.join('\n')}\n`;
+  steps.push({
+    id: 'writeNodeList',
+    description: `R4.1 write the ${ips.length} new address(es) to ${list}`,
+    host: fb,
+    command: sh('write the node list')`mkdir -p /pitrix/conf/operator && printf '%s' ${listText} > ${list}`,
+    check: sh('node list already written?')`printf '%s' ${listText} | cmp -s - ${list}`,
+    timeoutMs: MIN,
+  });
+  steps.push({
+    id: 'addNodes',
+    description: 'R4.1 add the nodes to the installer (add-nodes.py), then they show as new',
+    host: fb,
+    command: shell(['/pitrix/cli/add-nodes.py', '-I', list], 'add nodes'),
+    check: checks.nodesInStatus(ips, ['new', 'collected', 'available', 'deployed'], 'nodes already added?'),
+    timeoutMs: 10 * MIN,
+  });
+  if (spec.nodeCredentialsSecretRef) {
+    steps.push({
+      id: 'establishSsh',
+      description: 'R4.2 set up key access on nodes with non-default credentials (establish_ssh.sh)',
+      host: fb,
+      // The user and password arrive on stdin, never in the command text, status or plan hash.
+      command: sh('establish ssh key access')`read -r PITRIX_USER && read -r PITRIX_PASSWD && /pitrix/node/collect/establish_ssh.sh ${list} ${String(spec.sshPort)} "$PITRIX_USER" "$PITRIX_PASSWD"`,
+      check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
+      stdinSecret: { secretName: spec.nodeCredentialsSecretRef.name, key: 'username,password' },
+      timeoutMs: 10 * MIN,
+    });
+  }
+  if (spec.eraseDataDisks) {
+    const devices = spec.eraseDataDisks.devices.map((d, i) => validated('DEVICE', d, `spec.eraseDataDisks.devices[${i}]`));
+    steps.push({
+      id: 'eraseDataDisks',
+      description: `R4.3 wipe data disks ${devices.join(',')} on the new nodes (erase_data_disks.sh), confirmed by spec.eraseDataDisks.confirm`,
+      host: fb,
+      command: shell(['/pitrix/bin/erase_data_disks.sh', '-i', list, '-d', devices.join(',')], 'erase data disks'),
+      // Never wipe again once collection has used the disks.
+      check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
+      destructive: true,
+      timeoutMs: HOUR,
+    });
+  }
+  steps.push({
+    id: 'collectNodes',
+    description: 'R4.3 collect hardware facts of the new nodes (collect-nodes.py); never re-run after deployment',
+    host: fb,
+    command: shell(['/pitrix/cli/collect-nodes.py', '-I', list], 'collect nodes'),
+    check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
+    timeoutMs: HOUR,
+  });
+  for (const node of spec.nodes.filter((n) => ips.includes(n.address))) {
+    for (const o of node.diskOverrides ?? []) {
+      const dev = validated('DEVICE', o.device, `spec.nodes[${node.address}].diskOverrides.device`);
+      const argv = ['/pitrix/cli/modify-node-attributes.py', '-i', node.address, '-d', dev];
+      if (o.type) argv.push('-t', o.type);
+      if (o.sizeGiB) argv.push('-S', String(o.sizeGiB));
+      if (o.enabled !== undefined) argv.push('-s', o.enabled ? '1' : '0');
+      if (argv.length === 5) continue;
+      steps.push({
+        id: `modifyNodeAttributes-${node.address}-${dev}`,
+        description: `R4.3 correct collected facts of ${node.address} ${dev} (${argv.slice(5).join(' ')})`,
+        host: fb,
+        command: shell(argv, 'correct node attributes'),
+        check: checks.nodesInStatus([node.address], ['deployed'], 'node already deployed?'),
+        timeoutMs: 5 * MIN,
+      });
+    }
+  }
+  steps.push({
+    id: 'verifyNodes',
+    description: 'R4.4 verify the collected facts (describe-nodes.py -s available)',
+    host: fb,
+    command: shell(['/pitrix/cli/describe-nodes.py', '-s', 'available', '-f', 'json'], 'describe available nodes'),
+    verify: (stdout) => checks.verifyAvailable(stdout, ips, spec),
+    timeoutMs: 5 * MIN,
+  });
+  const settingsText = renderScaleSettings(spec, ips);
+  steps.push({
+    id: 'writeScaleSettings',
+    description: `R4.5 write ${settings} (roles${spec.role === 'vg' ? ', eips' : ''}${spec.vbc ? ', vbc' : ''})`,
+    host: fb,
+    command: sh('write scale settings')`mkdir -p /pitrix/config && printf '%s' ${settingsText} > ${settings}`,
+    check: sh('scale settings already written?')`printf '%s' ${settingsText} | cmp -s - ${settings}`,
+    timeoutMs: MIN,
+  });
+  steps.push({
+    id: 'configQingcloud',
+    description: 'R4.6 configure the platform with the scale settings (config-qingcloud.py -s)',
+    host: fb,
+    command: shell(['/pitrix/cli/config-qingcloud.py', '-s', settings], 'configure platform'),
+    check: checks.nodesInStatus(ips, ['deployed'], 'nodes already deployed?'),
+    timeoutMs: HOUR,
+  });
+  steps.push({
+    id: 'scaleQingcloud',
+    description: `R4.7 deploy the new nodes (scale-qingcloud.py -z ${zoneId})`,
+    host: fb,
+    command: shell(['/pitrix/cli/scale-qingcloud.py', '-z', zoneId, '-I', list], 'scale out the zone'),
+    check: checks.scaleDone(zoneId, ips),
+    timeoutMs: 4 * HOUR,
+  });
+  if (spec.role === 'hyper' && zone.mode !== 'standard') {
+    steps.push({
+      id: 'updateHyperMirror',
+      description: `R4.8 refresh the hyper mirror (${zone.mode} mode; restarts compute_server on updated nodes)`,
+      host: fb,
+      command: shell(['/pitrix/bin/update_hyper_mirror.sh', '-n', 'hyper'], 'update hyper mirror'),
+      timeoutMs: HOUR,
+      idempotent: true,
+    });
+  }
+  steps.push({
+    id: 'checkServices',
+    description: `R4.9 every supervisor program RUNNING on the new ${spec.role} nodes`,
+    host: fb,
+    command: shell(['/pitrix/upgrade/exec_nodes.sh', '-f', spec.role, 'supervisorctl status'], 'check services'),
+    verify: (stdout) => checks.verifyServices(stdout, ips),
+    // exec_nodes.sh exits non-zero when any node of the role has a stopped program; only the new
+    // nodes are judged here (by verify).
+    acceptExitCodes: [0, 1, 3],
+    timeoutMs: 10 * MIN,
+  });
+  if (input.bossV2Deployed) {
+    steps.push({
+      id: 'rebuildBossCache',
+      description: 'R4.10 rebuild the BOSS V2 cache after the scale-out',
+      host: fb,
+      command: shell(['/pitrix/bin/boss2-manager/django_manage.sh', 'rebuild_cache'], 'rebuild boss cache'),
+      timeoutMs: 30 * MIN,
+      idempotent: true,
+    });
+  }
+  if (spec.role === 'hyper') {
+    steps.push({
+      id: 'dumpVbcRoutes',
+      description: 'R4.11 list the VBC return routes the network team must add on the management gateway',
+      host: fb,
+      command: shell(['/pitrix/bin/dump_vbc_route.sh', 'hyper'], 'dump vbc routes'),
+      timeoutMs: 5 * MIN,
+      idempotent: true,
+    });
+  }
+  return steps;
+}
+
+export type { ShellCommand };

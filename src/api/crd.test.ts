@@ -99,3 +99,28 @@ describe('generated CRDs', () => {
     }
   });
 });
+
+describe('toStructural', () => {
+  it('refuses what a CRD cannot express instead of emitting it', async () => {
+    const { toStructural } = await import('./crd.js');
+    expect(() => toStructural({ anyOf: [{ type: 'string' }, { type: 'integer' }] })).toThrow(/anyOf/);
+    expect(() => toStructural({ type: 'object', properties: { a: {} } })).toThrow(
+      /\.a: structural schemas need a type/,
+    );
+  });
+
+  it('turns free-form objects into preserve-unknown-fields and drops zod int bounds', async () => {
+    const { toStructural } = await import('./crd.js');
+    expect(
+      toStructural({
+        type: 'object',
+        properties: {},
+        additionalProperties: {},
+        description: 'x',
+      }),
+    ).toEqual({ type: 'object', description: 'x', 'x-kubernetes-preserve-unknown-fields': true });
+    expect(toStructural({ type: 'integer', minimum: -9007199254740991, maximum: 9007199254740991 })).toEqual({
+      type: 'integer',
+    });
+  });
+});

@@ -279,7 +279,8 @@ function friendly(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'invalid_type':
-      return issue.input === undefined ? 'required' : `must be ${issue.expected}`;
+      // Issues carry no input (it may hold secrets); zod's message says what was received.
+      return /received undefined/.test(issue.message) ? 'required' : `must be ${issue.expected}`;
     case 'too_big':
       return issue.origin === 'array'
         ? `must have at most ${issue.maximum} items`

@@ -144,3 +144,19 @@ describe('runtime validation', () => {
     expect(() => parseResource({ kind: 'Pod' })).toThrow(/unknown kind/);
   });
 });
+
+describe('runtime messages', () => {
+  it('tells a missing field from a wrong type', () => {
+    expect(() =>
+      parseResource({ apiVersion: 'ops.pitrix.io/v1alpha1', kind: 'Zone', metadata: { name: 'x' } }),
+    ).toThrow(/spec: required/);
+    expect(() =>
+      parseResource({
+        apiVersion: 'ops.pitrix.io/v1alpha1',
+        kind: 'Zone',
+        metadata: { name: 'x' },
+        spec: 'x',
+      }),
+    ).toThrow(/spec: must be object/);
+  });
+});

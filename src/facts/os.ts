@@ -58,9 +58,8 @@ export function parseOs(lsbDescription: string | null, osReleaseText: string | n
 
   const lsbVersion = VERSION_IN_TEXT.exec(lsb)?.[1];
   const lsbName = lsbVersion ? lsb.slice(0, lsb.indexOf(lsbVersion)).trim() : '';
-  const relVersionId = rel.VERSION_ID
-    ? (VERSION_IN_TEXT.exec(rel.VERSION_ID)?.[1] ?? rel.VERSION_ID)
-    : undefined;
+  // Only a numeric VERSION_ID can anchor the comparison (Debian testing has none at all).
+  const relVersionId = /^\d+(?:\.\d+)*/.exec(rel.VERSION_ID?.trim() ?? '')?.[0];
   const relVersion = rel.VERSION ? VERSION_IN_TEXT.exec(rel.VERSION)?.[1] : undefined;
 
   // The most precise candidate that agrees with VERSION_ID (the field os-release guarantees).

@@ -78,7 +78,12 @@ describe('parseProbeOutput on Ubuntu 16.04 (util-linux 2.27 JSON strings, QEMU 2
   const f = parse('ubuntu-16.04-hyper.probe.txt');
 
   it('reads OS, QEMU and disks', () => {
-    expect(f.os).toEqual({ name: 'Ubuntu', version: '16.04.5', description: 'Ubuntu 16.04.5 LTS', codename: 'xenial' });
+    expect(f.os).toEqual({
+      name: 'Ubuntu',
+      version: '16.04.5',
+      description: 'Ubuntu 16.04.5 LTS',
+      codename: 'xenial',
+    });
     expect(f.qemuVersion).toBe('2.5.0');
     expect(f.qemuBuild).toBe('1:2.5+dfsg-5ubuntu10.51');
     expect(qemuAtLeast(f, '2.5')).toBe(true);
@@ -93,7 +98,11 @@ describe('parseProbeOutput on Ubuntu 16.04 (util-linux 2.27 JSON strings, QEMU 2
 
   it('strips the @lower suffix and keeps secondary addresses', () => {
     expect(f.nics.map((n) => n.name)).toEqual(['lo', 'bond0.100', 'br0']);
-    expect(f.nics[2]?.addresses).toEqual(['10.16.101.21/24', '10.16.101.250/24', 'fe80::3efd:feff:fe9a:51c0/64']);
+    expect(f.nics[2]?.addresses).toEqual([
+      '10.16.101.21/24',
+      '10.16.101.250/24',
+      'fe80::3efd:feff:fe9a:51c0/64',
+    ]);
   });
 
   it('reports FATAL and STOPPED programs', () => {
@@ -116,7 +125,12 @@ describe('parseProbeOutput on Ubuntu 16.04 (util-linux 2.27 JSON strings, QEMU 2
 describe('parseProbeOutput on Ubuntu 18.04', () => {
   it('a fresh node: no supervisor, no packages, QEMU 2.11 banner without a space', () => {
     const f = parse('ubuntu-18.04-new-node.probe.txt');
-    expect(f.os).toEqual({ name: 'Ubuntu', version: '18.04.1', description: 'Ubuntu 18.04.1 LTS', codename: 'bionic' });
+    expect(f.os).toEqual({
+      name: 'Ubuntu',
+      version: '18.04.1',
+      description: 'Ubuntu 18.04.1 LTS',
+      codename: 'bionic',
+    });
     expect(f.qemuVersion).toBe('2.11.1');
     expect(f.qemuBuild).toBe('1:2.11+dfsg-1ubuntu7.41');
     expect(f.services).toBeNull();
@@ -132,7 +146,12 @@ describe('parseProbeOutput on Ubuntu 18.04', () => {
 
   it('a webservice VM with supervisord down and no lsb_release', () => {
     const f = parse('ubuntu-18.04-webservice-supervisord-down.probe.txt');
-    expect(f.os).toEqual({ name: 'Ubuntu', version: '18.04.6', description: 'Ubuntu 18.04.6 LTS', codename: 'bionic' });
+    expect(f.os).toEqual({
+      name: 'Ubuntu',
+      version: '18.04.6',
+      description: 'Ubuntu 18.04.6 LTS',
+      codename: 'bionic',
+    });
     expect(f.qemuVersion).toBeNull();
     expect(f.services).toBeNull();
     expect(f.supervisor).toBe('unreachable');
@@ -148,7 +167,10 @@ describe('parseProbeOutput on Ubuntu 18.04', () => {
 describe('parseProbeOutput on broken output', () => {
   const cases: [string, RegExp][] = [
     ['empty.probe.txt', /^cannot parse output: the node probe printed nothing$/],
-    ['garbage.probe.txt', /^cannot parse output: no @@pitrix: section markers, so this is not the node probe output/],
+    [
+      'garbage.probe.txt',
+      /^cannot parse output: no @@pitrix: section markers, so this is not the node probe output/,
+    ],
     ['truncated.probe.txt', /section "ip" before @@pitrix:end@@: the node probe was cut off/],
     ['not-a-number-cpu.probe.txt', /^cannot parse cpu: unexpected value "nproc: invalid option"$/],
   ];
@@ -159,7 +181,10 @@ describe('parseProbeOutput on broken output', () => {
   });
 
   it('names the section when a required one is missing', () => {
-    const text = fixture('ubuntu-16.04-hyper.probe.txt').replace(/@@pitrix:meminfo@@[\s\S]*?(?=@@pitrix:lsb@@)/, '');
+    const text = fixture('ubuntu-16.04-hyper.probe.txt').replace(
+      /@@pitrix:meminfo@@[\s\S]*?(?=@@pitrix:lsb@@)/,
+      '',
+    );
     expect(() => parseProbeOutput(text)).toThrow(/^cannot parse meminfo: section missing/);
   });
 
@@ -180,7 +205,9 @@ describe('parseProbeOutput on broken output', () => {
     const text = fixture('ubuntu-18.04-new-node.probe.txt')
       .replace('Ubuntu 18.04.1 LTS\n', 'No LSB modules are available.\n')
       .replace(/@@pitrix:osrelease@@[\s\S]*?(?=@@pitrix:lsblk@@)/, '@@pitrix:osrelease@@\n');
-    expect(() => parseProbeOutput(text)).toThrow(/^cannot parse os: neither lsb_release -ds nor \/etc\/os-release/);
+    expect(() => parseProbeOutput(text)).toThrow(
+      /^cannot parse os: neither lsb_release -ds nor \/etc\/os-release/,
+    );
   });
 });
 
@@ -189,6 +216,7 @@ describe('the probe script', () => {
     const markers = [...PROBE_SCRIPT.matchAll(/^m (\w+)/gm)].map((m) => m[1]);
     expect(markers).toEqual([...PROBE_SECTIONS, 'end']);
     expect(PROBE_COMMAND.purpose).toBe('collect node facts');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${Field} syntax.
     expect(PROBE_SCRIPT).toContain("dpkg-query -W -f='${Package} ${Version} ${Status}\\n' 'pitrix-*'");
     expect(PROBE_SCRIPT).toContain('lsblk -J -b -o NAME,TYPE,SIZE,ROTA,RM,TRAN,MODEL,MOUNTPOINT');
   });

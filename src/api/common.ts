@@ -189,6 +189,10 @@ export const PlanStep = z.object({
   id: d(text(128), 'Stable step id; a restarted operator resumes after the last finished id.'),
   description: d(text(1024).optional(), 'What the step does and which runbook step it implements.'),
   host: d(text(253).optional(), 'Host the step runs on (firstbox unless a node is named).'),
+  command: d(
+    text(8192).optional(),
+    'The exact shell command the step runs (every value quoted); secrets are never part of it.',
+  ),
   state: d(StepState, 'Pending, Running, Succeeded, Failed or Skipped.'),
   startedAt: d(timestamp().optional(), 'When the step started.'),
   finishedAt: d(timestamp().optional(), 'When the step finished.'),

@@ -1,0 +1,32 @@
+/** One controller per kind, registered with the manager with the watches each needs. */
+import { Controller } from '../runtime/controller.js';
+import type { Manager } from '../runtime/manager.js';
+import type { ControllerDeps } from './deps.js';
+import { ZoneReconciler } from './zone/controller.js';
+
+export interface RegisterOptions {
+  maxConcurrentReconciles: number;
+}
+
+export function registerControllers(manager: Manager, deps: ControllerDeps, opts: RegisterOptions): void {
+  const base = { metrics: deps.metrics, log: deps.log, maxConcurrentReconciles: opts.maxConcurrentReconciles };
+
+  const zones = new Controller({ ...base, name: 'zone', reconciler: new ZoneReconciler(deps) });
+  // Status-only updates (our own writes) bump resourceVersion but not generation: reconciling on
+  // them would observe the platform again for nothing.
+  zones.watchPrimary(deps.informers.zone, (event, obj, old) =>
+    event !== 'modified' || !old || specOrMetaChanged(obj, old),
+  );
+  manager.add(zones);
+}
+
+function specOrMetaChanged(
+  obj: { metadata: { generation?: number; annotations?: Record<string, string>; deletionTimestamp?: string; finalizers?: string[] } },
+  old: { metadata: { generation?: number; annotations?: Record<string, string>; deletionTimestamp?: string; finalizers?: string[] } },
+): boolean {
+  return (
+    obj.metadata.generation !== old.metadata.generation ||
+    obj.metadata.deletionTimestamp !== old.metadata.deletionTimestamp ||
+    JSON.stringify(obj.metadata.annotations ?? {}) !== JSON.stringify(old.metadata.annotations ?? {})
+  );
+}

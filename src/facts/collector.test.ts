@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { AT, fixture } from '../../test/fixtures/facts/load.js';
 import type { ExecOptions, ExecResult, Executor, HostTarget, ShellCommand } from '../ssh/types.js';
 import { collectFirstboxFacts, collectMany, collectNodeFacts } from './collector.js';
 import { FactsCollectionError, FactsParseError } from './errors.js';
-import { AT, fixture } from './fixtures.test-helper.js';
 import { PROBE_COMMAND } from './probe.js';
 
 const target = (name: string): HostTarget => ({ name, address: name, port: 22, user: 'root' });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AT, fixture } from '../../test/fixtures/facts/load.js';
 import {
   classifyDevice,
   correctionArgs,
@@ -9,7 +10,6 @@ import {
   systemDisks,
   unmatchedOverrides,
 } from './disks.js';
-import { AT, fixture } from './fixtures.test-helper.js';
 import { parseLsblk } from './lsblk.js';
 import { parseProbeOutput } from './probe.js';
 

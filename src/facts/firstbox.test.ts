@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { AT, fixture } from '../../test/fixtures/facts/load.js';
 import { FactsParseError } from './errors.js';
 import { FIRSTBOX_COMMAND, FIRSTBOX_SCRIPT, parseFirstboxOutput } from './firstbox.js';
-import { AT, fixture } from './fixtures.test-helper.js';
 import { parseDescribeNodes } from './nodes.js';
 import { installerAtLeast } from './version.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { fixture } from '../../test/fixtures/facts/load.js';
 import { FactsParseError } from './errors.js';
-import { fixture } from './fixtures.test-helper.js';
 import { parseInstallerVersion } from './installer.js';
 import { parseIpAddr } from './ip.js';
 import { parseLsblk } from './lsblk.js';

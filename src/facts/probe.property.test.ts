@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fixture } from '../../test/fixtures/facts/load.js';
 import { FactsParseError } from './errors.js';
 import { parseFirstboxOutput } from './firstbox.js';
-import { fixture } from './fixtures.test-helper.js';
 import { PROBE_SECTIONS, parseProbeOutput } from './probe.js';
 
 /** Anything but a FactsParseError escaping is a crash. */

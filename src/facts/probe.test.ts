@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { AT, fixture } from '../../test/fixtures/facts/load.js';
 import { dataDisks, rootDisk } from './disks.js';
 import { FactsParseError } from './errors.js';
-import { AT, fixture } from './fixtures.test-helper.js';
 import { PROBE_COMMAND, PROBE_SCRIPT, PROBE_SECTIONS, parseProbeOutput } from './probe.js';
 import { checkServicesRunning } from './supervisor.js';
 import { osAtLeast, qemuAtLeast } from './version.js';

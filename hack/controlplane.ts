@@ -59,19 +59,63 @@ async function openssl(dir: string, args: string[]): Promise<void> {
 
 /** CA, serving certificate, admin client certificate and service-account key pair. */
 async function makePki(dir: string): Promise<void> {
-  await openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=pitrix-test-ca']);
-  await writeFile(join(dir, 'san.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default\nextendedKeyUsage=serverAuth\n');
+  await openssl(dir, [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=pitrix-test-ca',
+  ]);
+  await writeFile(
+    join(dir, 'san.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default\nextendedKeyUsage=serverAuth\n',
+  );
   await writeFile(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
   for (const [name, subj, ext] of [
     ['serving', '/CN=kube-apiserver', 'san.ext'],
     ['admin', '/O=system:masters/CN=pitrix-test-admin', 'client.ext'],
   ] as const) {
-    await openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subj]);
-    await openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key',
-      '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', ext]);
+    await openssl(dir, [
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      subj,
+    ]);
+    await openssl(dir, [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+    ]);
   }
   await openssl(dir, ['genrsa', '-out', 'sa.key', '2048']);
   await openssl(dir, ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
@@ -106,7 +150,9 @@ async function stopProcess(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function startControlPlane(opts: { applyCrds?: boolean; log?: (m: string) => void } = {}): Promise<ControlPlane> {
+export async function startControlPlane(
+  opts: { applyCrds?: boolean; log?: (m: string) => void } = {},
+): Promise<ControlPlane> {
   const log = opts.log ?? (() => {});
   const t0 = Date.now();
   const assetsDir = await controlPlaneAssets();
@@ -114,15 +160,27 @@ export async function startControlPlane(opts: { applyCrds?: boolean; log?: (m: s
   await makePki(dir);
   const [etcdClient, etcdPeer, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const etcdLogs: string[] = [];
-  const etcd = spawnLogged(join(assetsDir, 'etcd'), [
-    '--data-dir', join(dir, 'etcd'),
-    '--listen-client-urls', `http://127.0.0.1:${etcdClient}`,
-    '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
-    '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`,
-    '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
-    '--initial-cluster', `default=http://127.0.0.1:${etcdPeer}`,
-    '--unsafe-no-fsync', '--log-level', 'error',
-  ], etcdLogs);
+  const etcd = spawnLogged(
+    join(assetsDir, 'etcd'),
+    [
+      '--data-dir',
+      join(dir, 'etcd'),
+      '--listen-client-urls',
+      `http://127.0.0.1:${etcdClient}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${etcdClient}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+      '--initial-cluster',
+      `default=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync',
+      '--log-level',
+      'error',
+    ],
+    etcdLogs,
+  );
   const apiLogs: string[] = [];
   let apiserver: ChildProcess | undefined;
   const server = `https://127.0.0.1:${apiPort}`;
@@ -140,24 +198,45 @@ export async function startControlPlane(opts: { applyCrds?: boolean; log?: (m: s
     return r.status === 200;
   };
   const startApiserver = async () => {
-    apiserver = spawnLogged(join(assetsDir, 'kube-apiserver'), [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      `--secure-port=${apiPort}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
-      `--cert-dir=${dir}`, `--tls-cert-file=${join(dir, 'serving.crt')}`,
-      `--tls-private-key-file=${join(dir, 'serving.key')}`, `--client-ca-file=${join(dir, 'ca.crt')}`,
-      '--authorization-mode=RBAC', '--service-cluster-ip-range=10.0.0.0/24', '--allow-privileged=true',
-      `--service-account-issuer=https://127.0.0.1:${apiPort}`,
-      `--service-account-key-file=${join(dir, 'sa.pub')}`,
-      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-      '--disable-admission-plugins=ServiceAccount', '--v=0',
-    ], apiLogs);
-    await waitFor('kube-apiserver', () => healthy('/readyz'), 60_000, () => apiLogs.join(''));
+    apiserver = spawnLogged(
+      join(assetsDir, 'kube-apiserver'),
+      [
+        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+        `--secure-port=${apiPort}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--cert-dir=${dir}`,
+        `--tls-cert-file=${join(dir, 'serving.crt')}`,
+        `--tls-private-key-file=${join(dir, 'serving.key')}`,
+        `--client-ca-file=${join(dir, 'ca.crt')}`,
+        '--authorization-mode=RBAC',
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--allow-privileged=true',
+        `--service-account-issuer=https://127.0.0.1:${apiPort}`,
+        `--service-account-key-file=${join(dir, 'sa.pub')}`,
+        `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+        '--disable-admission-plugins=ServiceAccount',
+        '--v=0',
+      ],
+      apiLogs,
+    );
+    await waitFor(
+      'kube-apiserver',
+      () => healthy('/readyz'),
+      60_000,
+      () => apiLogs.join(''),
+    );
   };
   try {
-    await waitFor('etcd', async () => {
-      const r = await fetch(`http://127.0.0.1:${etcdClient}/health`, { signal: AbortSignal.timeout(1000) });
-      return r.status === 200;
-    }, 20_000, () => etcdLogs.join(''));
+    await waitFor(
+      'etcd',
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${etcdClient}/health`, { signal: AbortSignal.timeout(1000) });
+        return r.status === 200;
+      },
+      20_000,
+      () => etcdLogs.join(''),
+    );
     await startApiserver();
   } catch (err) {
     await stopProcess(apiserver);
@@ -166,15 +245,31 @@ export async function startControlPlane(opts: { applyCrds?: boolean; log?: (m: s
     throw err;
   }
   const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, [
-    'apiVersion: v1', 'kind: Config',
-    'clusters:', '- name: test', '  cluster:', `    server: ${server}`,
-    `    certificate-authority: ${join(dir, 'ca.crt')}`,
-    'users:', '- name: admin', '  user:', `    client-certificate: ${join(dir, 'admin.crt')}`,
-    `    client-key: ${join(dir, 'admin.key')}`,
-    'contexts:', '- name: test', '  context:', '    cluster: test', '    user: admin', '    namespace: default',
-    'current-context: test', '',
-  ].join('\n'));
+  await writeFile(
+    kubeconfig,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: test',
+      '  cluster:',
+      `    server: ${server}`,
+      `    certificate-authority: ${join(dir, 'ca.crt')}`,
+      'users:',
+      '- name: admin',
+      '  user:',
+      `    client-certificate: ${join(dir, 'admin.crt')}`,
+      `    client-key: ${join(dir, 'admin.key')}`,
+      'contexts:',
+      '- name: test',
+      '  context:',
+      '    cluster: test',
+      '    user: admin',
+      '    namespace: default',
+      'current-context: test',
+      '',
+    ].join('\n'),
+  );
   const kubectl: ControlPlane['kubectl'] = (args, kOpts = {}) =>
     new Promise((res, rej) => {
       const child = spawn(join(assetsDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], {

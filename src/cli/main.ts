@@ -72,7 +72,10 @@ async function main(argv: string[]): Promise<number> {
         leaseDurationMs: parseDuration(values['lease-duration']!, '--lease-duration'),
         renewDeadlineMs: parseDuration(values['renew-deadline']!, '--renew-deadline'),
         retryPeriodMs: parseDuration(values['retry-period']!, '--retry-period'),
-        maxConcurrentReconciles: positiveInt(values['max-concurrent-reconciles']!, '--max-concurrent-reconciles'),
+        maxConcurrentReconciles: positiveInt(
+          values['max-concurrent-reconciles']!,
+          '--max-concurrent-reconciles',
+        ),
         sshMaxConnections: positiveInt(values['ssh-max-connections']!, '--ssh-max-connections'),
         sshConnectTimeoutMs: parseDuration(values['ssh-connect-timeout']!, '--ssh-connect-timeout'),
         sshCommandTimeoutMs: parseDuration(values['ssh-command-timeout']!, '--ssh-command-timeout'),

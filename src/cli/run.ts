@@ -88,5 +88,8 @@ export async function runOperator(opts: RunOptions): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   await manager.start();
   const addr = manager.metricsAddress;
-  log.info({ metrics: addr ? `${addr.address}:${addr.port}` : undefined, namespace: opts.namespace ?? '(all)' }, 'operator started');
+  log.info(
+    { metrics: addr ? `${addr.address}:${addr.port}` : undefined, namespace: opts.namespace ?? '(all)' },
+    'operator started',
+  );
 }

@@ -26,11 +26,17 @@ const SSH_REASONS: Record<string, string> = {
 };
 
 export function classifyAccessError(err: unknown, what: string): AccessFailure {
-  if (err instanceof SecretMissingError) return { reason: 'SecretNotFound', message: err.message, connection: true };
-  if (err instanceof CredentialsError) return { reason: 'InvalidCredentials', message: err.message, connection: true };
+  if (err instanceof SecretMissingError)
+    return { reason: 'SecretNotFound', message: err.message, connection: true };
+  if (err instanceof CredentialsError)
+    return { reason: 'InvalidCredentials', message: err.message, connection: true };
   if (err instanceof SshError) {
     const reason = SSH_REASONS[err.reason] ?? 'Unreachable';
-    return { reason, message: err.message, connection: err.reason !== 'timeout' && err.reason !== 'may-have-run' };
+    return {
+      reason,
+      message: err.message,
+      connection: err.reason !== 'timeout' && err.reason !== 'may-have-run',
+    };
   }
   if (err instanceof FactsParseError) {
     return {

@@ -23,6 +23,9 @@ export async function removeFinalizer(
   const current = obj.metadata.finalizers ?? [];
   if (!current.includes(finalizer)) return;
   await client.mergePatch(type, obj.metadata.namespace, obj.metadata.name, {
-    metadata: { finalizers: current.filter((f) => f !== finalizer), resourceVersion: obj.metadata.resourceVersion },
+    metadata: {
+      finalizers: current.filter((f) => f !== finalizer),
+      resourceVersion: obj.metadata.resourceVersion,
+    },
   });
 }

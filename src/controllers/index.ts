@@ -9,20 +9,39 @@ export interface RegisterOptions {
 }
 
 export function registerControllers(manager: Manager, deps: ControllerDeps, opts: RegisterOptions): void {
-  const base = { metrics: deps.metrics, log: deps.log, maxConcurrentReconciles: opts.maxConcurrentReconciles };
+  const base = {
+    metrics: deps.metrics,
+    log: deps.log,
+    maxConcurrentReconciles: opts.maxConcurrentReconciles,
+  };
 
   const zones = new Controller({ ...base, name: 'zone', reconciler: new ZoneReconciler(deps) });
   // Status-only updates (our own writes) bump resourceVersion but not generation: reconciling on
   // them would observe the platform again for nothing.
-  zones.watchPrimary(deps.informers.zone, (event, obj, old) =>
-    event !== 'modified' || !old || specOrMetaChanged(obj, old),
+  zones.watchPrimary(
+    deps.informers.zone,
+    (event, obj, old) => event !== 'modified' || !old || specOrMetaChanged(obj, old),
   );
   manager.add(zones);
 }
 
 function specOrMetaChanged(
-  obj: { metadata: { generation?: number; annotations?: Record<string, string>; deletionTimestamp?: string; finalizers?: string[] } },
-  old: { metadata: { generation?: number; annotations?: Record<string, string>; deletionTimestamp?: string; finalizers?: string[] } },
+  obj: {
+    metadata: {
+      generation?: number;
+      annotations?: Record<string, string>;
+      deletionTimestamp?: string;
+      finalizers?: string[];
+    };
+  },
+  old: {
+    metadata: {
+      generation?: number;
+      annotations?: Record<string, string>;
+      deletionTimestamp?: string;
+      finalizers?: string[];
+    };
+  },
 ): boolean {
   return (
     obj.metadata.generation !== old.metadata.generation ||

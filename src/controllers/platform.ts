@@ -6,13 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { Zone } from '../api/zone.js';
-import { parseKnownHosts } from '../ssh/hostkeys.js';
-import { credentialsFromSecret, type SshCredentials } from '../ssh/credentials.js';
-import { HostKeyPolicy } from '../ssh/hostkeys.js';
-import { shell, validated } from '../ssh/command.js';
-import { SshPool, type SshObserver } from '../ssh/pool.js';
-import type { Executor, HostTarget } from '../ssh/types.js';
 import type { KubeClient } from '../runtime/kube.js';
+import { shell, validated } from '../ssh/command.js';
+import { credentialsFromSecret, type SshCredentials } from '../ssh/credentials.js';
+import { HostKeyPolicy, parseKnownHosts } from '../ssh/hostkeys.js';
+import { type SshObserver, SshPool } from '../ssh/pool.js';
+import type { Executor, HostTarget } from '../ssh/types.js';
 
 export interface PlatformOptions {
   maxConnectionsPerZone?: number;
@@ -68,10 +67,16 @@ export class Platform {
       ? decode((await this.secret(ns, knownHostsRef.name))[knownHostsRef.key ?? 'known_hosts'])
       : undefined;
     if (knownHostsRef && knownHosts === undefined) {
-      throw new SecretMissingError(`Secret ${ns}/${knownHostsRef.name} has no key "${knownHostsRef.key ?? 'known_hosts'}"`);
+      throw new SecretMissingError(
+        `Secret ${ns}/${knownHostsRef.name} has no key "${knownHostsRef.key ?? 'known_hosts'}"`,
+      );
     }
     const recorded = (zone.status as { firstboxHostKey?: string } | undefined)?.firstboxHostKey;
-    const pins = fb.hostKeys?.length ? fb.hostKeys : fb.hostKeyPolicy === 'TrustOnFirstUse' && recorded ? [recorded] : [];
+    const pins = fb.hostKeys?.length
+      ? fb.hostKeys
+      : fb.hostKeyPolicy === 'TrustOnFirstUse' && recorded
+        ? [recorded]
+        : [];
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([zone.metadata.uid, fb, pins, knownHosts ?? '', secretData]))
       .digest('hex');
@@ -125,7 +130,10 @@ export class Platform {
         if (cachedFp) return cachedFp;
         const scan = await pool.exec(
           firstbox,
-          shell(['ssh-keyscan', '-T', '5', '-t', 'ed25519,ecdsa,rsa', '-p', String(port), name], 'fetch node host key'),
+          shell(
+            ['ssh-keyscan', '-T', '5', '-t', 'ed25519,ecdsa,rsa', '-p', String(port), name],
+            'fetch node host key',
+          ),
           { timeoutMs: 20_000 },
         );
         const entries = parseKnownHosts(scan.stdout);

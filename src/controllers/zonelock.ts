@@ -22,7 +22,11 @@ export type LockDecision =
   | { kind: 'wait'; holder: ZoneLock };
 
 /** Pure: what a requester should do given the current lock and the state of its holder. */
-export function decideLock(lock: ZoneLock | undefined, me: LockHolder, holderState: HolderState): LockDecision {
+export function decideLock(
+  lock: ZoneLock | undefined,
+  me: LockHolder,
+  holderState: HolderState,
+): LockDecision {
   if (!lock) return { kind: 'acquire' };
   const h = lock.holder;
   if (h.kind === me.kind && h.name === me.name && (!h.uid || h.uid === me.uid)) return { kind: 'held' };
@@ -71,7 +75,8 @@ export async function acquireZoneLock(
     await client.replaceStatus(zoneType, { ...obj, status: { ...status, lock } });
     return { acquired: true };
   } catch (err) {
-    if (isConflict(err)) return { acquired: false, reason: 'the Zone changed while taking the lock; retrying' };
+    if (isConflict(err))
+      return { acquired: false, reason: 'the Zone changed while taking the lock; retrying' };
     throw err;
   }
 }

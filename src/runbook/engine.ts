@@ -5,7 +5,7 @@
  */
 import type { Plan, PlanStep } from '../api/common.js';
 import { CommandMayHaveRunError, CommandTimeoutError, SshError } from '../ssh/errors.js';
-import type { Executor, ExecResult, HostTarget, ShellCommand } from '../ssh/types.js';
+import type { ExecResult, Executor, HostTarget, ShellCommand } from '../ssh/types.js';
 import { nextStep, outputTail, updateStep } from './journal.js';
 import { CHECK_DONE, CHECK_IN_PROGRESS, type PlannedRunbook, type Step, type StepHost } from './step.js';
 
@@ -57,9 +57,10 @@ export async function executePlan(ctx: EngineContext): Promise<EngineOutcome> {
           state: 'Succeeded',
           finishedAt: now(),
           exitCode: 0,
-          outputTail: entry.state === 'Running'
-            ? `verified done by its check after an interruption\n${outputTail(check.stdout, check.stderr, 1024)}`
-            : entry.outputTail ?? 'already done (its check passed); not run',
+          outputTail:
+            entry.state === 'Running'
+              ? `verified done by its check after an interruption\n${outputTail(check.stdout, check.stderr, 1024)}`
+              : (entry.outputTail ?? 'already done (its check passed); not run'),
         });
         await ctx.persist(journal);
         continue;
@@ -112,14 +113,22 @@ export async function executePlan(ctx: EngineContext): Promise<EngineOutcome> {
       journal = updateStep(journal, step.id, { outputTail: failure });
       await ctx.persist(journal);
       const entryNow = journal.steps!.find((s) => s.id === step.id)!;
-      return { kind: 'interrupted', journal, step: entryNow, message: `step ${step.id} on ${entryNow.host}: ${failure}` };
+      return {
+        kind: 'interrupted',
+        journal,
+        step: entryNow,
+        message: `step ${step.id} on ${entryNow.host}: ${failure}`,
+      };
     }
     const accepted = step.acceptExitCodes ?? [0];
     if (result && result.exitCode !== null && accepted.includes(result.exitCode)) {
       const wrong = step.verify?.(result.stdout);
       if (wrong) failure = `verification failed: ${wrong}`;
     } else if (result) {
-      failure = result.exitCode === null ? `ended by signal ${result.signal ?? 'unknown'}` : `exited ${result.exitCode}`;
+      failure =
+        result.exitCode === null
+          ? `ended by signal ${result.signal ?? 'unknown'}`
+          : `exited ${result.exitCode}`;
     }
     const finished: Partial<PlanStep> = {
       state: failure ? 'Failed' : 'Succeeded',

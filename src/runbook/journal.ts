@@ -22,7 +22,8 @@ export function outputTail(stdout: string, stderr: string, max = OUTPUT_TAIL_BYT
  * Succeeded state (a finished step is never repeated because an unrelated part of the plan moved).
  */
 export function journalFor(plan: PlannedRunbook, previous: Plan | undefined, now: string): Plan {
-  if (previous && previous.hash === plan.hash && previous.steps?.length === plan.steps.length) return previous;
+  if (previous && previous.hash === plan.hash && previous.steps?.length === plan.steps.length)
+    return previous;
   const prevById = new Map((previous?.steps ?? []).map((s) => [s.id, s]));
   const prevCommands = new Map((previous?.steps ?? []).map((s) => [s.id, s.command]));
   return {
@@ -61,7 +62,10 @@ export function isComplete(journal: Plan | undefined): boolean {
 
 export function progressOf(journal: Plan | undefined): { done: number; total: number } {
   const steps = journal?.steps ?? [];
-  return { done: steps.filter((s) => s.state === 'Succeeded' || s.state === 'Skipped').length, total: steps.length };
+  return {
+    done: steps.filter((s) => s.state === 'Succeeded' || s.state === 'Skipped').length,
+    total: steps.length,
+  };
 }
 
 /** Returns a copy of the journal with one step changed. */

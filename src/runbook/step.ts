@@ -51,7 +51,9 @@ export function hostLabel(host: StepHost): string {
 export function planHash(steps: readonly Step[]): string {
   const h = createHash('sha256');
   for (const s of steps) {
-    h.update(JSON.stringify([s.id, hostLabel(s.host), s.command.script, s.check?.script ?? '', !!s.destructive]));
+    h.update(
+      JSON.stringify([s.id, hostLabel(s.host), s.command.script, s.check?.script ?? '', !!s.destructive]),
+    );
     h.update('\n');
   }
   return h.digest('hex').slice(0, 16);

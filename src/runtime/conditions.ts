@@ -18,7 +18,11 @@ export interface Condition {
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'> & { lastTransitionTime?: string };
 
 /** Returns a new list with `input` set; the input list is not modified. */
-export function setCondition(list: readonly Condition[] | undefined, input: ConditionInput, now = new Date()): Condition[] {
+export function setCondition(
+  list: readonly Condition[] | undefined,
+  input: ConditionInput,
+  now = new Date(),
+): Condition[] {
   const conditions = [...(list ?? [])];
   const i = conditions.findIndex((c) => c.type === input.type);
   const existing = i >= 0 ? conditions[i] : undefined;

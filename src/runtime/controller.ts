@@ -66,7 +66,10 @@ export class Controller {
   }
 
   /** Enqueues the object itself for events of its primary kind. */
-  watchPrimary(informer: Informer, filter?: (event: InformerEvent, obj: KubeObject, old?: KubeObject) => boolean): void {
+  watchPrimary(
+    informer: Informer,
+    filter?: (event: InformerEvent, obj: KubeObject, old?: KubeObject) => boolean,
+  ): void {
     informer.on((event, obj, old) => {
       if (filter && !filter(event, obj, old)) return;
       this.enqueue({ namespace: obj.metadata.namespace, name: obj.metadata.name });
@@ -125,7 +128,11 @@ export class Controller {
     const end = metrics.reconcileTime.startTimer(labels);
     metrics.activeWorkers.inc(labels);
     try {
-      const result = await this.opts.reconciler.reconcile(req, { log, reconcileId, signal: this.abort.signal });
+      const result = await this.opts.reconciler.reconcile(req, {
+        log,
+        reconcileId,
+        signal: this.abort.signal,
+      });
       if (result?.requeue) {
         this.queue.addRateLimited(key);
         metrics.reconcileTotal.inc({ ...labels, result: 'requeue' });
@@ -147,7 +154,10 @@ export class Controller {
       } else {
         if (!(err instanceof Error)) metrics.reconcilePanics.inc(labels);
         const delay = this.queue.addRateLimited(key);
-        log.error({ err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'reconcile failed');
+        log.error(
+          { err: err instanceof Error ? err.message : String(err), retryInMs: delay },
+          'reconcile failed',
+        );
       }
     } finally {
       end();

@@ -11,7 +11,12 @@ export interface HealthChecks {
   healthy(): boolean;
 }
 
-export function startHealthServer(port: number, host: string, registry: Registry, checks: HealthChecks): Promise<Server> {
+export function startHealthServer(
+  port: number,
+  host: string,
+  registry: Registry,
+  checks: HealthChecks,
+): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
@@ -27,7 +32,12 @@ export function startHealthServer(port: number, host: string, registry: Registry
         });
       return;
     }
-    const check = path === '/healthz' || path === '/livez' ? checks.healthy : path === '/readyz' ? checks.ready : undefined;
+    const check =
+      path === '/healthz' || path === '/livez'
+        ? checks.healthy
+        : path === '/readyz'
+          ? checks.ready
+          : undefined;
     if (!check) {
       res.writeHead(404);
       res.end('not found\n');

@@ -8,8 +8,8 @@
  */
 import { Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { backoffDelay } from './queue.js';
 import { isGone, KubeClient, type KubeObject, type ResourceType } from './kube.js';
+import { backoffDelay } from './queue.js';
 
 export type InformerEvent = 'added' | 'modified' | 'deleted' | 'resync';
 export type InformerHandler = (event: InformerEvent, obj: KubeObject, old?: KubeObject) => void;
@@ -118,7 +118,8 @@ export class Informer {
         const outcome = await this.watchOnce();
         if (outcome === 'gone' || outcome === 'resync') needList = true;
         this.opts.onRestart?.(outcome);
-        if (outcome === 'error') await this.sleep(backoffDelay(++this.failures, { baseMs: 200, maxMs: 10_000 }));
+        if (outcome === 'error')
+          await this.sleep(backoffDelay(++this.failures, { baseMs: 200, maxMs: 10_000 }));
       } catch (err) {
         if (this.stopped) break;
         if (isGone(err)) needList = true;
@@ -167,7 +168,8 @@ export class Informer {
             this.handleEvent(phase, obj);
           },
           (err: unknown) => {
-            if (this.restartReason === 'gone' || this.restartReason === 'resync') return finish(this.restartReason);
+            if (this.restartReason === 'gone' || this.restartReason === 'resync')
+              return finish(this.restartReason);
             if (err && (err as Error).name === 'TimeoutError') return finish('stale');
             if (err && (err as Error).name !== 'AbortError') {
               this.opts.log?.warn({ err: String(err), kind: this.type.kind }, 'watch ended with an error');

@@ -79,7 +79,12 @@ export class KubeClient {
 
   async list(t: ResourceType, namespace?: string): Promise<{ items: KubeObject[]; resourceVersion: string }> {
     const res = namespace
-      ? await this.custom.listNamespacedCustomObject({ group: t.group, version: t.version, namespace, plural: t.plural })
+      ? await this.custom.listNamespacedCustomObject({
+          group: t.group,
+          version: t.version,
+          namespace,
+          plural: t.plural,
+        })
       : await this.custom.listClusterCustomObject({ group: t.group, version: t.version, plural: t.plural });
     const body = res as { items: KubeObject[]; metadata: { resourceVersion: string } };
     return { items: body.items, resourceVersion: body.metadata.resourceVersion };
@@ -120,7 +125,12 @@ export class KubeClient {
     )) as KubeObject;
   }
 
-  async mergePatchStatus(t: ResourceType, namespace: string, name: string, patch: object): Promise<KubeObject> {
+  async mergePatchStatus(
+    t: ResourceType,
+    namespace: string,
+    name: string,
+    patch: object,
+  ): Promise<KubeObject> {
     return (await this.custom.patchNamespacedCustomObjectStatus(
       { group: t.group, version: t.version, namespace, plural: t.plural, name, body: patch },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),

@@ -5,8 +5,9 @@
  * act at once for longer than the clock skew); release on shutdown by clearing the holder so a
  * successor need not wait a whole lease.
  */
-import { hostname } from 'node:os';
+
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isConflict, isNotFound, type KubeClient } from './kube.js';
@@ -55,7 +56,10 @@ export class LeaderElector {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), this.retryMs * (this.leading ? 1 : 0.8 + Math.random() * 0.4));
+    this.timer = setTimeout(
+      () => void this.tick(),
+      this.retryMs * (this.leading ? 1 : 0.8 + Math.random() * 0.4),
+    );
   }
 
   private async tick(): Promise<void> {
@@ -98,7 +102,10 @@ export class LeaderElector {
       try {
         await this.client.coordination.createNamespacedLease({
           namespace,
-          body: { metadata: { name, namespace }, spec: { ...spec, acquireTime: micro(now), leaseTransitions: 0 } },
+          body: {
+            metadata: { name, namespace },
+            spec: { ...spec, acquireTime: micro(now), leaseTransitions: 0 },
+          },
         });
         return true;
       } catch (err) {
@@ -121,7 +128,7 @@ export class LeaderElector {
           spec: {
             ...lease.spec,
             ...spec,
-            acquireTime: holder === this.identity ? lease.spec?.acquireTime : (micro(now)),
+            acquireTime: holder === this.identity ? lease.spec?.acquireTime : micro(now),
             leaseTransitions: transitions,
           },
         },
@@ -140,7 +147,10 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     try {
-      const lease = await this.client.coordination.readNamespacedLease({ namespace: this.opts.namespace, name: this.opts.name });
+      const lease = await this.client.coordination.readNamespacedLease({
+        namespace: this.opts.namespace,
+        name: this.opts.name,
+      });
       if (lease.spec?.holderIdentity !== this.identity) return;
       await this.client.coordination.replaceNamespacedLease({
         namespace: this.opts.namespace,
@@ -149,7 +159,10 @@ export class LeaderElector {
       });
       this.opts.log?.info({ lease: this.opts.name }, 'released leadership');
     } catch (err) {
-      this.opts.log?.warn({ err: String(err) }, 'could not release the lease; the standby will wait for it to expire');
+      this.opts.log?.warn(
+        { err: String(err) },
+        'could not release the lease; the standby will wait for it to expire',
+      );
     }
   }
 }

@@ -2,7 +2,7 @@
  * Structured JSON logs (pino). Secret-bearing fields are redacted wherever they appear, so a
  * credentials object passed to a log call by mistake cannot leak a password or a private key.
  */
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { type Logger, type LoggerOptions, pino } from 'pino';
 
 export const redactedPaths = [
   'password',
@@ -22,7 +22,9 @@ export const redactedPaths = [
   '*.credentials',
 ];
 
-export function createLogger(opts: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(
+  opts: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {},
+): Logger {
   const options: LoggerOptions = {
     name: opts.name ?? 'pitrix-operator',
     level: opts.level ?? process.env.LOG_LEVEL ?? 'info',

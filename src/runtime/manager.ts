@@ -50,7 +50,9 @@ export class Manager {
 
   constructor(readonly opts: ManagerOptions) {
     this.events = new KubeEventRecorder(opts.client, 'pitrix-operator', opts.log);
-    this.status = new StatusWriter(opts.client, (kind, outcome) => this.metrics.statusWrites.inc({ kind, outcome }));
+    this.status = new StatusWriter(opts.client, (kind, outcome) =>
+      this.metrics.statusWrites.inc({ kind, outcome }),
+    );
   }
 
   get client(): KubeClient {

@@ -57,7 +57,10 @@ export class WorkQueue<K extends string = string> {
   /** Adds after a delay; an earlier pending delayed add for the key wins. */
   addAfter(key: K, delayMs: number): void {
     if (this.shuttingDown) return;
-    if (delayMs <= 0) return this.add(key);
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
     const at = Date.now() + delayMs;
     const existing = this.timers.get(key);
     if (existing && existing.at <= at) return;

@@ -9,9 +9,7 @@ import { isConflict, type KubeClient, type KubeObject, type ResourceType } from 
 
 export type StatusWriteOutcome = 'written' | 'unchanged' | 'conflict';
 
-export interface StatusWriterObserver {
-  (kind: string, outcome: StatusWriteOutcome): void;
-}
+export type StatusWriterObserver = (kind: string, outcome: StatusWriteOutcome) => void;
 
 /** Drops `undefined` members so that `{a: undefined}` equals `{}` as it will after a JSON round trip. */
 export function normalize<T>(value: T): T {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane, testNamespace } from '../../hack/controlplane.js';
 import { zoneKind } from '../../src/api/kinds.js';
 import { resourceType } from '../../src/controllers/deps.js';
+import type { Condition } from '../../src/runtime/conditions.js';
 import { Controller } from '../../src/runtime/controller.js';
 import { Informer } from '../../src/runtime/informer.js';
 import { KubeClient, loadKubeConfig } from '../../src/runtime/kube.js';
@@ -49,21 +50,31 @@ function unreachableZone(ns: string, name: string, refresh = '5m'): string {
     metadata: { name, namespace: ns },
     spec: {
       zoneId: 'pek3a',
-      firstbox: { host: '127.0.0.1', port: 1, credentialsSecretRef: { name: 'firstbox-ssh' }, hostKeyPolicy: 'TrustOnFirstUse' },
+      firstbox: {
+        host: '127.0.0.1',
+        port: 1,
+        credentialsSecretRef: { name: 'firstbox-ssh' },
+        hostKeyPolicy: 'TrustOnFirstUse',
+      },
       refreshInterval: refresh,
     },
   });
 }
 
 async function getZone(ns: string, name: string) {
-  return (await client.get(zoneType, ns, name)) as { metadata: { generation: number }; status?: Record<string, any> };
+  return (await client.get(zoneType, ns, name)) as {
+    metadata: { generation: number };
+    status?: { conditions?: Condition[]; observedGeneration?: number; reachable?: boolean };
+  };
 }
 
 describe('the API server enforces the CRD schemas', () => {
   it('refuses every invalid manifest with a message naming the field', async () => {
     const ns = await testNamespace(cp, 'invalid');
     const dir = join(repoRoot, 'test/fixtures/invalid');
-    const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml') && !f.endsWith('.update.yaml')).sort();
+    const files = (await readdir(dir))
+      .filter((f) => f.endsWith('.yaml') && !f.endsWith('.update.yaml'))
+      .sort();
     expect(files.length).toBeGreaterThanOrEqual(15);
     const failures: string[] = [];
     for (const file of files) {
@@ -76,8 +87,10 @@ describe('the API server enforces the CRD schemas', () => {
       const field = /^# field: (.*)$/m.exec(text)?.[1]?.trim();
       const r = await cp.kubectl(['apply', '-n', ns, '-f', join(dir, target)], { allowFailure: true });
       if (r.code === 0) failures.push(`${target}: accepted`);
-      else if (expected && !r.stderr.includes(expected)) failures.push(`${target}: "${expected}" not in: ${r.stderr}`);
-      else if (field && !r.stderr.includes(field)) failures.push(`${target}: field ${field} not named in: ${r.stderr}`);
+      else if (expected && !r.stderr.includes(expected))
+        failures.push(`${target}: "${expected}" not in: ${r.stderr}`);
+      else if (field && !r.stderr.includes(field))
+        failures.push(`${target}: field ${field} not named in: ${r.stderr}`);
     }
     expect(failures).toEqual([]);
   });
@@ -107,35 +120,59 @@ describe('the operator process', () => {
     try {
       const t0 = Date.now();
       await cp.kubectl(['apply', '-f', '-'], { input: unreachableZone(ns, 'far') });
-      await waitUntil(async () => {
-        const z = await getZone(ns, 'far');
-        const ready = z.status?.conditions?.find((c: any) => c.type === 'Ready');
-        return ready?.status === 'False' && z.status?.observedGeneration === z.metadata.generation;
-      }, 15_000, 'Ready=False');
+      await waitUntil(
+        async () => {
+          const z = await getZone(ns, 'far');
+          const ready = z.status?.conditions?.find((c: Condition) => c.type === 'Ready');
+          return ready?.status === 'False' && z.status?.observedGeneration === z.metadata.generation;
+        },
+        15_000,
+        'Ready=False',
+      );
       const elapsed = Date.now() - t0;
       const z = await getZone(ns, 'far');
-      const ready = z.status!.conditions.find((c: any) => c.type === 'Ready');
-      expect(ready.reason).toBe('Unreachable');
-      expect(ready.message).toContain('127.0.0.1');
+      const ready = z.status!.conditions!.find((c: Condition) => c.type === 'Ready');
+      expect(ready!.reason).toBe('Unreachable');
+      expect(ready!.message).toContain('127.0.0.1');
       expect(z.status!.reachable).toBe(false);
-      console.log(`Ready=False after ${elapsed} ms: ${ready.message}`);
+      console.log(`Ready=False after ${elapsed} ms: ${ready!.message}`);
       expect(elapsed).toBeLessThan(10_000);
 
       // Several resyncs (2 s) and backoff retries later, nothing changed: no further status write.
       await new Promise((r) => setTimeout(r, 1500));
-      const written = await op.metric('pitrix_operator_status_writes_total', { kind: 'Zone', outcome: 'written' });
+      const written = await op.metric('pitrix_operator_status_writes_total', {
+        kind: 'Zone',
+        outcome: 'written',
+      });
       const reconcilesBefore = await op.metric('controller_runtime_reconcile_total', { controller: 'zone' });
       await new Promise((r) => setTimeout(r, 7000));
       const reconcilesAfter = await op.metric('controller_runtime_reconcile_total', { controller: 'zone' });
       expect(reconcilesAfter).toBeGreaterThan(reconcilesBefore);
-      expect(await op.metric('pitrix_operator_status_writes_total', { kind: 'Zone', outcome: 'written' })).toBe(written);
-      expect(await op.metric('pitrix_operator_status_writes_total', { kind: 'Zone', outcome: 'unchanged' })).toBeGreaterThan(0);
+      expect(
+        await op.metric('pitrix_operator_status_writes_total', { kind: 'Zone', outcome: 'written' }),
+      ).toBe(written);
+      expect(
+        await op.metric('pitrix_operator_status_writes_total', { kind: 'Zone', outcome: 'unchanged' }),
+      ).toBeGreaterThan(0);
 
-      await cp.kubectl(['patch', 'zone', 'far', '-n', ns, '--type=merge', '-p', '{"spec":{"refreshInterval":"10m"}}']);
-      await waitUntil(async () => {
-        const z2 = await getZone(ns, 'far');
-        return z2.metadata.generation === 2 && z2.status?.observedGeneration === 2;
-      }, 10_000, 'observedGeneration 2');
+      await cp.kubectl([
+        'patch',
+        'zone',
+        'far',
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        '{"spec":{"refreshInterval":"10m"}}',
+      ]);
+      await waitUntil(
+        async () => {
+          const z2 = await getZone(ns, 'far');
+          return z2.metadata.generation === 2 && z2.status?.observedGeneration === 2;
+        },
+        10_000,
+        'observedGeneration 2',
+      );
       // Deleting the Zone completes (the finalizer touches nothing on the platform).
       await cp.kubectl(['delete', 'zone', 'far', '-n', ns, '--timeout=20s']);
     } finally {
@@ -146,26 +183,54 @@ describe('the operator process', () => {
   it('elects one leader; a standby takes over within about a lease after the leader is killed', async () => {
     const ns = await testNamespace(cp, 'le');
     await cp.kubectl(['apply', '-f', '-'], { input: sshSecret(ns) });
-    const args = ['--leader-election-namespace', ns, '--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
+    const args = [
+      '--leader-election-namespace',
+      ns,
+      '--lease-duration',
+      '6s',
+      '--renew-deadline',
+      '4s',
+      '--retry-period',
+      '1s',
+    ];
     const a = await startOperator(cp.kubeconfig, args);
     const b = await startOperator(cp.kubeconfig, args);
     try {
-      await waitUntil(async () => (await a.metric('leader_election_master_status')) + (await b.metric('leader_election_master_status')) === 1, 20_000, 'a leader');
+      await waitUntil(
+        async () =>
+          (await a.metric('leader_election_master_status')) +
+            (await b.metric('leader_election_master_status')) ===
+          1,
+        20_000,
+        'a leader',
+      );
       const [leader, standby] = (await a.metric('leader_election_master_status')) === 1 ? [a, b] : [b, a];
       await cp.kubectl(['apply', '-f', '-'], { input: unreachableZone(ns, 'le-zone') });
-      await waitUntil(async () => (await leader.metric('controller_runtime_reconcile_total', { controller: 'zone' })) > 0, 15_000, 'leader reconciles');
+      await waitUntil(
+        async () => (await leader.metric('controller_runtime_reconcile_total', { controller: 'zone' })) > 0,
+        15_000,
+        'leader reconciles',
+      );
       expect(await standby.metric('controller_runtime_reconcile_total', { controller: 'zone' })).toBe(0);
       // The standby is ready (serves health and metrics) though it acts on nothing.
       expect((await fetch(`http://127.0.0.1:${standby.metricsPort}/readyz`)).status).toBe(200);
 
       const killedAt = Date.now();
       await leader.stop('SIGKILL');
-      await waitUntil(async () => (await standby.metric('leader_election_master_status')) === 1, 20_000, 'takeover');
+      await waitUntil(
+        async () => (await standby.metric('leader_election_master_status')) === 1,
+        20_000,
+        'takeover',
+      );
       const takeover = Date.now() - killedAt;
       console.log(`standby took over ${takeover} ms after SIGKILL of the leader (lease 6 s)`);
       expect(takeover).toBeLessThan(6000 + 4000);
       await cp.kubectl(['annotate', 'zone', 'le-zone', '-n', ns, 'touch=1']);
-      await waitUntil(async () => (await standby.metric('controller_runtime_reconcile_total', { controller: 'zone' })) > 0, 15_000, 'new leader reconciles');
+      await waitUntil(
+        async () => (await standby.metric('controller_runtime_reconcile_total', { controller: 'zone' })) > 0,
+        15_000,
+        'new leader reconciles',
+      );
     } finally {
       await a.stop();
       await b.stop();
@@ -205,15 +270,26 @@ describe('the controller runtime', () => {
     const patches = Array.from({ length: 100 }, (_, i) => i);
     for (let i = 0; i < patches.length; i += 10) {
       await Promise.all(
-        patches.slice(i, i + 10).map((n) =>
-          client.mergePatch(zoneType, ns, 'busy', { metadata: { annotations: { burst: String(n) } } }),
-        ),
+        patches
+          .slice(i, i + 10)
+          .map((n) =>
+            client.mergePatch(zoneType, ns, 'busy', { metadata: { annotations: { burst: String(n) } } }),
+          ),
       );
     }
-    await waitUntil(async () => {
-      const o = informer.get(ns, 'busy');
-      return !!o && Object.keys(o.metadata.annotations ?? {}).includes('burst') && running === 0 && controller.queue.length === 0;
-    }, 10_000, 'burst absorbed');
+    await waitUntil(
+      async () => {
+        const o = informer.get(ns, 'busy');
+        return (
+          !!o &&
+          Object.keys(o.metadata.annotations ?? {}).includes('burst') &&
+          running === 0 &&
+          controller.queue.length === 0
+        );
+      },
+      10_000,
+      'burst absorbed',
+    );
     await new Promise((r) => setTimeout(r, 300));
     const burstReconciles = reconciles - before;
     console.log(`100 updates -> ${burstReconciles} reconciles, max concurrent for the key ${maxRunning}`);

@@ -30,7 +30,9 @@ function nodesInStatus(ips: readonly string[], statuses: readonly string[], purp
 
 function scaleDone(zoneId: string, ips: readonly string[]): ShellCommand {
   const deployed = nodesInStatus(ips, ['deployed'], 'nodes deployed?');
-  return sh('scale-out finished?')`if ${deployed}; then exit 0; fi; if /pitrix/cli/get-scale-qingcloud-status.py -z ${zoneId} 2>/dev/null | grep -q '"status": *"running"'; then exit 3; fi; exit 1`;
+  return sh(
+    'scale-out finished?',
+  )`if ${deployed}; then exit 0; fi; if /pitrix/cli/get-scale-qingcloud-status.py -z ${zoneId} 2>/dev/null | grep -q '"status": *"running"'; then exit 3; fi; exit 1`;
 }
 
 /** R4.4: every new node is listed as available and the disk corrections took effect. */
@@ -55,11 +57,13 @@ function verifyAvailable(stdout: string, ips: readonly string[], spec: NodePoolS
         problems.push(`${ip}: disk ${o.device} from diskOverrides was not collected`);
         continue;
       }
-      if (o.type && disk.type !== o.type) problems.push(`${ip} ${o.device}: type ${disk.type}, expected ${o.type}`);
+      if (o.type && disk.type !== o.type)
+        problems.push(`${ip} ${o.device}: type ${disk.type}, expected ${o.type}`);
       if (o.enabled !== undefined && disk.enabled !== o.enabled) {
         problems.push(`${ip} ${o.device}: enabled=${disk.enabled}, expected ${o.enabled}`);
       }
-      if (o.sizeGiB && disk.sizeGiB !== o.sizeGiB) problems.push(`${ip} ${o.device}: ${disk.sizeGiB} GiB, expected ${o.sizeGiB}`);
+      if (o.sizeGiB && disk.sizeGiB !== o.sizeGiB)
+        problems.push(`${ip} ${o.device}: ${disk.sizeGiB} GiB, expected ${o.sizeGiB}`);
     }
   }
   return problems.length ? problems.join('; ') : undefined;
@@ -99,7 +103,8 @@ function verifyServices(stdout: string, ips: readonly string[]): string | undefi
       continue;
     }
     const r = parseSupervisorStatus(text);
-    if (!r.services || r.services.length === 0) problems.push(`${ip}: no supervisor programs (${r.availability})`);
+    if (!r.services || r.services.length === 0)
+      problems.push(`${ip}: no supervisor programs (${r.availability})`);
     else {
       const bad = r.services.filter((s) => s.state !== 'RUNNING').map((s) => `${s.name} ${s.state}`);
       if (bad.length) problems.push(`${ip}: ${bad.join(', ')}`);

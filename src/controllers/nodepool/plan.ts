@@ -7,11 +7,11 @@
 import type { NodePoolSpec, NodeRole } from '../../api/nodepool.js';
 import { dataDisks } from '../../facts/disks.js';
 import type { NodeFacts, PlatformNode } from '../../facts/types.js';
+import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { sh, shell, validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
-import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
-import { renderScaleSettings } from './settings.js';
 import { checks } from './checks.js';
+import { renderScaleSettings } from './settings.js';
 
 export interface ZoneView {
   zoneId: string;
@@ -36,7 +36,14 @@ export interface NodePoolPlanInput {
   bossV2Deployed: boolean;
 }
 
-export type NodePhase = 'Pending' | 'Unreachable' | 'Collected' | 'Deploying' | 'Deployed' | 'Failed' | 'Rejected';
+export type NodePhase =
+  | 'Pending'
+  | 'Unreachable'
+  | 'Collected'
+  | 'Deploying'
+  | 'Deployed'
+  | 'Failed'
+  | 'Rejected';
 
 export interface NodeReport {
   address: string;
@@ -75,7 +82,8 @@ function nodeProblems(role: NodeRole, facts: NodeFacts): string[] {
   if ((role === 'hyper' || role === 'vg' || role === 'snapshot') && usable.length === 0) {
     problems.push('has no data disk (only the system disk or removable devices)');
   }
-  if (facts.os.name && facts.os.name !== 'Ubuntu') problems.push(`runs ${facts.os.name}, the installer deploys Ubuntu`);
+  if (facts.os.name && facts.os.name !== 'Ubuntu')
+    problems.push(`runs ${facts.os.name}, the installer deploys Ubuntu`);
   return problems;
 }
 
@@ -87,9 +95,14 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
   const byIp = new Map(input.platformNodes.map((n) => [n.mgmtIp, n]));
   const wanted = new Set(spec.nodes.map((n) => n.address));
 
-  spec.nodes.forEach((n, i) => validated('HOST', n.address, `spec.nodes[${i}].address`));
+  spec.nodes.forEach((n, i) => {
+    validated('HOST', n.address, `spec.nodes[${i}].address`);
+  });
   if (spec.role === 'vg' && (spec.eips?.length ?? 0) === 0) {
-    violations.push({ reason: 'EipsRequired', message: 'spec.eips: VG nodes need EIP ranges prepared (R4); add spec.eips' });
+    violations.push({
+      reason: 'EipsRequired',
+      message: 'spec.eips: VG nodes need EIP ranges prepared (R4); add spec.eips',
+    });
   }
 
   const nodes: NodeReport[] = [];
@@ -109,7 +122,12 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
       continue;
     }
     if (known && known.zoneId !== zoneId) {
-      nodes.push({ address: n.address, nodeId: known.nodeId, phase: 'Rejected', message: `belongs to zone ${known.zoneId}` });
+      nodes.push({
+        address: n.address,
+        nodeId: known.nodeId,
+        phase: 'Rejected',
+        message: `belongs to zone ${known.zoneId}`,
+      });
       continue;
     }
     const obs = input.observations[n.address];
@@ -131,7 +149,13 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
   }
 
   const notInSpec = input.platformNodes
-    .filter((p) => p.zoneId === zoneId && p.roles.includes(spec.role) && p.status === 'deployed' && !wanted.has(p.mgmtIp))
+    .filter(
+      (p) =>
+        p.zoneId === zoneId &&
+        p.roles.includes(spec.role) &&
+        p.status === 'deployed' &&
+        !wanted.has(p.mgmtIp),
+    )
     .map((p) => p.mgmtIp);
 
   const blocked = nodes.filter((n) => n.phase === 'Unreachable' || n.phase === 'Rejected');
@@ -187,19 +211,26 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
       description: 'R4.2 set up key access on nodes with non-default credentials (establish_ssh.sh)',
       host: fb,
       // The user and password arrive on stdin, never in the command text, status or plan hash.
-      command: sh('establish ssh key access')`read -r PITRIX_USER && read -r PITRIX_PASSWD && /pitrix/node/collect/establish_ssh.sh ${list} ${String(spec.sshPort)} "$PITRIX_USER" "$PITRIX_PASSWD"`,
+      command: sh(
+        'establish ssh key access',
+      )`read -r PITRIX_USER && read -r PITRIX_PASSWD && /pitrix/node/collect/establish_ssh.sh ${list} ${String(spec.sshPort)} "$PITRIX_USER" "$PITRIX_PASSWD"`,
       check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
       stdinSecret: { secretName: spec.nodeCredentialsSecretRef.name, key: 'username,password' },
       timeoutMs: 10 * MIN,
     });
   }
   if (spec.eraseDataDisks) {
-    const devices = spec.eraseDataDisks.devices.map((d, i) => validated('DEVICE', d, `spec.eraseDataDisks.devices[${i}]`));
+    const devices = spec.eraseDataDisks.devices.map((d, i) =>
+      validated('DEVICE', d, `spec.eraseDataDisks.devices[${i}]`),
+    );
     steps.push({
       id: 'eraseDataDisks',
       description: `R4.3 wipe data disks ${devices.join(',')} on the new nodes (erase_data_disks.sh), confirmed by spec.eraseDataDisks.confirm`,
       host: fb,
-      command: shell(['/pitrix/bin/erase_data_disks.sh', '-i', list, '-d', devices.join(',')], 'erase data disks'),
+      command: shell(
+        ['/pitrix/bin/erase_data_disks.sh', '-i', list, '-d', devices.join(',')],
+        'erase data disks',
+      ),
       // Never wipe again once collection has used the disks.
       check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
       destructive: true,
@@ -208,7 +239,8 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
   }
   steps.push({
     id: 'collectNodes',
-    description: 'R4.3 collect hardware facts of the new nodes (collect-nodes.py); never re-run after deployment',
+    description:
+      'R4.3 collect hardware facts of the new nodes (collect-nodes.py); never re-run after deployment',
     host: fb,
     command: shell(['/pitrix/cli/collect-nodes.py', '-I', list], 'collect nodes'),
     check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
@@ -236,7 +268,10 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     id: 'verifyNodes',
     description: 'R4.4 verify the collected facts (describe-nodes.py -s available)',
     host: fb,
-    command: shell(['/pitrix/cli/describe-nodes.py', '-s', 'available', '-f', 'json'], 'describe available nodes'),
+    command: shell(
+      ['/pitrix/cli/describe-nodes.py', '-s', 'available', '-f', 'json'],
+      'describe available nodes',
+    ),
     verify: (stdout) => checks.verifyAvailable(stdout, ips, spec),
     timeoutMs: 5 * MIN,
   });
@@ -279,7 +314,10 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     id: 'checkServices',
     description: `R4.9 every supervisor program RUNNING on the new ${spec.role} nodes`,
     host: fb,
-    command: shell(['/pitrix/upgrade/exec_nodes.sh', '-f', spec.role, 'supervisorctl status'], 'check services'),
+    command: shell(
+      ['/pitrix/upgrade/exec_nodes.sh', '-f', spec.role, 'supervisorctl status'],
+      'check services',
+    ),
     verify: (stdout) => checks.verifyServices(stdout, ips),
     // exec_nodes.sh exits non-zero when any node of the role has a stopped program; only the new
     // nodes are judged here (by verify).

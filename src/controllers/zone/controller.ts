@@ -5,11 +5,12 @@
  * unreachable firstbox backs off (5 s doubling to 5 min), never a hot loop. Deleting a Zone never
  * touches the platform: its finalizer only drops the zone's SSH connections.
  */
-import { parseZone, type Zone, type ZoneStatus } from '../../api/zone.js';
+
 import { zoneKind } from '../../api/kinds.js';
+import { parseZone, type Zone, type ZoneStatus } from '../../api/zone.js';
 import { FIRSTBOX_COMMAND, parseFirstboxOutput } from '../../facts/firstbox.js';
 import { type Condition, findCondition, setCondition } from '../../runtime/conditions.js';
-import type { Reconciler, ReconcileContext, Request, Result } from '../../runtime/controller.js';
+import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/controller.js';
 import type { KubeObject } from '../../runtime/kube.js';
 import { backoffDelay } from '../../runtime/queue.js';
 import { type ControllerDeps, durationMs, nowIso, resourceType } from '../deps.js';
@@ -64,7 +65,10 @@ export class ZoneReconciler implements Reconciler {
     try {
       let trusted: string | undefined;
       const access = await deps.platform.forZone(zone, (fp) => (trusted = fp));
-      const res = await access.pool.exec(access.firstbox, FIRSTBOX_COMMAND, { timeoutMs: 120_000, signal: ctx.signal });
+      const res = await access.pool.exec(access.firstbox, FIRSTBOX_COMMAND, {
+        timeoutMs: 120_000,
+        signal: ctx.signal,
+      });
       const facts = parseFirstboxOutput(res.stdout);
       const nodeCounts: Record<string, number> = {};
       for (const n of facts.nodes) {
@@ -72,7 +76,8 @@ export class ZoneReconciler implements Reconciler {
         for (const r of n.roles) nodeCounts[r] = (nodeCounts[r] ?? 0) + 1;
       }
       const observed = { installerVersion: facts.installerVersion, nodeCounts, reachable: true };
-      const changed = JSON.stringify([previous.installerVersion, previous.nodeCounts, previous.reachable]) !==
+      const changed =
+        JSON.stringify([previous.installerVersion, previous.nodeCounts, previous.reachable]) !==
         JSON.stringify([observed.installerVersion, observed.nodeCounts, observed.reachable]);
       status = {
         ...status,
@@ -97,7 +102,12 @@ export class ZoneReconciler implements Reconciler {
         observedGeneration: generation,
       });
       if (trusted) {
-        deps.events.event(obj, 'Normal', 'HostKeyTrusted', `trusted firstbox host key ${trusted} on first use`);
+        deps.events.event(
+          obj,
+          'Normal',
+          'HostKeyTrusted',
+          `trusted firstbox host key ${trusted} on first use`,
+        );
       }
       this.failures.delete(key);
       result = { requeueAfterMs: durationMs(zone.spec.refreshInterval) };
@@ -123,7 +133,8 @@ export class ZoneReconciler implements Reconciler {
         observedGeneration: generation,
       });
       const before = findCondition(previous.conditions as Condition[] | undefined, 'Ready');
-      if (before?.reason !== failure.reason) deps.events.event(obj, 'Warning', failure.reason, failure.message);
+      if (before?.reason !== failure.reason)
+        deps.events.event(obj, 'Warning', failure.reason, failure.message);
       ctx.log.warn({ reason: failure.reason, attempt: n }, failure.message);
       result = { requeueAfterMs: backoffDelay(n, { baseMs: 5_000, maxMs: 300_000 }) };
     }
@@ -139,7 +150,12 @@ export class ZoneReconciler implements Reconciler {
 
   private async writeStatus(obj: KubeObject, status: ZoneStatus, ctx: ReconcileContext): Promise<boolean> {
     const { outcome } = await this.deps.status.write(zoneType, obj, status as Record<string, unknown>);
-    this.deps.metrics.setConditions('Zone', obj.metadata.namespace, obj.metadata.name, status.conditions ?? []);
+    this.deps.metrics.setConditions(
+      'Zone',
+      obj.metadata.namespace,
+      obj.metadata.name,
+      status.conditions ?? [],
+    );
     if (outcome === 'conflict') ctx.log.debug('status conflict; will retry with a fresh object');
     return outcome !== 'conflict';
   }

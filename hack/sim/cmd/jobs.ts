@@ -1,0 +1,91 @@
+/**
+ * The installer's long-running jobs: foreground progress lines per docs/platform-interface.md,
+ * a job record the get-…-status.py / get-…-log.py companions read, and no death on SIGHUP — a
+ * job whose SSH client vanished runs to its end, as the real installer's do.
+ */
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Job } from '../types.js';
+import { CmdError, fb, getopt, out, ROOT, sleep, stamp, str, updateFb } from './ctx.js';
+
+export interface Step {
+  desc: string;
+  /** Unscaled duration. */
+  ms: number;
+  run?: () => void | Promise<void>;
+}
+
+function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function runJob(kind: string, zone: string | undefined, steps: Step[]): Promise<number> {
+  process.on('SIGHUP', () => {});
+  const id = `j-${Math.random().toString(16).slice(2, 10)}`;
+  const dir = join(ROOT, 'pitrix/log', kind.split('-')[0]!);
+  mkdirSync(dir, { recursive: true });
+  const logFile = join(dir, `${id}.log`);
+  updateFb((f) => {
+    const busy = Object.values(f.jobs).find((j) => j.kind === kind && j.zone === zone && j.status === 'running' && alive(j.pid));
+    if (busy) throw new CmdError(`another ${kind} job (${busy.id}) is running${zone ? ` for zone ${zone}` : ''}`, 3);
+    f.jobs[id] = { id, kind, ...(zone ? { zone } : {}), status: 'running', progress: 0, step: 'queued', startedAt: Date.now(), pid: process.pid, logFile: logFile.slice(ROOT.length - 1) };
+  });
+  const say = (line: string) => {
+    const l = `${stamp()} ${line}`;
+    out(l);
+    appendFileSync(logFile, `${l}\n`);
+  };
+  const set = (patch: Partial<Job>) =>
+    updateFb((f) => {
+      f.jobs[id] = { ...f.jobs[id]!, ...patch };
+    });
+  say(`job ${id}`);
+  try {
+    for (const [i, s] of steps.entries()) {
+      say(`STEP ${i + 1}/${steps.length}: ${s.desc}`);
+      set({ step: s.desc, progress: Math.round((i / steps.length) * 100) });
+      await sleep(s.ms);
+      await s.run?.();
+    }
+    say('done');
+    set({ status: 'successful', progress: 100, step: 'done', finishedAt: Date.now() });
+    return 0;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    say(`failed: ${msg}`);
+    set({ status: 'failed', step: `failed: ${msg}`, finishedAt: Date.now() });
+    return e instanceof CmdError ? e.code : 1;
+  }
+}
+
+function jobFor(kind: string, args: string[]): Job {
+  const { opts } = getopt(args, ['-j', '-z']);
+  const jobs = Object.values(fb().jobs).filter((j) => j.kind === kind);
+  const wanted = str(opts['-j']);
+  const zone = str(opts['-z']);
+  const pick = wanted
+    ? jobs.find((j) => j.id === wanted)
+    : jobs.filter((j) => !zone || j.zone === zone).sort((a, b) => b.startedAt - a.startedAt)[0];
+  if (!pick) throw new CmdError(wanted ? `job ${wanted} not found` : `no ${kind} job found`, 1);
+  // A job whose process died without finishing failed; say so rather than "running" forever.
+  if (pick.status === 'running' && !alive(pick.pid)) return { ...pick, status: 'failed', step: 'failed: job process exited' };
+  return pick;
+}
+
+export function jobStatus(kind: string, args: string[]): number {
+  const j = jobFor(kind, args);
+  out(JSON.stringify({ job_id: j.id, status: j.status, progress: j.progress, step: j.step }));
+  return 0;
+}
+
+export function jobLog(kind: string, args: string[]): number {
+  const j = jobFor(kind, args);
+  out(readFileSync(join(ROOT, j.logFile), 'utf8'));
+  return 0;
+}

@@ -1,0 +1,133 @@
+/** R5: VM rebuilds (launch_vms.sh, install_nodes.sh), MACs, and the webservice cache tool. */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { ROLE_SERVICES } from '../catalog.js';
+import { writeFacts } from '../facts-files.js';
+import { imageOf } from '../layout.js';
+import { codenameOf } from '../render.js';
+import { timeline } from '../store.js';
+import type { HostState } from '../types.js';
+import { CmdError, ctl, faultsOf, fb, getopt, nodeRoot, out, readNode, ROOT, SERVICES, sleep, updateFb, updateNode } from './ctx.js';
+import { installOnNode } from './packages.js';
+
+type Cmd = (args: string[]) => Promise<number> | number;
+
+const KERNELS: Record<string, string> = { '14.04': '4.4.0-148-generic', '16.04': '4.4.0-142-generic', '18.04': '4.15.0-213-generic', '20.04': '5.4.0-182-generic' };
+
+interface NodeSettings {
+  physical_host?: string;
+  bridge?: string;
+  os_name?: string;
+  os_version?: string;
+  mgmt_mac?: string;
+  mgmt_ip?: string;
+}
+
+const launchVms: Cmd = async (args) => {
+  const { opts, pos } = getopt(args, []);
+  const force = Boolean(opts['-f']);
+  const id = pos[0];
+  if (!id) throw new CmdError('usage: launch_vms.sh [-f] NODE', 2);
+  const f = fb();
+  const rec = f.nodes.find((n) => n.node_id === id);
+  if (!rec) throw new CmdError(`node ${id} is not in the node list`, 2);
+  const settingsPath = join(ROOT, 'pitrix/conf/settings', id);
+  if (!existsSync(settingsPath)) throw new CmdError(`/pitrix/conf/settings/${id} not found`, 2);
+  const lastBuild = f.builds.filter((b) => b.pkg === 'pitrix-allinone').at(-1);
+  if (!lastBuild || statSync(settingsPath).mtimeMs > lastBuild.at) {
+    throw new CmdError(`settings of ${id} changed after the last build_pkgs_allinone; run gen_node_list and build_pkgs_allinone first`, 2);
+  }
+  const s = (parse(readFileSync(settingsPath, 'utf8')) ?? {}) as NodeSettings;
+  const ph = s.physical_host;
+  if (!ph || !f.nodes.some((n) => n.node_id === ph)) throw new CmdError(`settings/${id}: unknown physical_host ${ph}`, 2);
+  const vm = readNode(rec.host);
+  if (vm.power === 'on') throw new CmdError(`VM ${id} is running; stop it (shutdown -h now) before launching`, 1);
+  const host = readNode(ph);
+  if (host.power !== 'on') throw new CmdError(`physical host ${ph} is down`, 1);
+  const bridge = s.bridge ?? 'br0';
+  if (!host.facts.nics.some((n) => n.name === bridge)) throw new CmdError(`bridge ${bridge} not found on ${ph}`, 1);
+  const dir = join(nodeRoot(ph), 'pitrix/vm');
+  mkdirSync(dir, { recursive: true });
+  const img = join(dir, `${id}.img`);
+  let boot: ReturnType<typeof imageOf>;
+  out(`launch_vms: ${force ? 'creating' : 'starting'} ${id} on ${ph} (bridge ${bridge})`);
+  await sleep(600);
+  if (existsSync(img) && !force) {
+    boot = JSON.parse(readFileSync(img, 'utf8')) as ReturnType<typeof imageOf>;
+    out(`launch_vms: booting existing image ${id}.img`);
+  } else {
+    if (existsSync(img)) out(`launch_vms: WARNING: overwriting existing ${id}.img`);
+    const osv = s.os_version ?? vm.facts.os.version;
+    const mm = osv.split('.').slice(0, 2).join('.');
+    boot = {
+      facts: { ...vm.facts, os: { name: s.os_name ?? vm.facts.os.name, version: osv, codename: codenameOf(osv) }, kernel: KERNELS[mm] ?? vm.facts.kernel },
+      packages: {},
+      supervisor: { installed: false, programs: {} },
+      services: {},
+    };
+    writeFileSync(img, `${JSON.stringify(boot)}\n`);
+    writeFileSync(join(dir, `${id}.xml`), `<domain type='kvm'><name>${id}</name><os>${boot.facts.os.name} ${osv}</os></domain>\n`);
+    writeFileSync(join(dir, `${id}.Done`), '');
+  }
+  const after = updateNode(rec.host, (h: HostState) => {
+    Object.assign(h, boot);
+    h.power = 'on';
+    h.vm = { physicalHost: ph, mac: s.mgmt_mac ?? h.vm?.mac ?? '' };
+    return h;
+  });
+  writeFacts(nodeRoot(rec.host), after, faultsOf(nodeRoot(rec.host)));
+  updateFb((fx) => {
+    const r = fx.nodes.find((n) => n.node_id === id)!;
+    r.os_name = after.facts.os.name;
+    r.os_version = after.facts.os.version;
+  });
+  timeline(SERVICES, { time: Date.now(), host: rec.host, event: 'poweron', detail: force ? 'rebuilt' : 'booted' });
+  // A rebuilt VM is a new machine: new sshd host key.
+  const res = await ctl({ op: 'poweron', host: rec.host, regenerateHostKey: true });
+  out(`launch_vms: ${id} is up (${rec.mgmt_ip}), host key ${String(res.hostKeyFingerprint ?? '')}`);
+  return 0;
+};
+
+const installNodes: Cmd = async (args) => {
+  const id = args.find((a) => !a.startsWith('-'));
+  if (!id) throw new CmdError('usage: install_nodes.sh NODE', 2);
+  const f = fb();
+  const rec = f.nodes.find((n) => n.node_id === id);
+  if (!rec) throw new CmdError(`node ${id} is not in the node list`, 2);
+  if (readNode(rec.host).power !== 'on') throw new CmdError(`ssh: connect to host ${rec.mgmt_ip} port 22: Connection refused`, 1);
+  out(`install_nodes: installing base system on ${id}`);
+  await sleep(800);
+  for (const p of ['pitrix-node-base', 'pitrix-global-conf']) installOnNode(rec.host, p, f.repo[p]?.at(-1) ?? `${f.installerVersion}-1`, f);
+  updateNode(rec.host, (h) => {
+    h.supervisor.installed = true;
+    for (const r of h.roles) for (const svc of ROLE_SERVICES[r] ?? []) h.services[svc] = 'running';
+  });
+  const root = nodeRoot(rec.host);
+  if (readNode(rec.host).services.nginx) mkdirSync(join(root, 'etc/nginx/sites-enabled'), { recursive: true });
+  out(`install_nodes: ${id} done`);
+  return 0;
+};
+
+const genMac: Cmd = () => {
+  const n = updateFb((f) => ++f.macSeq);
+  const b = [0x52, 0x54, 0x9e, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  out(b.map((x) => x.toString(16).padStart(2, '0')).join(':'));
+  return 0;
+};
+
+const operateCache: Cmd = (args) => {
+  const { opts } = getopt(args, ['-A', '-P', '-H']);
+  const action = opts['-A'] ?? 'list';
+  const pattern = String(opts['-P'] ?? '.*');
+  const n = 3 + (pattern.length % 7);
+  out(action === 'delete' ? `deleted ${n} keys matching ${pattern}` : `${n} keys match ${pattern}`);
+  return 0;
+};
+
+export const VM_COMMANDS: Record<string, Cmd> = {
+  'launch_vms.sh': launchVms,
+  'install_nodes.sh': installNodes,
+  'gen_mac.py': genMac,
+  operate_cache_by_re: operateCache,
+};

@@ -49,6 +49,15 @@ export class NotSentError extends Error {
   }
 }
 
+/**
+ * What a channel reported before its consumer attached listeners: ssh2 can deliver the exec reply,
+ * the exit status and the close in one read, and 'exit'/'close' are plain events that would be lost.
+ */
+export interface EarlyEvents {
+  exit: { code: number | null; signal: string | null } | undefined;
+  closed: boolean;
+}
+
 /** A command waiting for or holding a channel; the connection settles it if it drops. */
 export interface InFlight {
   script: string;
@@ -97,6 +106,8 @@ export class Connection {
         if (settled) return;
         settled = true;
         this.ready = true;
+        // Small request/response packets: Nagle plus delayed ACKs would add ~40 ms per command.
+        this.client.setNoDelay(true);
         this.trackSentCommands();
         resolve();
       });
@@ -176,7 +187,7 @@ export class Connection {
   observesSends = true;
 
   /** Opens an exec channel. Rejects with NotSentError when the command never left. */
-  exec(f: InFlight, channelOpenTimeoutMs: number): Promise<Channel> {
+  exec(f: InFlight, channelOpenTimeoutMs: number): Promise<{ channel: Channel; early: EarlyEvents }> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new NotSentError(new Error('connection already closed'), true));
       if (!this.observesSends) f.sent = true;
@@ -203,7 +214,16 @@ export class Connection {
         }
         done = true;
         clearTimeout(timer);
-        if (!err) return resolve(stream);
+        if (!err) {
+          const early: EarlyEvents = { exit: undefined, closed: false };
+          stream.on('exit', (code: number | null, sig?: string) => {
+            early.exit = { code: typeof code === 'number' ? code : null, signal: sig ?? null };
+          });
+          stream.on('close', () => {
+            early.closed = true;
+          });
+          return resolve({ channel: stream, early });
+        }
         // A refusal on a live connection (open failure, exec refused) means the command did not run.
         if (this.closed) reject(f.sent ? err : new NotSentError(err, true));
         else reject(new NotSentError(err, false));

@@ -4,7 +4,13 @@
  * host < MaxStartups 10, connections overall), with timeouts at every step and retries only
  * where nothing can have run.
  */
-import { type Channel, type Connection as Conn, Connection, NotSentError } from './connection.js';
+import {
+  type Channel,
+  type Connection as Conn,
+  Connection,
+  type EarlyEvents,
+  NotSentError,
+} from './connection.js';
 import type { SshCredentials } from './credentials.js';
 import {
   CancelledError,
@@ -287,15 +293,15 @@ export class SshPool implements Executor {
     conn.inFlight.add(f);
     conn.touch();
     try {
-      let channel: Channel;
+      let opened: { channel: Channel; early: EarlyEvents };
       try {
-        channel = await conn.exec(f, this.o.channelOpenTimeoutMs);
+        opened = await conn.exec(f, this.o.channelOpenTimeoutMs);
       } catch (err) {
         if (err instanceof NotSentError) throw err;
         throw new CommandMayHaveRunError({ host: target.name, purpose, cause: err });
       }
       this.commands++;
-      return await this.collect(conn, channel, f, target, command, options, signal);
+      return await this.collect(conn, opened.channel, opened.early, f, target, command, options, signal);
     } finally {
       conn.inFlight.delete(f);
       release();
@@ -307,6 +313,7 @@ export class SshPool implements Executor {
   private collect(
     conn: Conn,
     channel: Channel,
+    early: EarlyEvents,
     f: { onDrop: (e: Error) => void },
     target: HostTarget,
     command: ShellCommand,
@@ -321,9 +328,6 @@ export class SshPool implements Executor {
     const err = new TailBuffer(this.o.outputCapBytes, slack);
     const timeoutMs = options.timeoutMs ?? this.o.commandTimeoutMs;
     return new Promise<ExecResult>((resolve, reject) => {
-      let exitCode: number | null = null;
-      let exitSignal: string | null = null;
-      let sawExit = false;
       let settled = false;
       let ending: 'timeout' | 'cancelled' | undefined;
       const finish = (fn: () => void) => {
@@ -336,8 +340,8 @@ export class SshPool implements Executor {
       const result = (): ExecResult => ({
         host: target.name,
         purpose,
-        exitCode,
-        signal: exitSignal,
+        exitCode: early.exit?.code ?? null,
+        signal: early.exit?.signal ?? null,
         durationMs: Math.round(performance.now() - started),
         stdout: out.text(secrets),
         stderr: err.text(secrets),
@@ -374,18 +378,15 @@ export class SshPool implements Executor {
         stop();
         finish(() => resolve(result()));
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      // An abort during the channel open already fired; the command was sent, so stop it now.
+      if (signal.aborted) setImmediate(onAbort);
+      else signal.addEventListener('abort', onAbort, { once: true });
       f.onDrop = (cause) =>
         finish(() => reject(new CommandMayHaveRunError({ host: target.name, purpose, cause })));
       channel.on('data', (d: Buffer) => out.push(d));
       channel.stderr.on('data', (d: Buffer) => err.push(d));
-      channel.on('exit', (code: number | null, sig?: string) => {
-        sawExit = true;
-        exitCode = typeof code === 'number' ? code : null;
-        exitSignal = sig ?? null;
-      });
-      channel.on('close', () => {
-        if (!sawExit) {
+      const onClose = () => {
+        if (!early.exit) {
           // No exit status: the session ended under the command. We cannot know how far it got.
           finish(() =>
             reject(
@@ -401,7 +402,10 @@ export class SshPool implements Executor {
         const r = result();
         this.o.observer?.onCommand?.(target.name, purpose, r.durationMs, r.exitCode);
         finish(() => resolve(r));
-      });
+      };
+      // The connection's own 'exit' listener ran first (registered earlier), so early.exit is set.
+      if (early.closed) setImmediate(onClose);
+      else channel.on('close', onClose);
       if (options.stdin !== undefined) channel.end(options.stdin);
       else channel.end();
     });

@@ -193,6 +193,10 @@ export const NodeStatus = z.object({
   message: d(text(2048).optional(), 'Why the node is in this phase.'),
   facts: NodeFacts.optional(),
   collectedAt: d(timestamp().optional(), 'When facts were collected.'),
+  hostKey: d(
+    text(64).optional(),
+    'SHA256 fingerprint of the node host key, learned through the trusted firstbox and pinned from then on.',
+  ),
 });
 export type NodeStatus = z.infer<typeof NodeStatus>;
 

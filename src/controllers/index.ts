@@ -2,6 +2,7 @@
 import { Controller } from '../runtime/controller.js';
 import type { Manager } from '../runtime/manager.js';
 import type { ControllerDeps } from './deps.js';
+import { NodePoolReconciler } from './nodepool/controller.js';
 import { ZoneReconciler } from './zone/controller.js';
 
 export interface RegisterOptions {
@@ -23,6 +24,19 @@ export function registerControllers(manager: Manager, deps: ControllerDeps, opts
     (event, obj, old) => event !== 'modified' || !old || specOrMetaChanged(obj, old),
   );
   manager.add(zones);
+
+  const pools = new Controller({ ...base, name: 'nodepool', reconciler: new NodePoolReconciler(deps) });
+  pools.watchPrimary(deps.informers.nodePool, (event, obj, old) =>
+    event !== 'modified' || !old || specOrMetaChanged(obj, old),
+  );
+  // A Zone becoming Ready (or its lock being released) lets its pools proceed.
+  pools.watchMapped(deps.informers.zone, (zone) =>
+    deps.informers.nodePool
+      .list(zone.metadata.namespace)
+      .filter((p) => (p.spec as { zoneRef?: { name?: string } } | undefined)?.zoneRef?.name === zone.metadata.name)
+      .map((p) => ({ namespace: p.metadata.namespace, name: p.metadata.name })),
+  );
+  manager.add(pools);
 }
 
 function specOrMetaChanged(

@@ -1,0 +1,242 @@
+/**
+ * NodePool (runbook R4): observe the pool's nodes (facts probed over SSH, host keys learned through
+ * the firstbox), ask the installer which are already known, compute the plan with `planNodePool`
+ * and hand it to the runner. Rules are enforced before anything runs; a node removed from spec is
+ * reported, never scaled in.
+ */
+import { type NodePool, type NodePoolStatus, type NodeStatus, parseNodePool } from '../../api/nodepool.js';
+import { nodePoolKind } from '../../api/kinds.js';
+import { parseZone, type Zone } from '../../api/zone.js';
+import { collectFirstboxFacts, collectMany } from '../../facts/collector.js';
+import type { NodeFacts } from '../../facts/types.js';
+import { type Condition, findCondition, isTrue } from '../../runtime/conditions.js';
+import type { Reconciler, ReconcileContext, Request, Result } from '../../runtime/controller.js';
+import type { HostTarget } from '../../ssh/types.js';
+import { type ControllerDeps, resourceType } from '../deps.js';
+import { classifyAccessError } from '../errors.js';
+import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
+import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
+import { releaseZoneLock } from '../zonelock.js';
+import { type NodeObservation, planNodePool } from './plan.js';
+
+export const NODEPOOL_FINALIZER = 'ops.pitrix.io/nodepool';
+const poolType = resourceType(nodePoolKind);
+const zoneType = resourceType({ kind: 'Zone', plural: 'zones' });
+
+export class NodePoolReconciler implements Reconciler {
+  constructor(private readonly deps: ControllerDeps) {}
+
+  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
+    const { deps } = this;
+    let obj = deps.informers.nodePool.get(req.namespace, req.name);
+    if (!obj) {
+      deps.metrics.forgetResource('NodePool', req.namespace, req.name);
+      return undefined;
+    }
+    if (obj.metadata.deletionTimestamp) {
+      const zoneName = (obj.spec as { zoneRef?: { name?: string } } | undefined)?.zoneRef?.name;
+      if (zoneName) {
+        await releaseZoneLock(deps.client, zoneType, { namespace: req.namespace, name: zoneName }, {
+          kind: 'NodePool',
+          name: req.name,
+          uid: obj.metadata.uid,
+        });
+      }
+      await removeFinalizer(deps.client, poolType, obj, NODEPOOL_FINALIZER);
+      return undefined;
+    }
+    obj = await ensureFinalizer(deps.client, poolType, obj, NODEPOOL_FINALIZER);
+    const previous = (obj.status ?? {}) as NodePoolStatus & ActingStatus;
+    const session = new StatusSession(deps, poolType, obj, {
+      ...previous,
+      observedGeneration: obj.metadata.generation,
+    } as ActingStatus);
+
+    let pool: NodePool;
+    try {
+      pool = parseNodePool(obj);
+    } catch (err) {
+      session.condition('Ready', 'False', 'InvalidSpec', (err as Error).message);
+      await session.save();
+      return undefined;
+    }
+    const zoneObj = deps.informers.zone.get(req.namespace, pool.spec.zoneRef.name);
+    if (!zoneObj) {
+      session.condition('Ready', 'False', 'ZoneNotFound', `Zone ${pool.spec.zoneRef.name} does not exist in ${req.namespace}`);
+      await session.save();
+      return undefined;
+    }
+    let zone: Zone;
+    try {
+      zone = parseZone(zoneObj);
+    } catch (err) {
+      session.condition('Ready', 'False', 'ZoneInvalid', `Zone ${pool.spec.zoneRef.name}: ${(err as Error).message}`);
+      await session.save();
+      return undefined;
+    }
+    const zoneReady = findCondition(zone.status?.conditions as Condition[] | undefined, 'Ready');
+    if (zoneReady?.status !== 'True') {
+      session.condition(
+        'Ready',
+        'False',
+        'ZoneNotReady',
+        `Zone ${zone.metadata.name} is not Ready${zoneReady ? ` (${zoneReady.reason}: ${zoneReady.message})` : ''}`,
+      );
+      await session.save();
+      return undefined;
+    }
+
+    // Observe: the installer's node list, then every listed node directly.
+    let observations: Record<string, NodeObservation>;
+    let platformNodes: Awaited<ReturnType<typeof collectFirstboxFacts>>['nodes'];
+    const hostKeys: Record<string, string> = {};
+    let access: Awaited<ReturnType<ControllerDeps['platform']['forZone']>>;
+    try {
+      access = await deps.platform.forZone(zone);
+      platformNodes = (await collectFirstboxFacts(access.pool, access.firstbox, { signal: ctx.signal })).nodes;
+      const pinned = new Map((previous.nodes ?? []).map((n) => [n.address, n.hostKey]));
+      const targets: HostTarget[] = [];
+      observations = {};
+      for (const n of pool.spec.nodes) {
+        try {
+          hostKeys[n.address] = await access.learnNodeHostKey(n.address, pool.spec.sshPort, pinned.get(n.address));
+          targets.push(access.node(n.address, pool.spec.sshPort, access.credentials.username ?? 'root'));
+        } catch (err) {
+          observations[n.address] = { error: classifyAccessError(err, n.address).message };
+        }
+      }
+      for (const r of await collectMany(access.pool, targets, { concurrency: 8, signal: ctx.signal, timeoutMs: 60_000 })) {
+        observations[r.target.address] = r.ok ? { facts: r.value } : { error: classifyAccessError(r.error, r.target.address).message };
+      }
+    } catch (err) {
+      const failure = classifyAccessError(err, `firstbox ${zone.spec.firstbox.host}`);
+      session.condition('Ready', 'False', failure.reason, failure.message);
+      await session.save();
+      return { requeueAfterMs: 30_000 };
+    }
+
+    const bossV2Deployed = deps.informers.component
+      .list(req.namespace)
+      .some((c) => {
+        const spec = c.spec as { name?: string; zoneRef?: { name?: string } } | undefined;
+        return spec?.name === 'boss' && spec.zoneRef?.name === zone.metadata.name &&
+          isTrue((c.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready');
+      });
+    const result = planNodePool({
+      poolName: pool.metadata.name,
+      spec: pool.spec,
+      zone: { zoneId: zone.spec.zoneId, mode: zone.spec.mode, installerVersion: zone.status?.installerVersion },
+      platformNodes,
+      observations,
+      bossV2Deployed,
+    });
+
+    const nodes: NodeStatus[] = result.nodes.map((n) => {
+      const facts = observations[n.address]?.facts;
+      const prev = previous.nodes?.find((p) => p.address === n.address);
+      return {
+        address: n.address,
+        ...(n.nodeId ? { nodeId: n.nodeId } : {}),
+        phase: n.phase,
+        ...(n.message ? { message: n.message } : {}),
+        ...(facts ? { facts: toStatusFacts(facts) } : prev?.facts ? { facts: prev.facts } : {}),
+        // Facts time moves only when the facts changed: an unchanged observation writes nothing.
+        ...(facts
+          ? { collectedAt: prev?.facts && sameFacts(prev.facts, toStatusFacts(facts)) && prev.collectedAt ? prev.collectedAt : facts.collectedAt }
+          : prev?.collectedAt ? { collectedAt: prev.collectedAt } : {}),
+        ...(hostKeys[n.address] ? { hostKey: hostKeys[n.address] } : prev?.hostKey ? { hostKey: prev.hostKey } : {}),
+      };
+    });
+    const deployed = nodes.filter((n) => n.phase === 'Deployed').length;
+    session.status = { ...session.status, nodes, nodesReady: `${deployed}/${nodes.length}` };
+    if (result.notInSpec.length > 0) {
+      session.condition(
+        'ScaleInUnsupported',
+        'True',
+        'NodesNotInSpec',
+        `deployed ${pool.spec.role} node(s) ${result.notInSpec.join(', ')} are not in spec.nodes; the runbooks have no scale-in, so nothing is done to them`,
+      );
+    }
+    if (result.violations.length > 0) {
+      const message = result.violations.map((v) => v.message).join('; ');
+      const reason = result.violations[0]!.reason;
+      const before = findCondition(previous.conditions as Condition[] | undefined, 'Ready');
+      session.condition('Ready', 'False', reason, message);
+      session.condition('Progressing', 'False', reason, 'nothing runs until the spec is fixed');
+      await session.save();
+      if (before?.reason !== reason) deps.events.event(session.obj, 'Warning', reason, message);
+      return { requeueAfterMs: 60_000 };
+    }
+
+    const res = await runPlan(
+      deps,
+      {
+        session,
+        plan: result.plan,
+        approval: pool.spec.approval,
+        paused: () => {
+          const latest = deps.informers.nodePool.get(req.namespace, req.name);
+          return !!(latest?.spec as { paused?: boolean } | undefined)?.paused;
+        },
+        executor: access.pool,
+        target: (host) =>
+          host.kind === 'firstbox' ? access.firstbox : access.node(host.address, host.port ?? pool.spec.sshPort),
+        zoneLock: { zoneName: zone.metadata.name, operation: 'ScaleOut' },
+        stdinFor: async (step) => {
+          if (!step.stdinSecret) return undefined;
+          const data = await deps.platform.secret(req.namespace, step.stdinSecret.secretName);
+          const get = (k: string) => Buffer.from(data[k] ?? '', 'base64').toString('utf8');
+          return `${get('username') || 'yop'}\n${get('password')}\n`;
+        },
+        readyMessage: `${deployed}/${nodes.length} node(s) deployed`,
+      },
+      ctx,
+    );
+    const routes = vbcRoutesFrom(session.status.plan);
+    if (routes && JSON.stringify(routes) !== JSON.stringify(session.status.vbcRoutes)) await session.save({ vbcRoutes: routes });
+    return res ?? { requeueAfterMs: 5 * 60_000 };
+  }
+}
+
+function toStatusFacts(f: NodeFacts): NonNullable<NodeStatus['facts']> {
+  return {
+    cpuCores: f.cpuCores,
+    arch: f.arch,
+    memoryMiB: f.memoryMiB,
+    osName: f.os.name,
+    osVersion: f.os.version,
+    kernel: f.kernel,
+    disks: f.disks
+      .filter((d) => d.type === 'disk')
+      .map((d) => ({
+        name: d.name,
+        type: d.diskClass,
+        sizeBytes: d.sizeBytes,
+        rotational: d.rotational,
+        removable: d.removable,
+        ...(d.transport ? { transport: d.transport } : {}),
+        ...(d.model ? { model: d.model } : {}),
+      })),
+    nics: f.nics.map((n) => ({ name: n.name, addresses: n.addresses })),
+    ...(f.qemuVersion ? { qemuVersion: f.qemuVersion } : {}),
+    packages: f.packages,
+    ...(f.services ? { services: f.services.map((s) => ({ name: s.name, state: s.state })) } : {}),
+  };
+}
+
+function sameFacts(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** R4.11: `DEST via GATEWAY` lines from the dumpVbcRoutes step's output. */
+export function vbcRoutesFrom(plan: ActingStatus['plan']): Array<{ destination: string; gateway: string }> | undefined {
+  const step = plan?.steps?.find((s) => s.id === 'dumpVbcRoutes' && s.state === 'Succeeded');
+  if (!step?.outputTail) return undefined;
+  const routes: Array<{ destination: string; gateway: string }> = [];
+  for (const line of step.outputTail.split('\n')) {
+    const m = /^\s*(\d+\.\d+\.\d+\.\d+\/\d+)\s+via\s+(\d+\.\d+\.\d+\.\d+)\s*$/.exec(line);
+    if (m) routes.push({ destination: m[1]!, gateway: m[2]! });
+  }
+  return routes;
+}
+

@@ -1,0 +1,239 @@
+/**
+ * What every acting controller does with a plan once it has computed one: publish it, wait for
+ * approval (Manual), stop when paused, take the zone lock, execute it step by step with the journal
+ * persisted in status, and turn the outcome into conditions, Events and the next requeue. The
+ * decisions are the engine's and the journal's; this is the glue to the status subresource.
+ */
+import { APPROVE_ANNOTATION, type Plan } from '../api/common.js';
+import { zoneKind } from '../api/kinds.js';
+import { type Condition, setCondition } from '../runtime/conditions.js';
+import type { ReconcileContext, Result } from '../runtime/controller.js';
+import { isConflict, type KubeObject, type ResourceType } from '../runtime/kube.js';
+import { backoffDelay } from '../runtime/queue.js';
+import { type EngineOutcome, executePlan } from '../runbook/engine.js';
+import { isComplete, journalFor, progressOf } from '../runbook/journal.js';
+import type { PlannedRunbook, Step, StepHost } from '../runbook/step.js';
+import type { Executor, HostTarget } from '../ssh/types.js';
+import { type ControllerDeps, nowIso, resourceType } from './deps.js';
+import { acquireZoneLock, type HolderState, releaseZoneLock } from './zonelock.js';
+
+const zoneType = resourceType(zoneKind);
+export const RETRY_STEP_ANNOTATION = 'ops.pitrix.io/retry-step';
+
+/** Status of an acting kind: whatever it reports plus the runbook fields this module owns. */
+export type ActingStatus = Record<string, unknown> & {
+  conditions?: Condition[];
+  plan?: Plan;
+  currentStep?: string;
+  observedGeneration?: number;
+};
+
+/**
+ * Keeps the latest version of an object and writes its status, retrying a conflict with a fresh
+ * read: the status of our kinds is written only by this operator, so ours is the one to keep.
+ */
+export class StatusSession {
+  constructor(
+    private readonly deps: ControllerDeps,
+    private readonly type: ResourceType,
+    public obj: KubeObject,
+    public status: ActingStatus,
+  ) {}
+
+  async save(patch: Partial<ActingStatus> = {}): Promise<void> {
+    this.status = { ...this.status, ...patch };
+    for (let attempt = 0; ; attempt++) {
+      const { outcome, object } = await this.deps.status.write(this.type, this.obj, this.status);
+      if (outcome !== 'conflict') {
+        this.obj = object;
+        break;
+      }
+      const fresh = await this.deps.client.get(this.type, this.obj.metadata.namespace, this.obj.metadata.name);
+      if (!fresh || attempt >= 4) throw new Error(`could not write status of ${this.type.kind} ${this.obj.metadata.name}: conflicts`);
+      this.obj = fresh;
+    }
+    const { namespace, name } = this.obj.metadata;
+    this.deps.metrics.setConditions(this.type.kind, namespace, name, this.status.conditions ?? []);
+  }
+
+  condition(type: string, status: Condition['status'], reason: string, message: string): void {
+    this.status = {
+      ...this.status,
+      conditions: setCondition(this.status.conditions, {
+        type,
+        status,
+        reason,
+        message,
+        observedGeneration: this.obj.metadata.generation,
+      }),
+    };
+  }
+}
+
+export interface RunInput {
+  session: StatusSession;
+  plan: PlannedRunbook;
+  approval: 'Automatic' | 'Manual';
+  /** Read again between steps so a pause set mid-plan stops at the next step boundary. */
+  paused(): boolean;
+  executor: Executor;
+  target(host: StepHost): HostTarget;
+  /** The zone this plan needs exclusively (R4: scale-out and upgrades never overlap). */
+  zoneLock?: { zoneName: string; operation: string };
+  stdinFor?(step: Step): Promise<string | undefined>;
+  /** Message for Ready=True once the plan is complete (or empty). */
+  readyMessage: string;
+}
+
+const failureCounts = new Map<string, number>();
+
+/** Whether the holder recorded in a zone lock still needs the zone. */
+export function holderLookup(deps: ControllerDeps) {
+  return async (holder: { kind: string; name: string; uid?: string }, namespace: string): Promise<HolderState> => {
+    const informer =
+      holder.kind === 'NodePool'
+        ? deps.informers.nodePool
+        : holder.kind === 'WebserviceUpgrade'
+          ? deps.informers.webserviceUpgrade
+          : holder.kind === 'Component'
+            ? deps.informers.component
+            : holder.kind === 'TagServer'
+              ? deps.informers.tagServer
+              : undefined;
+    const obj = informer?.get(namespace, holder.name);
+    if (!obj || (holder.uid && obj.metadata.uid !== holder.uid) || obj.metadata.deletionTimestamp) return 'gone';
+    const plan = (obj.status as ActingStatus | undefined)?.plan;
+    return plan && !isComplete(plan) ? 'active' : 'finished';
+  };
+}
+
+export async function runPlan(deps: ControllerDeps, input: RunInput, ctx: ReconcileContext): Promise<Result | undefined> {
+  const { session, plan } = input;
+  const obj = session.obj;
+  const key = `${obj.metadata.uid}`;
+  const me = { kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid };
+  const zone = input.zoneLock ? { namespace: obj.metadata.namespace, name: input.zoneLock.zoneName } : undefined;
+  let journal = journalFor(plan, session.status.plan, nowIso());
+
+  // A human resolved an interrupted or failed step: run it again.
+  const retry = obj.metadata.annotations?.[RETRY_STEP_ANNOTATION];
+  if (retry && journal.steps?.some((s) => s.id === retry && (s.state === 'Running' || s.state === 'Failed'))) {
+    journal = { ...journal, steps: journal.steps!.map((s) => (s.id === retry ? { ...s, state: 'Pending' } : s)) };
+    deps.events.event(obj, 'Normal', 'StepRetryRequested', `step ${retry} will run again as requested by ${RETRY_STEP_ANNOTATION}`);
+  }
+
+  if (plan.steps.length === 0 || isComplete(journal)) {
+    if (zone) await releaseZoneLock(deps.client, zoneType, zone, me);
+    session.condition('Ready', 'True', plan.steps.length === 0 ? 'UpToDate' : 'Completed', input.readyMessage);
+    session.condition('Progressing', 'False', 'Idle', 'nothing to do');
+    session.condition('Degraded', 'False', 'AsExpected', '');
+    const completedNow = plan.steps.length > 0 && !isComplete(session.status.plan);
+    await session.save({ plan: plan.steps.length === 0 ? session.status.plan : journal, currentStep: undefined });
+    if (completedNow) deps.events.event(obj, 'Normal', 'PlanCompleted', `plan ${plan.hash}: ${plan.steps.length} step(s) succeeded`);
+    failureCounts.delete(key);
+    return undefined;
+  }
+
+  const next = journal.steps!.find((s) => s.state !== 'Succeeded' && s.state !== 'Skipped')!;
+  const progress = progressOf(journal);
+  session.condition('Ready', 'False', 'PlanPending', `${progress.done}/${progress.total} steps done`);
+  if (input.paused()) {
+    session.condition('Progressing', 'False', 'Paused', `spec.paused is true; next step ${next.id}`);
+    await session.save({ plan: journal, currentStep: next.id });
+    return undefined;
+  }
+  if (input.approval === 'Manual' && obj.metadata.annotations?.[APPROVE_ANNOTATION] !== plan.hash) {
+    session.condition(
+      'Progressing',
+      'False',
+      'AwaitingApproval',
+      `plan ${plan.hash} (${plan.steps.length} steps) awaits approval: kubectl annotate ${obj.kind.toLowerCase()} ${obj.metadata.name} ${APPROVE_ANNOTATION}=${plan.hash} --overwrite`,
+    );
+    const before = session.status.plan?.hash;
+    await session.save({ plan: journal, currentStep: next.id });
+    if (before !== plan.hash) deps.events.event(obj, 'Normal', 'AwaitingApproval', `plan ${plan.hash} published; approve it to run`);
+    return undefined;
+  }
+  if (zone && input.zoneLock) {
+    const lock = await acquireZoneLock(deps.client, zoneType, zone, me, input.zoneLock.operation, holderLookup(deps)).catch(
+      (err) => {
+        if (isConflict(err)) return { acquired: false as const, reason: 'conflict' };
+        throw err;
+      },
+    );
+    if (!lock.acquired) {
+      session.condition('Progressing', 'False', 'WaitingForZoneLock', `zone ${zone.name} ${lock.reason}`);
+      await session.save({ plan: journal, currentStep: next.id });
+      return { requeueAfterMs: 5_000 };
+    }
+  }
+
+  session.condition('Progressing', 'True', 'Executing', `running plan ${plan.hash}`);
+  await session.save({ plan: journal, currentStep: next.id });
+  const outcome: EngineOutcome = await executePlan({
+    plan,
+    journal,
+    executor: input.executor,
+    target: input.target,
+    signal: ctx.signal,
+    isPaused: input.paused,
+    stdinFor: input.stdinFor,
+    persist: async (j) => {
+      const step = j.steps?.find((s) => s.state === 'Running') ?? j.steps?.find((s) => s.state !== 'Succeeded');
+      await session.save({ plan: j, currentStep: step?.id });
+    },
+    onStepFinished: (step, ms) => {
+      const seconds = (ms / 1000).toFixed(1);
+      if (step.state === 'Succeeded') {
+        deps.events.event(obj, 'Normal', 'StepSucceeded', `step ${step.id} on ${step.host} succeeded in ${seconds}s`);
+      }
+      ctx.log.info({ step: step.id, host: step.host, state: step.state, exitCode: step.exitCode, seconds }, 'step finished');
+    },
+  });
+  return finish(deps, input, outcome, key, ctx);
+}
+
+async function finish(
+  deps: ControllerDeps,
+  input: RunInput,
+  outcome: EngineOutcome,
+  key: string,
+  ctx: ReconcileContext,
+): Promise<Result | undefined> {
+  const { session } = input;
+  const obj = session.obj;
+  switch (outcome.kind) {
+    case 'completed':
+      // The next reconcile observes the platform afresh, sees nothing left to do and reports Ready.
+      failureCounts.delete(key);
+      session.condition('Degraded', 'False', 'AsExpected', '');
+      await session.save({ plan: outcome.journal, currentStep: undefined });
+      return { requeueAfterMs: 1000 };
+    case 'failed': {
+      const n = (failureCounts.get(key) ?? 0) + 1;
+      failureCounts.set(key, n);
+      session.condition('Degraded', 'True', 'StepFailed', outcome.message);
+      session.condition('Progressing', 'False', 'StepFailed', `stopped at ${outcome.step.id}; retrying with backoff`);
+      await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
+      deps.events.event(obj, 'Warning', 'StepFailed', outcome.message);
+      ctx.log.warn({ step: outcome.step.id, attempt: n }, outcome.message);
+      return { requeueAfterMs: backoffDelay(n, { baseMs: 5_000, maxMs: 300_000 }) };
+    }
+    case 'interrupted':
+      session.condition('Degraded', 'True', 'StepInterrupted', outcome.message);
+      session.condition('Progressing', 'False', 'StepInterrupted', 'waiting for a human decision');
+      await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
+      deps.events.event(obj, 'Warning', 'StepInterrupted', outcome.message);
+      return undefined;
+    case 'inProgress':
+      session.condition('Progressing', 'True', 'StepInProgress', `step ${outcome.step.id} is still running on the platform`);
+      await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
+      return { requeueAfterMs: 3_000 };
+    case 'paused':
+      session.condition('Progressing', 'False', 'Paused', 'spec.paused is true');
+      await session.save({ plan: outcome.journal });
+      return undefined;
+    case 'cancelled':
+      return undefined;
+  }
+}

@@ -61,7 +61,9 @@ export async function startOperator(
         if (!line.startsWith(name) || line.startsWith('#')) continue;
         const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line);
         if (!m || m[1] !== name) continue;
-        const ls = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+        const ls = Object.fromEntries(
+          [...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]),
+        );
         if (Object.entries(labels).every(([k, v]) => ls[k] === v)) sum += Number(m[4]);
       }
       return sum;
@@ -78,17 +80,25 @@ export async function startOperator(
       });
     },
   };
-  await waitUntil(async () => {
-    if (child.exitCode !== null) throw new Error(`operator exited early:\n${logs.join('\n')}`);
-    const r = await fetch(`http://127.0.0.1:${metricsPort}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(
-      () => undefined,
-    );
-    return r?.status === 200;
-  }, 60_000, 'operator /readyz');
+  await waitUntil(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`operator exited early:\n${logs.join('\n')}`);
+      const r = await fetch(`http://127.0.0.1:${metricsPort}/readyz`, {
+        signal: AbortSignal.timeout(1000),
+      }).catch(() => undefined);
+      return r?.status === 200;
+    },
+    60_000,
+    'operator /readyz',
+  );
   return op;
 }
 
-export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+export async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   while (Date.now() < deadline) {
@@ -100,5 +110,7 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, timeout
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`,
+  );
 }

@@ -26,14 +26,17 @@ export function registerControllers(manager: Manager, deps: ControllerDeps, opts
   manager.add(zones);
 
   const pools = new Controller({ ...base, name: 'nodepool', reconciler: new NodePoolReconciler(deps) });
-  pools.watchPrimary(deps.informers.nodePool, (event, obj, old) =>
-    event !== 'modified' || !old || specOrMetaChanged(obj, old),
+  pools.watchPrimary(
+    deps.informers.nodePool,
+    (event, obj, old) => event !== 'modified' || !old || specOrMetaChanged(obj, old),
   );
   // A Zone becoming Ready (or its lock being released) lets its pools proceed.
   pools.watchMapped(deps.informers.zone, (zone) =>
     deps.informers.nodePool
       .list(zone.metadata.namespace)
-      .filter((p) => (p.spec as { zoneRef?: { name?: string } } | undefined)?.zoneRef?.name === zone.metadata.name)
+      .filter(
+        (p) => (p.spec as { zoneRef?: { name?: string } } | undefined)?.zoneRef?.name === zone.metadata.name,
+      )
       .map((p) => ({ namespace: p.metadata.namespace, name: p.metadata.name })),
   );
   manager.add(pools);

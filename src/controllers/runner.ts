@@ -6,13 +6,13 @@
  */
 import { APPROVE_ANNOTATION, type Plan } from '../api/common.js';
 import { zoneKind } from '../api/kinds.js';
+import { type EngineOutcome, executePlan } from '../runbook/engine.js';
+import { isComplete, journalFor, progressOf } from '../runbook/journal.js';
+import type { PlannedRunbook, Step, StepHost } from '../runbook/step.js';
 import { type Condition, setCondition } from '../runtime/conditions.js';
 import type { ReconcileContext, Result } from '../runtime/controller.js';
 import { isConflict, type KubeObject, type ResourceType } from '../runtime/kube.js';
 import { backoffDelay } from '../runtime/queue.js';
-import { type EngineOutcome, executePlan } from '../runbook/engine.js';
-import { isComplete, journalFor, progressOf } from '../runbook/journal.js';
-import type { PlannedRunbook, Step, StepHost } from '../runbook/step.js';
 import type { Executor, HostTarget } from '../ssh/types.js';
 import { type ControllerDeps, nowIso, resourceType } from './deps.js';
 import { acquireZoneLock, type HolderState, releaseZoneLock } from './zonelock.js';
@@ -48,8 +48,13 @@ export class StatusSession {
         this.obj = object;
         break;
       }
-      const fresh = await this.deps.client.get(this.type, this.obj.metadata.namespace, this.obj.metadata.name);
-      if (!fresh || attempt >= 4) throw new Error(`could not write status of ${this.type.kind} ${this.obj.metadata.name}: conflicts`);
+      const fresh = await this.deps.client.get(
+        this.type,
+        this.obj.metadata.namespace,
+        this.obj.metadata.name,
+      );
+      if (!fresh || attempt >= 4)
+        throw new Error(`could not write status of ${this.type.kind} ${this.obj.metadata.name}: conflicts`);
       this.obj = fresh;
     }
     const { namespace, name } = this.obj.metadata;
@@ -89,7 +94,10 @@ const failureCounts = new Map<string, number>();
 
 /** Whether the holder recorded in a zone lock still needs the zone. */
 export function holderLookup(deps: ControllerDeps) {
-  return async (holder: { kind: string; name: string; uid?: string }, namespace: string): Promise<HolderState> => {
+  return async (
+    holder: { kind: string; name: string; uid?: string },
+    namespace: string,
+  ): Promise<HolderState> => {
     const informer =
       holder.kind === 'NodePool'
         ? deps.informers.nodePool
@@ -101,35 +109,67 @@ export function holderLookup(deps: ControllerDeps) {
               ? deps.informers.tagServer
               : undefined;
     const obj = informer?.get(namespace, holder.name);
-    if (!obj || (holder.uid && obj.metadata.uid !== holder.uid) || obj.metadata.deletionTimestamp) return 'gone';
+    if (!obj || (holder.uid && obj.metadata.uid !== holder.uid) || obj.metadata.deletionTimestamp)
+      return 'gone';
     const plan = (obj.status as ActingStatus | undefined)?.plan;
     return plan && !isComplete(plan) ? 'active' : 'finished';
   };
 }
 
-export async function runPlan(deps: ControllerDeps, input: RunInput, ctx: ReconcileContext): Promise<Result | undefined> {
+export async function runPlan(
+  deps: ControllerDeps,
+  input: RunInput,
+  ctx: ReconcileContext,
+): Promise<Result | undefined> {
   const { session, plan } = input;
   const obj = session.obj;
   const key = `${obj.metadata.uid}`;
   const me = { kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid };
-  const zone = input.zoneLock ? { namespace: obj.metadata.namespace, name: input.zoneLock.zoneName } : undefined;
+  const zone = input.zoneLock
+    ? { namespace: obj.metadata.namespace, name: input.zoneLock.zoneName }
+    : undefined;
   let journal = journalFor(plan, session.status.plan, nowIso());
 
   // A human resolved an interrupted or failed step: run it again.
   const retry = obj.metadata.annotations?.[RETRY_STEP_ANNOTATION];
-  if (retry && journal.steps?.some((s) => s.id === retry && (s.state === 'Running' || s.state === 'Failed'))) {
-    journal = { ...journal, steps: journal.steps!.map((s) => (s.id === retry ? { ...s, state: 'Pending' } : s)) };
-    deps.events.event(obj, 'Normal', 'StepRetryRequested', `step ${retry} will run again as requested by ${RETRY_STEP_ANNOTATION}`);
+  if (
+    retry &&
+    journal.steps?.some((s) => s.id === retry && (s.state === 'Running' || s.state === 'Failed'))
+  ) {
+    journal = {
+      ...journal,
+      steps: journal.steps!.map((s) => (s.id === retry ? { ...s, state: 'Pending' } : s)),
+    };
+    deps.events.event(
+      obj,
+      'Normal',
+      'StepRetryRequested',
+      `step ${retry} will run again as requested by ${RETRY_STEP_ANNOTATION}`,
+    );
   }
 
   if (plan.steps.length === 0 || isComplete(journal)) {
     if (zone) await releaseZoneLock(deps.client, zoneType, zone, me);
-    session.condition('Ready', 'True', plan.steps.length === 0 ? 'UpToDate' : 'Completed', input.readyMessage);
+    session.condition(
+      'Ready',
+      'True',
+      plan.steps.length === 0 ? 'UpToDate' : 'Completed',
+      input.readyMessage,
+    );
     session.condition('Progressing', 'False', 'Idle', 'nothing to do');
     session.condition('Degraded', 'False', 'AsExpected', '');
     const completedNow = plan.steps.length > 0 && !isComplete(session.status.plan);
-    await session.save({ plan: plan.steps.length === 0 ? session.status.plan : journal, currentStep: undefined });
-    if (completedNow) deps.events.event(obj, 'Normal', 'PlanCompleted', `plan ${plan.hash}: ${plan.steps.length} step(s) succeeded`);
+    await session.save({
+      plan: plan.steps.length === 0 ? session.status.plan : journal,
+      currentStep: undefined,
+    });
+    if (completedNow)
+      deps.events.event(
+        obj,
+        'Normal',
+        'PlanCompleted',
+        `plan ${plan.hash}: ${plan.steps.length} step(s) succeeded`,
+      );
     failureCounts.delete(key);
     return undefined;
   }
@@ -151,16 +191,22 @@ export async function runPlan(deps: ControllerDeps, input: RunInput, ctx: Reconc
     );
     const before = session.status.plan?.hash;
     await session.save({ plan: journal, currentStep: next.id });
-    if (before !== plan.hash) deps.events.event(obj, 'Normal', 'AwaitingApproval', `plan ${plan.hash} published; approve it to run`);
+    if (before !== plan.hash)
+      deps.events.event(obj, 'Normal', 'AwaitingApproval', `plan ${plan.hash} published; approve it to run`);
     return undefined;
   }
   if (zone && input.zoneLock) {
-    const lock = await acquireZoneLock(deps.client, zoneType, zone, me, input.zoneLock.operation, holderLookup(deps)).catch(
-      (err) => {
-        if (isConflict(err)) return { acquired: false as const, reason: 'conflict' };
-        throw err;
-      },
-    );
+    const lock = await acquireZoneLock(
+      deps.client,
+      zoneType,
+      zone,
+      me,
+      input.zoneLock.operation,
+      holderLookup(deps),
+    ).catch((err) => {
+      if (isConflict(err)) return { acquired: false as const, reason: 'conflict' };
+      throw err;
+    });
     if (!lock.acquired) {
       session.condition('Progressing', 'False', 'WaitingForZoneLock', `zone ${zone.name} ${lock.reason}`);
       await session.save({ plan: journal, currentStep: next.id });
@@ -179,15 +225,24 @@ export async function runPlan(deps: ControllerDeps, input: RunInput, ctx: Reconc
     isPaused: input.paused,
     stdinFor: input.stdinFor,
     persist: async (j) => {
-      const step = j.steps?.find((s) => s.state === 'Running') ?? j.steps?.find((s) => s.state !== 'Succeeded');
+      const step =
+        j.steps?.find((s) => s.state === 'Running') ?? j.steps?.find((s) => s.state !== 'Succeeded');
       await session.save({ plan: j, currentStep: step?.id });
     },
     onStepFinished: (step, ms) => {
       const seconds = (ms / 1000).toFixed(1);
       if (step.state === 'Succeeded') {
-        deps.events.event(obj, 'Normal', 'StepSucceeded', `step ${step.id} on ${step.host} succeeded in ${seconds}s`);
+        deps.events.event(
+          obj,
+          'Normal',
+          'StepSucceeded',
+          `step ${step.id} on ${step.host} succeeded in ${seconds}s`,
+        );
       }
-      ctx.log.info({ step: step.id, host: step.host, state: step.state, exitCode: step.exitCode, seconds }, 'step finished');
+      ctx.log.info(
+        { step: step.id, host: step.host, state: step.state, exitCode: step.exitCode, seconds },
+        'step finished',
+      );
     },
   });
   return finish(deps, input, outcome, key, ctx);
@@ -213,7 +268,12 @@ async function finish(
       const n = (failureCounts.get(key) ?? 0) + 1;
       failureCounts.set(key, n);
       session.condition('Degraded', 'True', 'StepFailed', outcome.message);
-      session.condition('Progressing', 'False', 'StepFailed', `stopped at ${outcome.step.id}; retrying with backoff`);
+      session.condition(
+        'Progressing',
+        'False',
+        'StepFailed',
+        `stopped at ${outcome.step.id}; retrying with backoff`,
+      );
       await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
       deps.events.event(obj, 'Warning', 'StepFailed', outcome.message);
       ctx.log.warn({ step: outcome.step.id, attempt: n }, outcome.message);
@@ -226,7 +286,12 @@ async function finish(
       deps.events.event(obj, 'Warning', 'StepInterrupted', outcome.message);
       return undefined;
     case 'inProgress':
-      session.condition('Progressing', 'True', 'StepInProgress', `step ${outcome.step.id} is still running on the platform`);
+      session.condition(
+        'Progressing',
+        'True',
+        'StepInProgress',
+        `step ${outcome.step.id} is still running on the platform`,
+      );
       await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
       return { requeueAfterMs: 3_000 };
     case 'paused':

@@ -4,13 +4,14 @@
  * and hand it to the runner. Rules are enforced before anything runs; a node removed from spec is
  * reported, never scaled in.
  */
-import { type NodePool, type NodePoolStatus, type NodeStatus, parseNodePool } from '../../api/nodepool.js';
+
 import { nodePoolKind } from '../../api/kinds.js';
+import { type NodePool, type NodePoolStatus, type NodeStatus, parseNodePool } from '../../api/nodepool.js';
 import { parseZone, type Zone } from '../../api/zone.js';
 import { collectFirstboxFacts, collectMany } from '../../facts/collector.js';
 import type { NodeFacts } from '../../facts/types.js';
 import { type Condition, findCondition, isTrue } from '../../runtime/conditions.js';
-import type { Reconciler, ReconcileContext, Request, Result } from '../../runtime/controller.js';
+import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/controller.js';
 import type { HostTarget } from '../../ssh/types.js';
 import { type ControllerDeps, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
@@ -36,11 +37,16 @@ export class NodePoolReconciler implements Reconciler {
     if (obj.metadata.deletionTimestamp) {
       const zoneName = (obj.spec as { zoneRef?: { name?: string } } | undefined)?.zoneRef?.name;
       if (zoneName) {
-        await releaseZoneLock(deps.client, zoneType, { namespace: req.namespace, name: zoneName }, {
-          kind: 'NodePool',
-          name: req.name,
-          uid: obj.metadata.uid,
-        });
+        await releaseZoneLock(
+          deps.client,
+          zoneType,
+          { namespace: req.namespace, name: zoneName },
+          {
+            kind: 'NodePool',
+            name: req.name,
+            uid: obj.metadata.uid,
+          },
+        );
       }
       await removeFinalizer(deps.client, poolType, obj, NODEPOOL_FINALIZER);
       return undefined;
@@ -62,7 +68,12 @@ export class NodePoolReconciler implements Reconciler {
     }
     const zoneObj = deps.informers.zone.get(req.namespace, pool.spec.zoneRef.name);
     if (!zoneObj) {
-      session.condition('Ready', 'False', 'ZoneNotFound', `Zone ${pool.spec.zoneRef.name} does not exist in ${req.namespace}`);
+      session.condition(
+        'Ready',
+        'False',
+        'ZoneNotFound',
+        `Zone ${pool.spec.zoneRef.name} does not exist in ${req.namespace}`,
+      );
       await session.save();
       return undefined;
     }
@@ -70,7 +81,12 @@ export class NodePoolReconciler implements Reconciler {
     try {
       zone = parseZone(zoneObj);
     } catch (err) {
-      session.condition('Ready', 'False', 'ZoneInvalid', `Zone ${pool.spec.zoneRef.name}: ${(err as Error).message}`);
+      session.condition(
+        'Ready',
+        'False',
+        'ZoneInvalid',
+        `Zone ${pool.spec.zoneRef.name}: ${(err as Error).message}`,
+      );
       await session.save();
       return undefined;
     }
@@ -93,20 +109,31 @@ export class NodePoolReconciler implements Reconciler {
     let access: Awaited<ReturnType<ControllerDeps['platform']['forZone']>>;
     try {
       access = await deps.platform.forZone(zone);
-      platformNodes = (await collectFirstboxFacts(access.pool, access.firstbox, { signal: ctx.signal })).nodes;
+      platformNodes = (await collectFirstboxFacts(access.pool, access.firstbox, { signal: ctx.signal }))
+        .nodes;
       const pinned = new Map((previous.nodes ?? []).map((n) => [n.address, n.hostKey]));
       const targets: HostTarget[] = [];
       observations = {};
       for (const n of pool.spec.nodes) {
         try {
-          hostKeys[n.address] = await access.learnNodeHostKey(n.address, pool.spec.sshPort, pinned.get(n.address));
+          hostKeys[n.address] = await access.learnNodeHostKey(
+            n.address,
+            pool.spec.sshPort,
+            pinned.get(n.address),
+          );
           targets.push(access.node(n.address, pool.spec.sshPort, access.credentials.username ?? 'root'));
         } catch (err) {
           observations[n.address] = { error: classifyAccessError(err, n.address).message };
         }
       }
-      for (const r of await collectMany(access.pool, targets, { concurrency: 8, signal: ctx.signal, timeoutMs: 60_000 })) {
-        observations[r.target.address] = r.ok ? { facts: r.value } : { error: classifyAccessError(r.error, r.target.address).message };
+      for (const r of await collectMany(access.pool, targets, {
+        concurrency: 8,
+        signal: ctx.signal,
+        timeoutMs: 60_000,
+      })) {
+        observations[r.target.address] = r.ok
+          ? { facts: r.value }
+          : { error: classifyAccessError(r.error, r.target.address).message };
       }
     } catch (err) {
       const failure = classifyAccessError(err, `firstbox ${zone.spec.firstbox.host}`);
@@ -115,17 +142,22 @@ export class NodePoolReconciler implements Reconciler {
       return { requeueAfterMs: 30_000 };
     }
 
-    const bossV2Deployed = deps.informers.component
-      .list(req.namespace)
-      .some((c) => {
-        const spec = c.spec as { name?: string; zoneRef?: { name?: string } } | undefined;
-        return spec?.name === 'boss' && spec.zoneRef?.name === zone.metadata.name &&
-          isTrue((c.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready');
-      });
+    const bossV2Deployed = deps.informers.component.list(req.namespace).some((c) => {
+      const spec = c.spec as { name?: string; zoneRef?: { name?: string } } | undefined;
+      return (
+        spec?.name === 'boss' &&
+        spec.zoneRef?.name === zone.metadata.name &&
+        isTrue((c.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready')
+      );
+    });
     const result = planNodePool({
       poolName: pool.metadata.name,
       spec: pool.spec,
-      zone: { zoneId: zone.spec.zoneId, mode: zone.spec.mode, installerVersion: zone.status?.installerVersion },
+      zone: {
+        zoneId: zone.spec.zoneId,
+        mode: zone.spec.mode,
+        installerVersion: zone.status?.installerVersion,
+      },
       platformNodes,
       observations,
       bossV2Deployed,
@@ -142,9 +174,20 @@ export class NodePoolReconciler implements Reconciler {
         ...(facts ? { facts: toStatusFacts(facts) } : prev?.facts ? { facts: prev.facts } : {}),
         // Facts time moves only when the facts changed: an unchanged observation writes nothing.
         ...(facts
-          ? { collectedAt: prev?.facts && sameFacts(prev.facts, toStatusFacts(facts)) && prev.collectedAt ? prev.collectedAt : facts.collectedAt }
-          : prev?.collectedAt ? { collectedAt: prev.collectedAt } : {}),
-        ...(hostKeys[n.address] ? { hostKey: hostKeys[n.address] } : prev?.hostKey ? { hostKey: prev.hostKey } : {}),
+          ? {
+              collectedAt:
+                prev?.facts && sameFacts(prev.facts, toStatusFacts(facts)) && prev.collectedAt
+                  ? prev.collectedAt
+                  : facts.collectedAt,
+            }
+          : prev?.collectedAt
+            ? { collectedAt: prev.collectedAt }
+            : {}),
+        ...(hostKeys[n.address]
+          ? { hostKey: hostKeys[n.address] }
+          : prev?.hostKey
+            ? { hostKey: prev.hostKey }
+            : {}),
       };
     });
     const deployed = nodes.filter((n) => n.phase === 'Deployed').length;
@@ -180,7 +223,9 @@ export class NodePoolReconciler implements Reconciler {
         },
         executor: access.pool,
         target: (host) =>
-          host.kind === 'firstbox' ? access.firstbox : access.node(host.address, host.port ?? pool.spec.sshPort),
+          host.kind === 'firstbox'
+            ? access.firstbox
+            : access.node(host.address, host.port ?? pool.spec.sshPort),
         zoneLock: { zoneName: zone.metadata.name, operation: 'ScaleOut' },
         stdinFor: async (step) => {
           if (!step.stdinSecret) return undefined;
@@ -193,7 +238,8 @@ export class NodePoolReconciler implements Reconciler {
       ctx,
     );
     const routes = vbcRoutesFrom(session.status.plan);
-    if (routes && JSON.stringify(routes) !== JSON.stringify(session.status.vbcRoutes)) await session.save({ vbcRoutes: routes });
+    if (routes && JSON.stringify(routes) !== JSON.stringify(session.status.vbcRoutes))
+      await session.save({ vbcRoutes: routes });
     return res ?? { requeueAfterMs: 5 * 60_000 };
   }
 }
@@ -229,7 +275,9 @@ function sameFacts(a: unknown, b: unknown): boolean {
 }
 
 /** R4.11: `DEST via GATEWAY` lines from the dumpVbcRoutes step's output. */
-export function vbcRoutesFrom(plan: ActingStatus['plan']): Array<{ destination: string; gateway: string }> | undefined {
+export function vbcRoutesFrom(
+  plan: ActingStatus['plan'],
+): Array<{ destination: string; gateway: string }> | undefined {
   const step = plan?.steps?.find((s) => s.id === 'dumpVbcRoutes' && s.state === 'Succeeded');
   if (!step?.outputTail) return undefined;
   const routes: Array<{ destination: string; gateway: string }> = [];
@@ -239,4 +287,3 @@ export function vbcRoutesFrom(plan: ActingStatus['plan']): Array<{ destination: 
   }
   return routes;
 }
-

@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import type { NodePoolSpec } from '../../api/nodepool.js';
+import type { NodeFacts, PlatformNode } from '../../facts/types.js';
+import { type NodePoolPlanInput, planNodePool } from './plan.js';
+
+function facts(overrides: Partial<NodeFacts> = {}): NodeFacts {
+  return {
+    cpuCores: 32,
+    arch: 'x86_64',
+    memoryMiB: 131072,
+    os: { name: 'Ubuntu', version: '16.04.5', description: 'Ubuntu 16.04.5 LTS' },
+    kernel: '4.4.0-142-generic',
+    disks: [
+      {
+        name: 'sda',
+        type: 'disk',
+        sizeBytes: 480e9,
+        rotational: false,
+        removable: false,
+        transport: 'sata',
+        model: 'INTEL',
+        diskClass: 'ssd',
+        parent: null,
+        mountpoint: null,
+      },
+      {
+        name: 'sda1',
+        type: 'part',
+        sizeBytes: 470e9,
+        rotational: false,
+        removable: false,
+        transport: null,
+        model: '',
+        diskClass: 'ssd',
+        parent: 'sda',
+        mountpoint: '/',
+      },
+      {
+        name: 'sdb',
+        type: 'disk',
+        sizeBytes: 960e9,
+        rotational: true,
+        removable: false,
+        transport: 'sata',
+        model: 'PERC H730P',
+        diskClass: 'sata',
+        parent: null,
+        mountpoint: null,
+      },
+    ],
+    nics: [],
+    qemuVersion: '2.5.0',
+    qemuBuild: null,
+    packages: {},
+    services: null,
+    supervisor: 'absent',
+    collectedAt: '2026-11-21T00:00:00Z',
+    problems: [],
+    ...overrides,
+  };
+}
+
+const deployed = (ip: string, id: string, role = 'hyper'): PlatformNode => ({
+  nodeId: id,
+  hostname: id,
+  mgmtIp: ip,
+  zoneId: 'pek3a',
+  roles: [role],
+  status: 'deployed',
+  cpuCores: 32,
+  arch: 'x86_64',
+  memoryMiB: 1,
+  osName: 'Ubuntu',
+  osVersion: '16.04',
+  disks: [],
+  vip: false,
+});
+
+function input(spec: Partial<NodePoolSpec>, more: Partial<NodePoolPlanInput> = {}): NodePoolPlanInput {
+  const full: NodePoolSpec = {
+    zoneRef: { name: 'pek3a' },
+    role: 'hyper',
+    nodes: [{ address: '127.77.0.21' }, { address: '127.77.0.22' }],
+    sshPort: 22,
+    approval: 'Automatic',
+    paused: false,
+    ...spec,
+  } as NodePoolSpec;
+  return {
+    poolName: 'hyper-b',
+    spec: full,
+    zone: { zoneId: 'pek3a', mode: 'standard', installerVersion: '4.6.2' },
+    platformNodes: [deployed('127.77.0.13', 'hyper1'), deployed('127.77.0.14', 'hyper2')],
+    observations: Object.fromEntries(full.nodes.map((n) => [n.address, { facts: facts() }])),
+    bossV2Deployed: false,
+    ...more,
+  };
+}
+
+describe('planNodePool (R4)', () => {
+  it('scales a standard zone by a pair of hyper nodes with the runbook sequence', async () => {
+    const r = planNodePool(
+      input({
+        nodes: [
+          { address: '127.77.0.21', diskOverrides: [{ device: 'sdb', type: 'ssd' }] },
+          { address: '127.77.0.22' },
+        ],
+      }),
+    );
+    expect(r.violations).toEqual([]);
+    expect(r.deploying).toEqual(['127.77.0.21', '127.77.0.22']);
+    const golden = r.plan.steps
+      .map((s) => `${s.id} @${s.host.kind}${s.destructive ? ' [destructive]' : ''}\n  ${s.command.script}`)
+      .join('\n');
+    await expect(`hash ${r.plan.hash}\n${golden}\n`).toMatchFileSnapshot('__golden__/standard-two-hyper.txt');
+    expect(r.plan.steps.map((s) => s.id)).toEqual([
+      'writeNodeList',
+      'addNodes',
+      'collectNodes',
+      'modifyNodeAttributes-127.77.0.21-sdb',
+      'verifyNodes',
+      'writeScaleSettings',
+      'configQingcloud',
+      'scaleQingcloud',
+      'checkServices',
+      'dumpVbcRoutes',
+    ]);
+  });
+
+  it('refuses an odd hyper count in standard mode before anything runs', () => {
+    const r = planNodePool(input({ nodes: [{ address: '127.77.0.21' }] }));
+    expect(r.violations.map((v) => v.reason)).toEqual(['HyperNodesNotInPairs']);
+    expect(r.plan.steps).toEqual([]);
+  });
+
+  it('allows any hyper count in fusion mode and refreshes the hyper mirror', () => {
+    const r = planNodePool(
+      input({ nodes: [{ address: '127.77.0.21' }] }, { zone: { zoneId: 'pek3a', mode: 'fusion' } }),
+    );
+    expect(r.violations).toEqual([]);
+    expect(r.plan.steps.map((s) => s.id)).toContain('updateHyperMirror');
+  });
+
+  it('requires eips for vg and writes them keyed by the VG management address', () => {
+    expect(
+      planNodePool(input({ role: 'vg', nodes: [{ address: '127.77.0.31' }] })).violations[0]!.reason,
+    ).toBe('EipsRequired');
+    const r = planNodePool(
+      input({ role: 'vg', nodes: [{ address: '127.77.0.31' }], eips: ['10.0.0.10-10.0.0.20'] }),
+    );
+    const settings = r.plan.steps.find((s) => s.id === 'writeScaleSettings')!.command.script;
+    expect(settings).toContain('127.77.0.31:');
+    expect(settings).toContain('10.0.0.10-10.0.0.20');
+  });
+
+  it('never re-collects or re-deploys a deployed node, and reports removed ones without scaling in', () => {
+    const r = planNodePool(input({ nodes: [{ address: '127.77.0.13' }, { address: '127.77.0.14' }] }));
+    expect(r.plan.steps).toEqual([]);
+    expect(r.nodes.every((n) => n.phase === 'Deployed')).toBe(true);
+    const removed = planNodePool(input({ nodes: [{ address: '127.77.0.13' }] }));
+    expect(removed.notInSpec).toEqual(['127.77.0.14']);
+    expect(removed.plan.steps).toEqual([]);
+  });
+
+  it('reports an unreachable node and holds its pair partner in standard mode', () => {
+    const r = planNodePool(
+      input(
+        {},
+        { observations: { '127.77.0.21': { facts: facts() }, '127.77.0.22': { error: 'connect refused' } } },
+      ),
+    );
+    expect(r.nodes.find((n) => n.address === '127.77.0.22')!.phase).toBe('Unreachable');
+    expect(r.violations[0]!.reason).toBe('HyperPairIncomplete');
+    expect(r.plan.steps).toEqual([]);
+  });
+
+  it('rejects a node without a data disk', () => {
+    const noData = facts({ disks: facts().disks.filter((d) => d.name !== 'sdb') });
+    const r = planNodePool(
+      input({}, { observations: { '127.77.0.21': { facts: noData }, '127.77.0.22': { facts: facts() } } }),
+    );
+    expect(r.nodes.find((n) => n.address === '127.77.0.21')!.phase).toBe('Rejected');
+  });
+
+  it('erases disks only when asked, marks the step destructive, and runs it before collection', () => {
+    const r = planNodePool(input({ eraseDataDisks: { devices: ['sdb'], confirm: 'hyper-b' } }));
+    const ids = r.plan.steps.map((s) => s.id);
+    expect(ids.indexOf('eraseDataDisks')).toBeLessThan(ids.indexOf('collectNodes'));
+    expect(r.plan.steps.find((s) => s.id === 'eraseDataDisks')!.destructive).toBe(true);
+  });
+
+  it('refuses a shell-injection address even if it got past the API server', () => {
+    expect(() =>
+      planNodePool(input({ nodes: [{ address: '127.0.0.1;reboot' }, { address: '127.77.0.22' }] })),
+    ).toThrow(/spec\.nodes\[0\]\.address/);
+  });
+
+  it('keeps the password out of the command text and the plan hash', () => {
+    const r = planNodePool(input({ nodeCredentialsSecretRef: { name: 'node-creds' } }));
+    const step = r.plan.steps.find((s) => s.id === 'establishSsh')!;
+    expect(step.command.script).toContain('"$PITRIX_PASSWD"');
+    expect(step.stdinSecret?.secretName).toBe('node-creds');
+  });
+
+  it('has a stable hash for the same inputs and a new one when the spec changes', () => {
+    expect(planNodePool(input({})).plan.hash).toBe(planNodePool(input({})).plan.hash);
+    expect(planNodePool(input({})).plan.hash).not.toBe(
+      planNodePool(input({ nodes: [{ address: '127.77.0.21' }, { address: '127.77.0.23' }] })).plan.hash,
+    );
+  });
+});

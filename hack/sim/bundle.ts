@@ -21,6 +21,8 @@ export async function bundleCommands(outFile: string): Promise<void> {
     target: 'node22',
     logLevel: 'error',
     // yaml's CommonJS bits expect `require`.
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
   });
 }

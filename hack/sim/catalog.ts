@@ -34,7 +34,14 @@ export const PACKAGE_PROGRAMS: Record<string, string[]> = {
 
 /** Packages a freshly deployed node of a role gets. */
 export const ROLE_PACKAGES: Record<string, string[]> = {
-  webservice: ['pitrix-node-base', 'pitrix-global-conf', 'pitrix-ks-webservice', 'pitrix-ks-api', 'pitrix-ks-cli'],
+  webservice: [
+    'pitrix-node-base',
+    'pitrix-global-conf',
+    'pitrix-ks-webservice',
+    'pitrix-ks-api',
+    'pitrix-ks-cli',
+    'pitrix-ks-console',
+  ],
   proxy: ['pitrix-node-base', 'pitrix-global-conf', 'pitrix-ks-proxy'],
   hyper: ['pitrix-node-base', 'pitrix-global-conf', 'pitrix-hyper'],
   vg: ['pitrix-node-base', 'pitrix-global-conf', 'pitrix-vg'],

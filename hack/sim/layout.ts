@@ -4,30 +4,75 @@
  * (read-only where nothing should write), whose /etc, /root and /pitrix are the host's, and whose
  * /usr/local/bin holds the fact shims. Nothing is written outside WORKDIR.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
+import { writeFacts } from './facts-files.js';
 import { lsbRelease, osRelease } from './render.js';
 import { FAULTS_FILE, STATE_FILE, writeJson } from './store.js';
 import { nodeSettings, SETTINGS_TEMPLATE, serverYaml, VM_VARIABLES_TEMPLATE } from './templates.js';
-import { writeFacts } from './facts-files.js';
 import type { HostState } from './types.js';
 
 /** Top-level dirs the hosts share read-write; the rest are read-only. */
 const SHARED_RW = new Set(['tmp', 'dev', 'run', 'work', 'proc', 'sys', 'home', 'mnt', 'media']);
 const PER_HOST = new Set(['etc', 'root', 'pitrix', 'lost+found', 'old_root']);
 /** /etc entries each host owns instead of seeing the machine's. */
-const ETC_OWN = new Set(['os-release', 'lsb-release', 'hostname', 'supervisor', 'nginx', 'keepalived', 'rc.local', 'haproxy']);
+const ETC_OWN = new Set([
+  'os-release',
+  'lsb-release',
+  'hostname',
+  'supervisor',
+  'nginx',
+  'keepalived',
+  'rc.local',
+  'haproxy',
+]);
 
 export const NODE_SHIMS = [
-  'supervisorctl', 'lsb_release', 'lsblk', 'dpkg-query', 'kvm', 'qemu-system-x86_64', 'ip', 'nproc', 'uname',
-  'service', 'shutdown', 'poweroff', 'hostname',
+  'supervisorctl',
+  'lsb_release',
+  'lsblk',
+  'dpkg-query',
+  'kvm',
+  'qemu-system-x86_64',
+  'ip',
+  'nproc',
+  'uname',
+  'service',
+  'shutdown',
+  'poweroff',
+  'hostname',
 ];
 
 export function firstboxTools(installerVersion: string): string[] {
   const [maj = 0, min = 0] = installerVersion.split('.').map(Number);
   const py = maj > 4 || (maj === 4 && min >= 3);
-  const cli = ['add-nodes', 'describe-nodes', 'describe-zones', 'collect-nodes', 'modify-node-attributes', 'config-qingcloud', 'scale-qingcloud', 'scale-qingcloud-zone', 'deploy-qingcloud-component'];
-  const jobs = ['collect-nodes', 'config-qingcloud', 'scale-qingcloud', 'scale-qingcloud-zone', 'deploy-qingcloud-component'];
+  const cli = [
+    'add-nodes',
+    'describe-nodes',
+    'describe-zones',
+    'collect-nodes',
+    'modify-node-attributes',
+    'config-qingcloud',
+    'scale-qingcloud',
+    'scale-qingcloud-zone',
+    'deploy-qingcloud-component',
+  ];
+  const jobs = [
+    'collect-nodes',
+    'config-qingcloud',
+    'scale-qingcloud',
+    'scale-qingcloud-zone',
+    'deploy-qingcloud-component',
+  ];
   return [
     '/pitrix/build/build_pkgs.py',
     py ? '/pitrix/build/build_pkgs_allinone.py' : '/pitrix/build/build_pkgs_allinone.sh',
@@ -55,7 +100,11 @@ export function firstboxTools(installerVersion: string): string[] {
 /** Tools a node carries by role (R1 migrates on a webservice node; R3 migrates on a boss node). */
 export function nodeTools(roles: string[]): string[] {
   const out: string[] = [];
-  if (roles.includes('webservice')) out.push('/pitrix/lib/pitrix-scripts/src/tag/migrate_for_tag_server.py', '/pitrix/bin/operate_cache_by_re');
+  if (roles.includes('webservice'))
+    out.push(
+      '/pitrix/lib/pitrix-scripts/src/tag/migrate_for_tag_server.py',
+      '/pitrix/bin/operate_cache_by_re',
+    );
   if (roles.includes('boss')) out.push('/pitrix/bin/boss2-manager/django_manage.sh');
   return out;
 }
@@ -106,7 +155,16 @@ function factShim(p: LayoutPaths, name: string): string {
 export function layoutHost(p: LayoutPaths, h: HostState, all: HostState[]): string {
   const dir = hostDir(p.workDir, h.id);
   const R = join(dir, 'fs');
-  for (const d of ['.sim/facts', '.sim/shims', '.sim/realetc', '.sim/services', 'etc', 'root/.ssh', 'pitrix/conf', 'pitrix/log']) {
+  for (const d of [
+    '.sim/facts',
+    '.sim/shims',
+    '.sim/realetc',
+    '.sim/services',
+    'etc',
+    'root/.ssh',
+    'pitrix/conf',
+    'pitrix/log',
+  ]) {
     mkdirSync(join(R, d), { recursive: true });
   }
   mkdirSync(join(dir, 'sshd'), { recursive: true });
@@ -131,19 +189,33 @@ export function layoutHost(p: LayoutPaths, h: HostState, all: HostState[]): stri
   writeFileSync(join(R, 'etc/hostname'), `${h.hostname}\n`);
   writeFileSync(join(R, 'etc/os-release'), osRelease(h.facts));
   writeFileSync(join(R, 'etc/lsb-release'), lsbRelease(h.facts));
-  writeFileSync(join(R, 'etc/rc.local'), '#!/bin/sh -e\n# rc.local\n/pitrix/bin/keepalived_check.sh &\nexit 0\n');
+  writeFileSync(
+    join(R, 'etc/rc.local'),
+    '#!/bin/sh -e\n# rc.local\n/pitrix/bin/keepalived_check.sh &\nexit 0\n',
+  );
   mkdirSync(join(R, 'etc/supervisor/conf.d'), { recursive: true });
   if (h.supervisor.installed) {
-    writeFileSync(join(R, 'etc/supervisor/supervisord.conf'), '[include]\nfiles = /etc/supervisor/conf.d/*.conf\n');
-    for (const name of Object.keys(h.supervisor.programs)) writeFileSync(join(R, `etc/supervisor/conf.d/${name}.conf`), programConf(name));
+    writeFileSync(
+      join(R, 'etc/supervisor/supervisord.conf'),
+      '[include]\nfiles = /etc/supervisor/conf.d/*.conf\n',
+    );
+    for (const name of Object.keys(h.supervisor.programs))
+      writeFileSync(join(R, `etc/supervisor/conf.d/${name}.conf`), programConf(name));
   }
   if (h.services.nginx) {
     for (const d of ['sites-available', 'sites-enabled']) {
       mkdirSync(join(R, `etc/nginx/${d}`), { recursive: true });
       writeFileSync(join(R, `etc/nginx/${d}/default`), 'server { listen 80 default_server; }\n');
-      if (h.bossV1 && h.roles.includes('proxy')) writeFileSync(join(R, `etc/nginx/${d}/boss.conf`), 'server { listen 8888; server_name boss; location / { proxy_pass http://boss-console; } }\n');
+      if (h.bossV1 && h.roles.includes('proxy'))
+        writeFileSync(
+          join(R, `etc/nginx/${d}/boss.conf`),
+          'server { listen 8888; server_name boss; location / { proxy_pass http://boss-console; } }\n',
+        );
     }
-    writeFileSync(join(R, 'etc/nginx/nginx.conf'), 'user www-data;\nhttp { include /etc/nginx/sites-enabled/*; }\n');
+    writeFileSync(
+      join(R, 'etc/nginx/nginx.conf'),
+      'user www-data;\nhttp { include /etc/nginx/sites-enabled/*; }\n',
+    );
   }
   if (h.services.keepalived) mkdirSync(join(R, 'etc/keepalived'), { recursive: true });
 
@@ -157,7 +229,17 @@ export function layoutHost(p: LayoutPaths, h: HostState, all: HostState[]): stri
   if (h.kind === 'firstbox') layoutFirstbox(R, h, all);
   else layoutNode(R, h, all);
   const init = join(dir, 'init.sh');
-  writeFileSync(init, initScript(p, h, R, mounts, roDirs, h.kind === 'firstbox' ? all.filter((x) => x.kind === 'node').map((x) => x.id) : []));
+  writeFileSync(
+    init,
+    initScript(
+      p,
+      h,
+      R,
+      mounts,
+      roDirs,
+      h.kind === 'firstbox' ? all.filter((x) => x.kind === 'node').map((x) => x.id) : [],
+    ),
+  );
   chmodSync(init, 0o755);
   return init;
 }
@@ -184,23 +266,51 @@ function layoutFirstbox(R: string, h: HostState, all: HostState[]): void {
   const globalZone = fb.zones.find((z) => z.is_global_zone === 1)?.zone_id ?? fb.zones[0]!.zone_id;
   const qemu = /version (\S+)/.exec(all.find((x) => x.facts.qemu)?.facts.qemu ?? '')?.[1] ?? '2.5.0';
   for (const z of fb.zones) {
-    w(`pitrix/conf/variables/global/server.yaml.${z.zone_id}`, serverYaml(z, { domain: fb.domain, proxyVip: fb.proxyVip[z.zone_id] ?? '', globalZone, qemu }));
-    w(`pitrix/config/variables.${z.zone_id}.yaml`, `zone_id: ${z.zone_id}\nregion_id: ${z.region_id}\nis_global_zone: ${z.is_global_zone}\ncloud_type: private\nmode: ${z.mode}\ndeploy_boss: 0\n`);
+    w(
+      `pitrix/conf/variables/global/server.yaml.${z.zone_id}`,
+      serverYaml(z, { domain: fb.domain, proxyVip: fb.proxyVip[z.zone_id] ?? '', globalZone, qemu }),
+    );
+    w(
+      `pitrix/config/variables.${z.zone_id}.yaml`,
+      `zone_id: ${z.zone_id}\nregion_id: ${z.region_id}\nis_global_zone: ${z.is_global_zone}\ncloud_type: private\nmode: ${z.mode}\ndeploy_boss: 0\n`,
+    );
   }
-  if (all.some((x) => x.bossV1)) for (const z of fb.zones) w(`pitrix/conf/variables/global/boss.yaml.${z.zone_id}`, `boss:\n  version: 1\n  zone_id: ${z.zone_id}\n`);
-  w('pitrix/conf/admin_beta.yaml', `# admin credentials for internal API calls\nqy_access_key_id: ADMINBETAKEY\nqy_secret_access_key: '********'\nhost: api.${fb.domain}\nport: 7777\nprotocol: http\n`);
+  if (all.some((x) => x.bossV1))
+    for (const z of fb.zones)
+      w(
+        `pitrix/conf/variables/global/boss.yaml.${z.zone_id}`,
+        `boss:\n  version: 1\n  zone_id: ${z.zone_id}\n`,
+      );
+  w(
+    'pitrix/conf/admin_beta.yaml',
+    `# admin credentials for internal API calls\nqy_access_key_id: ADMINBETAKEY\nqy_secret_access_key: '********'\nhost: api.${fb.domain}\nport: 7777\nprotocol: http\n`,
+  );
   w('pitrix/config/templates/settings.template.yaml', SETTINGS_TEMPLATE);
   w('pitrix/config/templates/vm_variables.template.yaml', VM_VARIABLES_TEMPLATE);
   w('pitrix/conf/settings/global', `domain: ${fb.domain}\nglobal_zone: ${globalZone}\n`);
   for (const n of all) if (n.kind === 'node' && !n.spare) w(`pitrix/conf/settings/${n.id}`, nodeSettings(n));
   w('pitrix/conf/node_list', nodeListText(fb.nodes));
-  for (const d of ['repo/indep/boss2', 'repo/web', 'repo/built', 'log/deploy', 'log/collect', 'log/config', 'log/scale', 'config', 'backup']) mkdirSync(join(R, 'pitrix', d), { recursive: true });
-  for (const [pkg, versions] of Object.entries(fb.repo)) for (const v of versions) w(`pitrix/repo/indep/${pkg}_${v}_all.deb`, `${pkg} ${v}\n`);
+  for (const d of [
+    'repo/indep/boss2',
+    'repo/web',
+    'repo/built',
+    'log/deploy',
+    'log/collect',
+    'log/config',
+    'log/scale',
+    'config',
+    'backup',
+  ])
+    mkdirSync(join(R, 'pitrix', d), { recursive: true });
+  for (const [pkg, versions] of Object.entries(fb.repo))
+    for (const v of versions) w(`pitrix/repo/indep/${pkg}_${v}_all.deb`, `${pkg} ${v}\n`);
   mkdirSync(join(R, '.sim/nodes'), { recursive: true });
   for (const n of all) if (n.kind === 'node') mkdirSync(join(R, '.sim/nodes', n.id), { recursive: true });
 }
 
-export function nodeListText(nodes: { node_id: string; mgmt_ip: string; roles: string[]; zone_id: string }[]): string {
+export function nodeListText(
+  nodes: { node_id: string; mgmt_ip: string; roles: string[]; zone_id: string }[],
+): string {
   return nodes.map((n) => `${n.node_id} ${n.mgmt_ip} ${n.zone_id} ${n.roles.join(',')}\n`).join('');
 }
 
@@ -211,15 +321,24 @@ function layoutNode(R: string, h: HostState, all: HostState[]): void {
   };
   w('pitrix/conf/server.yaml', `# pushed by pitrix-global-conf\nzone_id: ${h.zone}\n`);
   if (h.roles.includes('webservice')) {
-    w('pitrix/conf/client.yaml', `qy_access_key_id: ${h.zone.toUpperCase()}ACCESSKEY\nqy_secret_access_key: '********'\nzone: ${h.zone}\n`);
+    w(
+      'pitrix/conf/client.yaml',
+      `qy_access_key_id: ${h.zone.toUpperCase()}ACCESSKEY\nqy_secret_access_key: '********'\nzone: ${h.zone}\n`,
+    );
     w('pitrix/lib/pitrix-webconsole/static/images/logo.png', 'PNG(simulated logo)\n');
     w('pitrix/lib/pitrix-webconsole/local_config.yaml', `site_name: QingCloud\nzone: ${h.zone}\n`);
-    w('pitrix/lib/pitrix-webconsole/web_console_settings.py', `ACCESS_KEY_ID = '${h.zone.toUpperCase()}CONSOLEKEY'\n`);
+    w(
+      'pitrix/lib/pitrix-webconsole/web_console_settings.py',
+      `ACCESS_KEY_ID = '${h.zone.toUpperCase()}CONSOLEKEY'\n`,
+    );
   }
   // VM images live on the physical host the scenario puts each VM on (R5 step 3).
   for (const vm of all.filter((x) => x.vm?.physicalHost === h.id)) {
     w(`pitrix/vm/${vm.id}.img`, `${JSON.stringify(imageOf(vm))}\n`);
-    w(`pitrix/vm/${vm.id}.xml`, `<domain type='kvm'><name>${vm.id}</name><memory unit='KiB'>${vm.facts.memoryKb}</memory></domain>\n`);
+    w(
+      `pitrix/vm/${vm.id}.xml`,
+      `<domain type='kvm'><name>${vm.id}</name><memory unit='KiB'>${vm.facts.memoryKb}</memory></domain>\n`,
+    );
     w(`pitrix/vm/${vm.id}.Done`, '');
   }
 }
@@ -229,11 +348,20 @@ export function imageOf(vm: HostState): Pick<HostState, 'facts' | 'packages' | '
   return { facts: vm.facts, packages: vm.packages, supervisor: vm.supervisor, services: vm.services };
 }
 
-function initScript(p: LayoutPaths, h: HostState, R: string, mounts: string[], ro: string[], nodeIds: string[]): string {
+function initScript(
+  p: LayoutPaths,
+  h: HostState,
+  R: string,
+  mounts: string[],
+  ro: string[],
+  nodeIds: string[],
+): string {
   const W = p.workDir;
   const sshdDir = join(hostDir(W, h.id), 'sshd');
   // /tmp (or whatever holds WORKDIR) first, so later mounts under R are not copied into it.
-  const order = [...mounts].sort((a, b) => (W.startsWith(`/${b}/`) ? 1 : 0) - (W.startsWith(`/${a}/`) ? 1 : 0));
+  const order = [...mounts].sort(
+    (a, b) => (W.startsWith(`/${b}/`) ? 1 : 0) - (W.startsWith(`/${a}/`) ? 1 : 0),
+  );
   return `#!/bin/bash
 # Mount namespace of simulated host ${h.id}: run by unshare, then becomes sshd inside the chroot.
 set -e

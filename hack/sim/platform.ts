@@ -4,7 +4,17 @@
  * drive it through this API; the commands inside the hosts share hack/sim/store.ts with it.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,7 +23,18 @@ import { bundleCommands } from './bundle.js';
 import { writeFacts } from './facts-files.js';
 import { hostDir, layoutHost } from './layout.js';
 import { loadScenario, normalize, type Scenario } from './scenario.js';
-import { COMMAND_LOG, FAULTS_FILE, readHost, readJson, STATE_FILE, TIMELINE, updateBoss, updateHost, withLock, writeJson } from './store.js';
+import {
+  COMMAND_LOG,
+  FAULTS_FILE,
+  readHost,
+  readJson,
+  STATE_FILE,
+  TIMELINE,
+  updateBoss,
+  updateHost,
+  withLock,
+  writeJson,
+} from './store.js';
 import type { BossDb, CommandLogEntry, Fault, HostState, SimConfig, TagDb, TimelineEvent } from './types.js';
 
 export interface SimHost {
@@ -107,7 +128,14 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
       domain: scenario.domain,
       nodePath: NODE,
       bundle,
-      hosts: norm.hosts.map((h) => ({ id: h.id, address: h.address, port: h.port, kind: h.kind, roles: h.roles, spare: h.spare })),
+      hosts: norm.hosts.map((h) => ({
+        id: h.id,
+        address: h.address,
+        port: h.port,
+        kind: h.kind,
+        roles: h.roles,
+        spare: h.spare,
+      })),
     };
     writeJson(join(services, 'config.json'), config);
     writeJson(join(services, 'tagdb.json'), norm.tagDb);
@@ -116,16 +144,20 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
     const paths = { workDir, services, nodePath: NODE, bundle };
     const inits = new Map(norm.hosts.map((h) => [h.id, layoutHost(paths, h, norm.hosts)]));
     const rootOf = (id: string) => join(hostDir(workDir, id), 'fs');
-    const writePid = (id: string) => writeFileSync(join(rootOf(id), '.sim/pid'), String(handles.get(id)!.pid));
+    const writePid = (id: string) =>
+      writeFileSync(join(rootOf(id), '.sim/pid'), String(handles.get(id)!.pid));
 
     ctlServer = await serveControl(join(services, 'ctl.sock'), async (req) => {
       const id = String(req.host);
       const h = handles.get(id);
       if (!h) throw new Error(`unknown host ${id}`);
       if (req.op === 'poweroff') {
-        setTimeout(() => {
-          void h.stop().then(() => killRootedIn(rootOf(id)));
-        }, Number(req.delayMs ?? 300));
+        setTimeout(
+          () => {
+            void h.stop().then(() => killRootedIn(rootOf(id)));
+          },
+          Number(req.delayMs ?? 300),
+        );
         return {};
       }
       if (req.op === 'poweron') {
@@ -297,7 +329,10 @@ ${removeDir ? `sleep 0.5; rm -rf "${workDir}"` : ''}`;
   return child.pid ?? 0;
 }
 
-async function serveControl(path: string, handler: (req: Record<string, unknown>) => Promise<Record<string, unknown>>): Promise<Server> {
+async function serveControl(
+  path: string,
+  handler: (req: Record<string, unknown>) => Promise<Record<string, unknown>>,
+): Promise<Server> {
   if (existsSync(path)) unlinkSync(path);
   const server = createServer((sock) => {
     let buf = '';

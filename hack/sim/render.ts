@@ -87,7 +87,9 @@ export function meminfo(f: Facts): string {
   return rows
     .map(([k, v]) => {
       const label = `${k}:`.padEnd(16);
-      return k.startsWith('HugePages_') ? `${label}${String(v).padStart(8)}` : `${label}${String(v).padStart(8)} kB`;
+      return k.startsWith('HugePages_')
+        ? `${label}${String(v).padStart(8)}`
+        : `${label}${String(v).padStart(8)} kB`;
     })
     .join('\n')
     .concat('\n');
@@ -194,7 +196,13 @@ export function uname(f: Facts, hostname: string, args: string[]): string {
 export function dpkgQuery(s: HostState, format: string, patterns: string[]): string | null {
   const fmt = format.replace(/\\n/g, '\n').replace(/\\t/g, '\t');
   const globs = (patterns.length ? patterns : ['*']).map(
-    (p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`),
+    (p) =>
+      new RegExp(
+        `^${p
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.')}$`,
+      ),
   );
   const names = Object.keys(s.packages)
     .filter((n) => globs.some((g) => g.test(n)))
@@ -221,7 +229,11 @@ function uptime(ms: number): string {
 }
 
 /** `supervisorctl status [names]`: the text and supervisor 4's exit code (3 if any not running). */
-export function supervisorStatus(s: HostState, names: string[] = [], now = Date.now()): { out: string; code: number } {
+export function supervisorStatus(
+  s: HostState,
+  names: string[] = [],
+  now = Date.now(),
+): { out: string; code: number } {
   const progs = s.supervisor.programs;
   const wanted = names.length && !names.includes('all') ? names : Object.keys(progs).sort();
   let code = 0;
@@ -267,4 +279,3 @@ export function recordOf(h: HostState, status: NodeRecord['status']): NodeRecord
     host: h.id,
   };
 }
-

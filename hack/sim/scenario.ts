@@ -5,7 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { BOSS_V1_PROGRAMS, programsOf, ROLE_PACKAGES, ROLE_SERVICES } from './catalog.js';
+import {
+  BOSS_V1_PROGRAMS,
+  PACKAGE_GROUPS,
+  PACKAGE_PROGRAMS,
+  programsOf,
+  ROLE_PACKAGES,
+  ROLE_SERVICES,
+} from './catalog.js';
 import { codenameOf, recordOf } from './render.js';
 import { DEFAULT_BOSS } from './store.js';
 import type { BossDb, Disk, FirstboxData, HostState, NodeRecord, TagDb, TagItem } from './types.js';
@@ -21,7 +28,11 @@ const DiskSpec = z.object({
   dirty: z.boolean().optional(),
 });
 
-const OsSpec = z.object({ name: z.string().default('Ubuntu'), version: z.string(), kernel: z.string().optional() });
+const OsSpec = z.object({
+  name: z.string().default('Ubuntu'),
+  version: z.string(),
+  kernel: z.string().optional(),
+});
 
 const HostSpec = z.object({
   id: z.string().regex(/^[a-z][a-z0-9-]*$/),
@@ -39,7 +50,9 @@ const HostSpec = z.object({
   disks: z.array(DiskSpec).optional(),
   packages: z.record(z.string(), z.string()).optional(),
   programs: z.array(z.string()).optional(),
-  programStates: z.record(z.string(), z.enum(['RUNNING', 'STOPPED', 'FATAL', 'EXITED', 'BACKOFF', 'STARTING'])).optional(),
+  programStates: z
+    .record(z.string(), z.enum(['RUNNING', 'STOPPED', 'FATAL', 'EXITED', 'BACKOFF', 'STARTING']))
+    .optional(),
   supervisor: z.boolean().optional(),
   credentials: z.object({ user: z.string(), password: z.string() }).optional(),
   vm: z.object({ physicalHost: z.string() }).optional(),
@@ -114,7 +127,13 @@ function bytes(size: string | number): number {
   return Math.round(Number(m[1]) * 1024 ** pow);
 }
 
-const MODELS = { ssd: 'INTEL SSDSC2KB960G8', hdd: 'ST4000NM0035-1V4107', 'raid-ssd': 'PERC H730P Mini', usb: 'Cruzer Blade', nvme: 'INTEL SSDPE2KX020T8' };
+const MODELS = {
+  ssd: 'INTEL SSDSC2KB960G8',
+  hdd: 'ST4000NM0035-1V4107',
+  'raid-ssd': 'PERC H730P Mini',
+  usb: 'Cruzer Blade',
+  nvme: 'INTEL SSDPE2KX020T8',
+};
 
 function disks(specs: z.infer<typeof DiskSpec>[] | undefined, isVm: boolean): Disk[] {
   const list = specs ?? [
@@ -145,7 +164,15 @@ function disks(specs: z.infer<typeof DiskSpec>[] | undefined, isVm: boolean): Di
 }
 
 function partOf(name: string): Disk {
-  return { name, type: 'part', sizeBytes: 0, rotational: false, removable: false, transport: null, model: '' };
+  return {
+    name,
+    type: 'part',
+    sizeBytes: 0,
+    rotational: false,
+    removable: false,
+    transport: null,
+    model: '',
+  };
 }
 
 export function addressOf(spec: string | number | undefined, subnet: number, fallback: number): string {
@@ -158,7 +185,8 @@ export function addressOf(spec: string | number | undefined, subnet: number, fal
   return `127.77.${subnet}.${spec ?? fallback}`;
 }
 
-const QEMU_DEFAULT = 'QEMU emulator version 2.5.0 (Debian 1:2.5+dfsg-5ubuntu10.51), Copyright (c) 2003-2008 Fabrice Bellard';
+const QEMU_DEFAULT =
+  'QEMU emulator version 2.5.0 (Debian 1:2.5+dfsg-5ubuntu10.51), Copyright (c) 2003-2008 Fabrice Bellard';
 
 function mac(seed: number): string {
   const b = [0x52, 0x54, 0x7e, (seed >> 16) & 0xff, (seed >> 8) & 0xff, seed & 0xff];
@@ -183,13 +211,18 @@ export function normalize(sc: Scenario, opts: { subnet?: number; port?: number }
     const isPhysical = !isVm && kind === 'node';
     const hasQemu = roles.includes('hyper') || roles.includes('vg');
     const packages: Record<string, string> = {};
-    if (!spare && kind === 'node') for (const r of roles) for (const p of ROLE_PACKAGES[r] ?? []) packages[p] = version;
+    if (!spare && kind === 'node')
+      for (const r of roles) for (const p of ROLE_PACKAGES[r] ?? []) packages[p] = version;
     Object.assign(packages, spec.packages ?? {});
     const programNames = spec.programs ?? Object.keys(packages).flatMap(programsOf);
     if (sc.boss.v1 && !spare) for (const r of roles) programNames.push(...(BOSS_V1_PROGRAMS[r] ?? []));
     const programs: HostState['supervisor']['programs'] = {};
     for (const p of programNames) {
-      programs[p] = { state: spec.programStates?.[p] ?? 'RUNNING', pid: 1000 + ++seq * 37, startedAt: now - 86_400_000 * 3 - seq * 61_000 };
+      programs[p] = {
+        state: spec.programStates?.[p] ?? 'RUNNING',
+        pid: 1000 + ++seq * 37,
+        startedAt: now - 86_400_000 * 3 - seq * 61_000,
+      };
     }
     const services: Record<string, 'running' | 'stopped'> = {};
     if (!spare) for (const r of roles) for (const svc of ROLE_SERVICES[r] ?? []) services[svc] = 'running';
@@ -238,8 +271,12 @@ export function normalize(sc: Scenario, opts: { subnet?: number; port?: number }
     .filter((h) => h.kind === 'node' && !h.spare)
     .map((h) => recordOf(h, 'deployed'));
   const repo: Record<string, string[]> = {};
-  for (const h of hosts) for (const [p, v] of Object.entries(h.packages)) repo[p] = [...new Set([...(repo[p] ?? []), v])];
-  for (const [p, v] of Object.entries(sc.repo)) repo[p] = [...new Set([...(repo[p] ?? []), ...(Array.isArray(v) ? v : [v])])];
+  // The installer ships every package it knows, except the tag packages (R1 places those).
+  for (const p of Object.keys(PACKAGE_PROGRAMS)) if (!PACKAGE_GROUPS.tag!.includes(p)) repo[p] = [version];
+  for (const h of hosts)
+    for (const [p, v] of Object.entries(h.packages)) repo[p] = [...new Set([...(repo[p] ?? []), v])];
+  for (const [p, v] of Object.entries(sc.repo))
+    repo[p] = [...new Set([...(repo[p] ?? []), ...(Array.isArray(v) ? v : [v])])];
   const fb: FirstboxData = {
     installerVersion: sc.installerVersion,
     domain: sc.domain,
@@ -255,7 +292,10 @@ export function normalize(sc: Scenario, opts: { subnet?: number; port?: number }
     repo,
     builds: [],
     vip: Object.fromEntries(
-      sc.zones.map((z) => [z.id, z.vip ?? nodes.find((n) => n.zone_id === z.id && n.roles.includes('webservice'))?.node_id ?? '']),
+      sc.zones.map((z) => [
+        z.id,
+        z.vip ?? nodes.find((n) => n.zone_id === z.id && n.roles.includes('webservice'))?.node_id ?? '',
+      ]),
     ),
     proxyVip: Object.fromEntries(sc.zones.map((z) => [z.id, z.proxyVip ?? addressOf(5, subnet, 5)])),
     configured: {},
@@ -267,11 +307,29 @@ export function normalize(sc: Scenario, opts: { subnet?: number; port?: number }
     scenario: sc,
     hosts,
     tagDb: { zones: tagsOf(sc), migrated: {} },
-    boss: { ...DEFAULT_BOSS, v2Deployed: sc.boss.v2, cronusDeployed: sc.boss.cronus || sc.boss.v2, defaultPassword: sc.boss.defaultPassword },
+    boss: {
+      ...DEFAULT_BOSS,
+      v2Deployed: sc.boss.v2,
+      cronusDeployed: sc.boss.cronus || sc.boss.v2,
+      defaultPassword: sc.boss.defaultPassword,
+    },
   };
 }
 
-const TAG_NAMES = ['web', 'db', 'prod', 'staging', 'cache', 'backup', 'gpu', 'lb', 'k8s', 'etl', 'ops', 'test'];
+const TAG_NAMES = [
+  'web',
+  'db',
+  'prod',
+  'staging',
+  'cache',
+  'backup',
+  'gpu',
+  'lb',
+  'k8s',
+  'etl',
+  'ops',
+  'test',
+];
 
 function tagsOf(sc: Scenario): Record<string, TagItem[]> {
   const out: Record<string, TagItem[]> = {};

@@ -3,7 +3,17 @@
  * from the root namespace, `/.sim/nodes/ID` from the firstbox). Synchronous on purpose: commands
  * are short-lived processes and read-modify-write must not interleave with another command's.
  */
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BossDb, HostState, SimConfig, TagDb, TimelineEvent } from './types.js';
 

@@ -194,5 +194,12 @@ export interface SimConfig {
   domain: string;
   nodePath: string;
   bundle: string;
-  hosts: { id: string; address: string; port: number; kind: 'firstbox' | 'node'; roles: string[]; spare: boolean }[];
+  hosts: {
+    id: string;
+    address: string;
+    port: number;
+    kind: 'firstbox' | 'node';
+    roles: string[];
+    spare: boolean;
+  }[];
 }

@@ -5,22 +5,36 @@ import { parse } from 'yaml';
 import { compareVersions } from '../catalog.js';
 import { readJson, updateBoss } from '../store.js';
 import type { BossDb } from '../types.js';
-import { CmdError, fb, getopt, out, readNode, ROOT, SERVICES, self, str } from './ctx.js';
+import { CmdError, fb, getopt, out, ROOT, readNode, SERVICES, self, str } from './ctx.js';
 import { runJob } from './jobs.js';
 import { installOnNode } from './packages.js';
 
 type Cmd = (args: string[]) => Promise<number> | number;
 
 const COMPONENTS: Record<string, { pkgs: string[]; role: string; flag: keyof BossDb }> = {
-  deploy_boss: { pkgs: ['pitrix-ks-boss2', 'pitrix-ks-boss2-console', 'pitrix-ks-boss2-conf', 'pitrix-transit-upload-server'], role: 'boss', flag: 'v2Deployed' },
+  deploy_boss: {
+    pkgs: [
+      'pitrix-ks-boss2',
+      'pitrix-ks-boss2-console',
+      'pitrix-ks-boss2-conf',
+      'pitrix-transit-upload-server',
+    ],
+    role: 'boss',
+    flag: 'v2Deployed',
+  },
   deploy_cronus: { pkgs: ['pitrix-cronus'], role: 'webservice', flag: 'cronusDeployed' },
-  deploy_websupervisor: { pkgs: ['pitrix-ks-webservice-websupervisor'], role: 'webservice', flag: 'websupervisorDeployed' },
+  deploy_websupervisor: {
+    pkgs: ['pitrix-ks-webservice-websupervisor'],
+    role: 'webservice',
+    flag: 'websupervisorDeployed',
+  },
 };
 
 const deployComponent: Cmd = async (args) => {
   const { opts } = getopt(args, ['-v']);
   const file = str(opts['-v']);
-  if (!file) throw new CmdError('usage: deploy-qingcloud-component.py -v /pitrix/config/vm_variables.ZONE_ID.yaml', 2);
+  if (!file)
+    throw new CmdError('usage: deploy-qingcloud-component.py -v /pitrix/config/vm_variables.ZONE_ID.yaml', 2);
   const m = /vm_variables\.([^./]+)\.yaml$/.exec(file);
   if (!m) throw new CmdError(`${file}: the file name must be vm_variables.ZONE_ID.yaml`, 2);
   const zone = m[1]!;
@@ -31,23 +45,34 @@ const deployComponent: Cmd = async (args) => {
   const z = f.zones.find((x) => x.zone_id === zone);
   if (!z) throw new CmdError(`zone ${zone} does not exist`, 2);
   const chosen = Object.keys(COMPONENTS).filter((k) => Number(vars[k]) === 1);
-  if (chosen.length !== 1) throw new CmdError(`exactly one component may be deployed per run; got ${chosen.length ? chosen.join(', ') : 'none'}`, 2);
-  if (z.mode === 'fusion' && (vars.floating_ip || vars.mgmt_network_address)) throw new CmdError('fusion mode: floating_ip and mgmt_network_address cannot be set', 2);
+  if (chosen.length !== 1)
+    throw new CmdError(
+      `exactly one component may be deployed per run; got ${chosen.length ? chosen.join(', ') : 'none'}`,
+      2,
+    );
+  if (z.mode === 'fusion' && (vars.floating_ip || vars.mgmt_network_address))
+    throw new CmdError('fusion mode: floating_ip and mgmt_network_address cannot be set', 2);
   const comp = COMPONENTS[chosen[0]!]!;
   const boss = readJson<BossDb>(join(SERVICES, 'boss.json'));
   if (chosen[0] === 'deploy_boss') {
-    if (compareVersions(f.installerVersion, '4.3') < 0) throw new CmdError(`BOSS V2 needs installer >= 4.3 (have ${f.installerVersion})`, 2);
-    if (!z.is_global_zone) throw new CmdError(`zone ${zone} is a sub zone: only cronus can be deployed there`, 2);
+    if (compareVersions(f.installerVersion, '4.3') < 0)
+      throw new CmdError(`BOSS V2 needs installer >= 4.3 (have ${f.installerVersion})`, 2);
+    if (!z.is_global_zone)
+      throw new CmdError(`zone ${zone} is a sub zone: only cronus can be deployed there`, 2);
     if (!boss.cronusDeployed) throw new CmdError('cronus must be deployed before BOSS V2', 2);
-    if (f.nodes.some((n) => readNode(n.host).bossV1)) throw new CmdError('BOSS V1 is still installed; uninstall it first (R3 step 1)', 2);
+    if (f.nodes.some((n) => readNode(n.host).bossV1))
+      throw new CmdError('BOSS V1 is still installed; uninstall it first (R3 step 1)', 2);
     if (compareVersions(f.installerVersion, '4.4.3') < 0) {
       for (const n of f.nodes.filter((x) => x.roles.includes('zoocassa'))) {
         const os = readNode(n.host).facts.os.version;
-        if (compareVersions(os, '14.04.5') < 0) throw new CmdError(`zoocassa node ${n.node_id} runs Ubuntu ${os}; BOSS V2 needs >= 14.04.5`, 2);
+        if (compareVersions(os, '14.04.5') < 0)
+          throw new CmdError(`zoocassa node ${n.node_id} runs Ubuntu ${os}; BOSS V2 needs >= 14.04.5`, 2);
       }
     }
   }
-  const targets = f.nodes.filter((n) => n.zone_id === zone && n.roles.includes(comp.role) && n.status === 'deployed');
+  const targets = f.nodes.filter(
+    (n) => n.zone_id === zone && n.roles.includes(comp.role) && n.status === 'deployed',
+  );
   if (!targets.length) throw new CmdError(`zone ${zone} has no ${comp.role} nodes`, 2);
   return runJob('deploy-qingcloud-component', zone, [
     { desc: `check ${chosen[0]} prerequisites`, ms: 400 },
@@ -57,7 +82,9 @@ const deployComponent: Cmd = async (args) => {
       ms: 1200,
       run: () => {
         const fx = fb();
-        for (const t of targets) for (const p of comp.pkgs) installOnNode(t.host, p, fx.repo[p]?.at(-1) ?? `${fx.installerVersion}-1`, fx);
+        for (const t of targets)
+          for (const p of comp.pkgs)
+            installOnNode(t.host, p, fx.repo[p]?.at(-1) ?? `${fx.installerVersion}-1`, fx);
       },
     },
     { desc: 'initialize database', ms: 800 },
@@ -101,15 +128,27 @@ const djangoManage: Cmd = (args) => {
     case 'versions': {
       const id = bossNodes()[0]!;
       const h = id === self().id ? self() : readNode(id);
-      for (const p of ['pitrix-ks-boss2', 'pitrix-ks-boss2-console', 'pitrix-ks-boss2-conf', 'pitrix-transit-upload-server']) out(`${p} ${h.packages[p] ?? 'none'}`);
+      for (const p of [
+        'pitrix-ks-boss2',
+        'pitrix-ks-boss2-console',
+        'pitrix-ks-boss2-conf',
+        'pitrix-transit-upload-server',
+      ])
+        out(`${p} ${h.packages[p] ?? 'none'}`);
       return 0;
     }
     case 'rebuild_cache':
     case 'migrate':
     case 'init_data': {
-      const key = { rebuild_cache: 'cacheRebuilds', migrate: 'migrations', init_data: 'initData' }[cmd] as 'cacheRebuilds';
+      const key = { rebuild_cache: 'cacheRebuilds', migrate: 'migrations', init_data: 'initData' }[
+        cmd
+      ] as 'cacheRebuilds';
       const n = updateBoss(SERVICES, (b) => ++b[key]);
-      out(cmd === 'migrate' ? `Operations to perform: apply all migrations\nRunning migrations: ok (${n})` : `${cmd}: done`);
+      out(
+        cmd === 'migrate'
+          ? `Operations to perform: apply all migrations\nRunning migrations: ok (${n})`
+          : `${cmd}: done`,
+      );
       return 0;
     }
     case 'check_default_password': {
@@ -126,7 +165,10 @@ const djangoManage: Cmd = (args) => {
       return 0;
     }
     default:
-      throw new CmdError(`Unknown command: '${cmd}'. Known: areyouok, versions, rebuild_cache, migrate, init_data, check_default_password, change_password`, 2);
+      throw new CmdError(
+        `Unknown command: '${cmd}'. Known: areyouok, versions, rebuild_cache, migrate, init_data, check_default_password, change_password`,
+        2,
+      );
   }
 };
 

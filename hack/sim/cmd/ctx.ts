@@ -83,7 +83,10 @@ export function stamp(): string {
 }
 
 /** Minimal getopt: `spec` lists options taking a value; everything else is a flag or positional. */
-export function getopt(args: string[], withValue: string[]): { opts: Record<string, string | true>; pos: string[] } {
+export function getopt(
+  args: string[],
+  withValue: string[],
+): { opts: Record<string, string | true>; pos: string[] } {
   const opts: Record<string, string | true> = {};
   const pos: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -116,7 +119,15 @@ export function resolveTarget(f: FirstboxData, target: string): NodeRecord[] {
     const before = picked.size;
     for (const n of f.nodes) {
       const zoneRole = n.roles.some((r) => `${n.zone_id}-${r}` === t);
-      if (t === 'all' || n.roles.includes(t) || zoneRole || n.node_id === t || n.mgmt_ip === t || n.hostname === t) picked.add(n.node_id);
+      if (
+        t === 'all' ||
+        n.roles.includes(t) ||
+        zoneRole ||
+        n.node_id === t ||
+        n.mgmt_ip === t ||
+        n.hostname === t
+      )
+        picked.add(n.node_id);
     }
     if (picked.size === before) throw new CmdError(`no node matches target '${t}'`, 2);
   }

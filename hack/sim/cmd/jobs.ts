@@ -32,9 +32,22 @@ export async function runJob(kind: string, zone: string | undefined, steps: Step
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, `${id}.log`);
   updateFb((f) => {
-    const busy = Object.values(f.jobs).find((j) => j.kind === kind && j.zone === zone && j.status === 'running' && alive(j.pid));
-    if (busy) throw new CmdError(`another ${kind} job (${busy.id}) is running${zone ? ` for zone ${zone}` : ''}`, 3);
-    f.jobs[id] = { id, kind, ...(zone ? { zone } : {}), status: 'running', progress: 0, step: 'queued', startedAt: Date.now(), pid: process.pid, logFile: logFile.slice(ROOT.length - 1) };
+    const busy = Object.values(f.jobs).find(
+      (j) => j.kind === kind && j.zone === zone && j.status === 'running' && alive(j.pid),
+    );
+    if (busy)
+      throw new CmdError(`another ${kind} job (${busy.id}) is running${zone ? ` for zone ${zone}` : ''}`, 3);
+    f.jobs[id] = {
+      id,
+      kind,
+      ...(zone ? { zone } : {}),
+      status: 'running',
+      progress: 0,
+      step: 'queued',
+      startedAt: Date.now(),
+      pid: process.pid,
+      logFile: logFile.slice(ROOT.length - 1),
+    };
   });
   const say = (line: string) => {
     const l = `${stamp()} ${line}`;
@@ -74,7 +87,8 @@ function jobFor(kind: string, args: string[]): Job {
     : jobs.filter((j) => !zone || j.zone === zone).sort((a, b) => b.startedAt - a.startedAt)[0];
   if (!pick) throw new CmdError(wanted ? `job ${wanted} not found` : `no ${kind} job found`, 1);
   // A job whose process died without finishing failed; say so rather than "running" forever.
-  if (pick.status === 'running' && !alive(pick.pid)) return { ...pick, status: 'failed', step: 'failed: job process exited' };
+  if (pick.status === 'running' && !alive(pick.pid))
+    return { ...pick, status: 'failed', step: 'failed: job process exited' };
   return pick;
 }
 

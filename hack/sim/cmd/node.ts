@@ -1,8 +1,20 @@
 /** Commands every simulated host answers from its own state: facts, supervisor, init services, power. */
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dpkgQuery, effectiveFacts, ipAddr, ipLink, lsbDescription, lsblkHasJson, lsblkJson, lsblkPairs, lsblkPlain, supervisorStatus, uname } from '../render.js';
 import { programConf } from '../layout.js';
+import {
+  dpkgQuery,
+  effectiveFacts,
+  ipAddr,
+  ipLink,
+  lsbDescription,
+  lsblkHasJson,
+  lsblkJson,
+  lsblkPairs,
+  lsblkPlain,
+  supervisorStatus,
+  uname,
+} from '../render.js';
 import { timeline } from '../store.js';
 import type { HostState } from '../types.js';
 import { CmdError, ctl, err, faultsOf, out, ROOT, SERVICES, self, updateSelf } from './ctx.js';
@@ -23,7 +35,8 @@ const lsb_release: Cmd = (args) => {
     ['r', 'Release', f.os.version.split('.').slice(0, 2).join('.')],
     ['c', 'Codename', f.os.codename],
   ];
-  const wanted = flags.includes('a') || !/[idrc]/.test(flags) ? rows : rows.filter(([k]) => flags.includes(k));
+  const wanted =
+    flags.includes('a') || !/[idrc]/.test(flags) ? rows : rows.filter(([k]) => flags.includes(k));
   out(wanted.map(([, label, v]) => (short ? v : `${label}:\t${v}`)).join('\n'));
   return 0;
 };
@@ -87,7 +100,11 @@ const CONF_D = () => join(ROOT, 'etc/supervisor/conf.d');
 
 function confNames(): string[] {
   const d = CONF_D();
-  return existsSync(d) ? readdirSync(d).filter((f) => f.endsWith('.conf')).map((f) => f.slice(0, -5)) : [];
+  return existsSync(d)
+    ? readdirSync(d)
+        .filter((f) => f.endsWith('.conf'))
+        .map((f) => f.slice(0, -5))
+    : [];
 }
 
 let pidSeq = Date.now() % 20000;
@@ -193,7 +210,13 @@ const service: Cmd = (args) => {
   updateSelf((st) => {
     st.services[name] = action === 'stop' ? 'stopped' : 'running';
   });
-  const verb = { start: 'Starting', stop: 'Stopping', restart: 'Restarting', reload: 'Reloading', 'force-reload': 'Reloading' }[action];
+  const verb = {
+    start: 'Starting',
+    stop: 'Stopping',
+    restart: 'Restarting',
+    reload: 'Reloading',
+    'force-reload': 'Reloading',
+  }[action];
   out(` * ${verb} ${name} ${name}\n   ...done.`);
   return 0;
 };

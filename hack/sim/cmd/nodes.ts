@@ -6,7 +6,21 @@ import { nodeListText } from '../layout.js';
 import { effectiveFacts, recordOf } from '../render.js';
 import { readConfig } from '../store.js';
 import type { FirstboxData, NodeRecord } from '../types.js';
-import { CmdError, faultsOf, fb, getopt, nodeRoot, out, readList, readNode, ROOT, SERVICES, str, updateFb, updateNode } from './ctx.js';
+import {
+  CmdError,
+  faultsOf,
+  fb,
+  getopt,
+  nodeRoot,
+  out,
+  ROOT,
+  readList,
+  readNode,
+  SERVICES,
+  str,
+  updateFb,
+  updateNode,
+} from './ctx.js';
 import { runJob } from './jobs.js';
 
 type Cmd = (args: string[]) => Promise<number> | number;
@@ -37,7 +51,15 @@ const addNodes: Cmd = (args) => {
       const have = f.nodes.find((n) => n.mgmt_ip === ip);
       if (have) return `node ${ip} already added as ${have.node_id} (status ${have.status})`;
       const h = readNode(id);
-      f.nodes.push({ ...recordOf({ ...h, zone, roles: [] }, 'new'), cpu_cores: 0, memory_mb: 0, os_name: '', os_version: '', arch: '', disks: [] });
+      f.nodes.push({
+        ...recordOf({ ...h, zone, roles: [] }, 'new'),
+        cpu_cores: 0,
+        memory_mb: 0,
+        os_name: '',
+        os_version: '',
+        arch: '',
+        disks: [],
+      });
       return `node ${ip} added as ${id} (status new)`;
     });
   });
@@ -58,15 +80,29 @@ const describeNodes: Cmd = (args) => {
   const zone = str(opts['-z']);
   const nodeIds = str(opts['-n'])?.split(',');
   const set = f.nodes.filter(
-    (n) => (status === 'all' || n.status === status) && (!zone || n.zone_id === zone) && (!nodeIds || nodeIds.includes(n.node_id)),
+    (n) =>
+      (status === 'all' || n.status === status) &&
+      (!zone || n.zone_id === zone) &&
+      (!nodeIds || nodeIds.includes(n.node_id)),
   );
   if (str(opts['-f']) === 'json') {
-    out(JSON.stringify({ action: 'DescribeNodesResponse', ret_code: 0, total_count: set.length, node_set: set.map((n) => publicRecord(f, n)) }));
+    out(
+      JSON.stringify({
+        action: 'DescribeNodesResponse',
+        ret_code: 0,
+        total_count: set.length,
+        node_set: set.map((n) => publicRecord(f, n)),
+      }),
+    );
     return 0;
   }
-  out(`${'NODE_ID'.padEnd(14)}${'MGMT_IP'.padEnd(16)}${'ZONE'.padEnd(10)}${'ROLES'.padEnd(18)}${'STATUS'.padEnd(11)}CPU  MEM(MB)  OS`);
+  out(
+    `${'NODE_ID'.padEnd(14)}${'MGMT_IP'.padEnd(16)}${'ZONE'.padEnd(10)}${'ROLES'.padEnd(18)}${'STATUS'.padEnd(11)}CPU  MEM(MB)  OS`,
+  );
   for (const n of set) {
-    out(`${n.node_id.padEnd(14)}${n.mgmt_ip.padEnd(16)}${n.zone_id.padEnd(10)}${n.roles.join(',').padEnd(18)}${n.status.padEnd(11)}${String(n.cpu_cores).padEnd(5)}${String(n.memory_mb).padEnd(9)}${n.os_name} ${n.os_version}`);
+    out(
+      `${n.node_id.padEnd(14)}${n.mgmt_ip.padEnd(16)}${n.zone_id.padEnd(10)}${n.roles.join(',').padEnd(18)}${n.status.padEnd(11)}${String(n.cpu_cores).padEnd(5)}${String(n.memory_mb).padEnd(9)}${n.os_name} ${n.os_version}`,
+    );
   }
   out(`total: ${set.length}`);
   return 0;
@@ -74,13 +110,21 @@ const describeNodes: Cmd = (args) => {
 
 const describeZones: Cmd = () => {
   const f = fb();
-  out(JSON.stringify({ action: 'DescribeZonesResponse', ret_code: 0, total_count: f.zones.length, zone_set: f.zones }));
+  out(
+    JSON.stringify({
+      action: 'DescribeZonesResponse',
+      ret_code: 0,
+      total_count: f.zones.length,
+      zone_set: f.zones,
+    }),
+  );
   return 0;
 };
 
 const establishSsh: Cmd = (args) => {
   const [list, port, user, password] = args;
-  if (!list || !port || !user || password === undefined) throw new CmdError('usage: establish_ssh.sh NODE_LIST_FILE SSH_PORT USER PASSWD', 2);
+  if (!list || !port || !user || password === undefined)
+    throw new CmdError('usage: establish_ssh.sh NODE_LIST_FILE SSH_PORT USER PASSWD', 2);
   let failed = 0;
   for (const ip of readList(list)) {
     const id = hostByAddress(ip);
@@ -118,7 +162,11 @@ const collectNodes: Cmd = async (args) => {
         const f = fb();
         for (const ip of ips) {
           const r = recordByIp(f, ip);
-          if (r.status === 'deployed') throw new CmdError(`node ${r.node_id} (${ip}) is deployed; its facts cannot be collected again`, 1);
+          if (r.status === 'deployed')
+            throw new CmdError(
+              `node ${r.node_id} (${ip}) is deployed; its facts cannot be collected again`,
+              1,
+            );
         }
       },
     },
@@ -130,9 +178,12 @@ const collectNodes: Cmd = async (args) => {
         for (const ip of ips) {
           const r = recordByIp(f, ip);
           const h = readNode(r.host);
-          if (h.power !== 'on') problems.push(`${ip}: ssh: connect to host ${ip} port 22: Connection refused`);
+          if (h.power !== 'on')
+            problems.push(`${ip}: ssh: connect to host ${ip} port 22: Connection refused`);
           else if (!h.credentials.isDefault && !f.sshEstablished.includes(ip)) {
-            problems.push(`${ip}: Permission denied (publickey,password); non-default credentials: run establish_ssh.sh first`);
+            problems.push(
+              `${ip}: Permission denied (publickey,password); non-default credentials: run establish_ssh.sh first`,
+            );
           }
         }
       },
@@ -149,7 +200,9 @@ const collectNodes: Cmd = async (args) => {
             const h = readNode(r.host);
             const dirty = h.facts.disks.find((d) => d.dirty);
             if (dirty) {
-              problems.push(`${ip}: data disk ${dirty.name} has partitions or data; erase it with /pitrix/bin/erase_data_disks.sh`);
+              problems.push(
+                `${ip}: data disk ${dirty.name} has partitions or data; erase it with /pitrix/bin/erase_data_disks.sh`,
+              );
               continue;
             }
             const facts = effectiveFacts(h, faultsOf(nodeRoot(r.host)));
@@ -167,10 +220,15 @@ const modifyNode: Cmd = (args) => {
   const { opts } = getopt(args, ['-i', '-d', '-s', '-t', '-S']);
   const ip = str(opts['-i']);
   const dev = str(opts['-d']);
-  if (!ip || !dev) throw new CmdError('usage: modify-node-attributes.py -i IP -d DEVICE [-s 0|1] [-t ssd|sata|nvme] [-S SIZE_GIB]', 2);
+  if (!ip || !dev)
+    throw new CmdError(
+      'usage: modify-node-attributes.py -i IP -d DEVICE [-s 0|1] [-t ssd|sata|nvme] [-S SIZE_GIB]',
+      2,
+    );
   const msg = updateFb((f) => {
     const r = recordByIp(f, ip);
-    if (r.status === 'deployed') throw new CmdError(`node ${r.node_id} is deployed; its attributes cannot be modified`, 1);
+    if (r.status === 'deployed')
+      throw new CmdError(`node ${r.node_id} is deployed; its attributes cannot be modified`, 1);
     const d = r.disks.find((x) => x.device === dev);
     if (!d) throw new CmdError(`node ${r.node_id} has no collected disk ${dev}`, 1);
     const s = str(opts['-s']);
@@ -196,7 +254,8 @@ const eraseDisks: Cmd = (args) => {
   const f = fb();
   for (const ip of readList(list)) {
     const r = recordByIp(f, ip);
-    if (r.status === 'deployed') throw new CmdError(`refusing to erase ${dev} on deployed node ${r.node_id}`, 1);
+    if (r.status === 'deployed')
+      throw new CmdError(`refusing to erase ${dev} on deployed node ${r.node_id}`, 1);
     updateNode(r.host, (h) => {
       const d = h.facts.disks.find((x) => x.name === dev);
       if (!d) throw new CmdError(`${ip}: no such device /dev/${dev}`, 1);

@@ -6,8 +6,23 @@ import { compareVersions, PACKAGE_GROUPS, programsOf } from '../catalog.js';
 import { imageOf } from '../layout.js';
 import { readConfig } from '../store.js';
 import type { FirstboxData, HostState } from '../types.js';
+import {
+  CmdError,
+  err,
+  fb,
+  getopt,
+  nodeRoot,
+  out,
+  ROOT,
+  readNode,
+  resolveTarget,
+  SERVICES,
+  sleep,
+  str,
+  updateFb,
+  updateNode,
+} from './ctx.js';
 import { startProgram, writeProgramConf } from './node.js';
-import { CmdError, err, fb, getopt, nodeRoot, out, ROOT, readNode, resolveTarget, SERVICES, sleep, str, updateFb, updateNode } from './ctx.js';
 
 type Cmd = (args: string[]) => Promise<number> | number;
 
@@ -108,7 +123,8 @@ function expand(f: FirstboxData, list: string): string[] {
       const group = PACKAGE_GROUPS[p];
       if (!group) return [p];
       const have = group.filter((g) => f.repo[g]?.length);
-      if (!have.length) throw new CmdError(`package group ${p}: none of ${group.join(', ')} found in the repository`, 1);
+      if (!have.length)
+        throw new CmdError(`package group ${p}: none of ${group.join(', ')} found in the repository`, 1);
       return have;
     });
 }
@@ -152,8 +168,13 @@ const update: Cmd = async (args) => {
   if (!target || !list) throw new CmdError('usage: update.sh [-f] TARGET PKG[,PKG...]', 2);
   const f = fb();
   const nodes = resolveTarget(f, target);
-  const pkgs = expand(f, list);
-  for (const p of pkgs) if (!latest(f, p)) throw new CmdError(`package ${p} not found in the repository; place it under /pitrix/repo and run scan_all.sh`, 1);
+  const all = expand(f, list);
+  for (const p of all)
+    if (!latest(f, p))
+      throw new CmdError(
+        `package ${p} not found in the repository; place it under /pitrix/repo and run scan_all.sh`,
+        1,
+      );
   let failed = 0;
   for (const n of nodes) {
     const h: HostState = readNode(n.host);
@@ -163,6 +184,14 @@ const update: Cmd = async (args) => {
       if (!force) break;
       continue;
     }
+    // A group upgrades the members a node already has; on a node with none, it installs them all.
+    const groupOf = (p: string) => list.split(',').find((g) => PACKAGE_GROUPS[g]?.includes(p));
+    const pkgs = all.filter((p) => {
+      const g = groupOf(p);
+      if (!g) return true;
+      const members = all.filter((x) => groupOf(x) === g);
+      return !members.some((x) => h.packages[x]) || Boolean(h.packages[p]);
+    });
     for (const p of pkgs) {
       const v = latest(f, p)!;
       const old = h.packages[p] ?? 'none';
@@ -180,12 +209,28 @@ const update: Cmd = async (args) => {
 };
 
 /** Runs CMD in each node's own context (its mount namespace and root) through its command wrapper. */
-export function runOnNode(nodeId: string, command: string, stdio: 'inherit' | 'pipe' = 'inherit'): Promise<{ code: number; stdout: string }> {
+export function runOnNode(
+  nodeId: string,
+  command: string,
+  stdio: 'inherit' | 'pipe' = 'inherit',
+): Promise<{ code: number; stdout: string }> {
   const cfg = readConfig(SERVICES);
   const pid = readFileSync(join(nodeRoot(nodeId), '.sim/pid'), 'utf8').trim();
   const child = spawn(
     'nsenter',
-    ['-t', pid, '-m', '-r', '-w', 'env', 'PITRIX_SIM_VIA=exec_nodes', `SSH_ORIGINAL_COMMAND=${command}`, cfg.nodePath, cfg.bundle, '@wrapper'],
+    [
+      '-t',
+      pid,
+      '-m',
+      '-r',
+      '-w',
+      'env',
+      'PITRIX_SIM_VIA=exec_nodes',
+      `SSH_ORIGINAL_COMMAND=${command}`,
+      cfg.nodePath,
+      cfg.bundle,
+      '@wrapper',
+    ],
     { stdio: ['ignore', stdio, 'inherit'] },
   );
   let stdout = '';
@@ -231,4 +276,3 @@ export const PACKAGE_COMMANDS: Record<string, Cmd> = {
   'update.sh': update,
   'exec_nodes.sh': execNodes,
 };
-

@@ -5,9 +5,22 @@ import { parse } from 'yaml';
 import { programsOf, ROLE_PACKAGES, SCALABLE_ROLES } from '../catalog.js';
 import { nodeSettings, serverYaml } from '../templates.js';
 import type { FirstboxData, NodeRecord, ZoneRecord } from '../types.js';
-import { startProgram, writeProgramConf } from './node.js';
-import { CmdError, fb, getopt, nodeRoot, out, readList, readNode, ROOT, sleep, str, updateFb, updateNode } from './ctx.js';
+import {
+  CmdError,
+  fb,
+  getopt,
+  nodeRoot,
+  out,
+  ROOT,
+  readList,
+  readNode,
+  sleep,
+  str,
+  updateFb,
+  updateNode,
+} from './ctx.js';
 import { runJob } from './jobs.js';
+import { startProgram, writeProgramConf } from './node.js';
 
 type Cmd = (args: string[]) => Promise<number> | number;
 
@@ -27,7 +40,9 @@ interface Variables {
 }
 
 function readYaml<T>(file: string): T {
-  const candidates = isAbsolute(file) ? [file] : [join(process.cwd(), file), join(ROOT, 'pitrix/config', file)];
+  const candidates = isAbsolute(file)
+    ? [file]
+    : [join(process.cwd(), file), join(ROOT, 'pitrix/config', file)];
   const path = candidates.find((p) => existsSync(p));
   if (!path) throw new CmdError(`cannot open ${file}`, 2);
   try {
@@ -40,38 +55,50 @@ function readYaml<T>(file: string): T {
 /** Pending new zones (config-qingcloud.py -v) live beside the settings until scale-qingcloud-zone.py. */
 const PENDING = (zone: string) => join(ROOT, 'pitrix/conf/settings', `.pending-zone.${zone}.json`);
 
-function validate(f: FirstboxData, s: ScaleSettings, vars: Variables | undefined): { zone: string; assign: { ip: string; role: string }[]; mode: string } {
+function validate(
+  f: FirstboxData,
+  s: ScaleSettings,
+  vars: Variables | undefined,
+): { zone: string; assign: { ip: string; role: string }[]; mode: string } {
   const zone = s.zone_id ?? vars?.zone_id;
   if (!zone) throw new CmdError('settings: zone_id is missing', 2);
   const known = f.zones.find((z) => z.zone_id === zone);
   if (vars) {
-    if (vars.zone_id !== zone) throw new CmdError(`variables zone_id ${vars.zone_id} does not match settings zone_id ${zone}`, 2);
-    if (vars.is_global_zone !== 0) throw new CmdError('variables: a new zone in a region must have is_global_zone: 0', 2);
+    if (vars.zone_id !== zone)
+      throw new CmdError(`variables zone_id ${vars.zone_id} does not match settings zone_id ${zone}`, 2);
+    if (vars.is_global_zone !== 0)
+      throw new CmdError('variables: a new zone in a region must have is_global_zone: 0', 2);
     if (vars.cloud_type === 'public') throw new CmdError("variables: cloud_type must never be 'public'", 2);
     if (!vars.region_id) throw new CmdError('variables: region_id is missing', 2);
-  } else if (!known) throw new CmdError(`zone ${zone} does not exist; a new zone needs -v variables.${zone}.yaml`, 2);
+  } else if (!known)
+    throw new CmdError(`zone ${zone} does not exist; a new zone needs -v variables.${zone}.yaml`, 2);
   const mode = known?.mode ?? vars?.mode ?? 'standard';
   const assign: { ip: string; role: string }[] = [];
   for (const [role, ips] of Object.entries(s.nodes ?? {})) {
     if (!ips?.length) continue;
-    if (!SCALABLE_ROLES.includes(role)) throw new CmdError(`role ${role} cannot be scaled; only ${SCALABLE_ROLES.join(', ')}`, 2);
+    if (!SCALABLE_ROLES.includes(role))
+      throw new CmdError(`role ${role} cannot be scaled; only ${SCALABLE_ROLES.join(', ')}`, 2);
     for (const ip of ips) {
       const r = f.nodes.find((n) => n.mgmt_ip === ip);
       if (!r) throw new CmdError(`node ${ip} is not in the node list`, 2);
-      if (r.status !== 'available' && r.status !== 'deployed') throw new CmdError(`node ${ip} is ${r.status}; collect it first`, 2);
+      if (r.status !== 'available' && r.status !== 'deployed')
+        throw new CmdError(`node ${ip} is ${r.status}; collect it first`, 2);
       assign.push({ ip, role });
     }
   }
   if (!assign.length) throw new CmdError('settings: no nodes to scale', 2);
   const hypers = assign.filter((a) => a.role === 'hyper').length;
-  if (mode === 'standard' && hypers % 2 !== 0) throw new CmdError(`standard mode adds hyper nodes in pairs; got ${hypers}`, 2);
+  if (mode === 'standard' && hypers % 2 !== 0)
+    throw new CmdError(`standard mode adds hyper nodes in pairs; got ${hypers}`, 2);
   for (const a of assign.filter((x) => x.role === 'vg')) {
-    if (!s.eips?.[a.ip]?.length) throw new CmdError(`VG node ${a.ip} needs eips keyed by its management address`, 2);
+    if (!s.eips?.[a.ip]?.length)
+      throw new CmdError(`VG node ${a.ip} needs eips keyed by its management address`, 2);
   }
   if (s.vbc) {
     const { mgmt_ips = [], ipv4_vip, ipv4_vbc } = s.vbc;
     if (!ipv4_vbc || !ipv4_vip) throw new CmdError('vbc: ipv4_vbc and ipv4_vip are required', 2);
-    if (!mgmt_ips.includes(ipv4_vip)) throw new CmdError(`vbc: ipv4_vip ${ipv4_vip} must be one of mgmt_ips`, 2);
+    if (!mgmt_ips.includes(ipv4_vip))
+      throw new CmdError(`vbc: ipv4_vip ${ipv4_vip} must be one of mgmt_ips`, 2);
   }
   return { zone, assign, mode };
 }
@@ -94,7 +121,10 @@ const configQingcloud: Cmd = async (args) => {
       run: () => {
         const p = plan!;
         updateFb((f) => {
-          f.configured[p.zone] = [...(f.configured[p.zone] ?? []).filter((c) => !p.assign.some((a) => a.ip === c.ip)), ...p.assign];
+          f.configured[p.zone] = [
+            ...(f.configured[p.zone] ?? []).filter((c) => !p.assign.some((a) => a.ip === c.ip)),
+            ...p.assign,
+          ];
           for (const a of p.assign) {
             const r = f.nodes.find((n) => n.mgmt_ip === a.ip)!;
             if (r.status !== 'deployed') r.roles = [a.role];
@@ -102,13 +132,23 @@ const configQingcloud: Cmd = async (args) => {
           }
         });
         if (vars) writeFileSync(PENDING(p.zone), JSON.stringify({ vars, mode: p.mode }));
-        writeFileSync(join(ROOT, 'pitrix/conf/settings', `scale_settings.${p.zone}.yaml`), readFileSync(isAbsolute(sFile) ? sFile : existsSync(sFile) ? sFile : join(ROOT, 'pitrix/config', sFile)));
+        writeFileSync(
+          join(ROOT, 'pitrix/conf/settings', `scale_settings.${p.zone}.yaml`),
+          readFileSync(
+            isAbsolute(sFile) ? sFile : existsSync(sFile) ? sFile : join(ROOT, 'pitrix/config', sFile),
+          ),
+        );
       },
     },
   ]);
 };
 
-function deployNodes(zone: string, recs: NodeRecord[], f: FirstboxData, phase: 'base' | 'services' | 'register'): void {
+function deployNodes(
+  zone: string,
+  recs: NodeRecord[],
+  f: FirstboxData,
+  phase: 'base' | 'services' | 'register',
+): void {
   for (const r of recs) {
     const root = nodeRoot(r.host);
     updateNode(r.host, (h) => {
@@ -132,7 +172,8 @@ function deployNodes(zone: string, recs: NodeRecord[], f: FirstboxData, phase: '
         h.roles = [...r.roles];
       }
     });
-    if (phase === 'register') writeFileSync(join(ROOT, 'pitrix/conf/settings', r.node_id), nodeSettings(readNode(r.host)));
+    if (phase === 'register')
+      writeFileSync(join(ROOT, 'pitrix/conf/settings', r.node_id), nodeSettings(readNode(r.host)));
   }
 }
 
@@ -151,20 +192,30 @@ async function scale(kind: 'scale-qingcloud' | 'scale-qingcloud-zone', args: str
       run: () => {
         const f = fb();
         const pending = existsSync(PENDING(zone));
-        if (kind === 'scale-qingcloud' && !f.zones.some((z) => z.zone_id === zone)) throw new CmdError(`zone ${zone} does not exist`, 2);
+        if (kind === 'scale-qingcloud' && !f.zones.some((z) => z.zone_id === zone))
+          throw new CmdError(`zone ${zone} does not exist`, 2);
         if (kind === 'scale-qingcloud-zone' && !pending && !f.zones.some((z) => z.zone_id === zone)) {
-          throw new CmdError(`zone ${zone} is not configured; run config-qingcloud.py -v variables.${zone}.yaml -s settings.${zone}.yaml`, 2);
+          throw new CmdError(
+            `zone ${zone} is not configured; run config-qingcloud.py -v variables.${zone}.yaml -s settings.${zone}.yaml`,
+            2,
+          );
         }
         recs = ips.map((ip) => {
           const r = f.nodes.find((n) => n.mgmt_ip === ip);
           if (!r) throw new CmdError(`node ${ip} is not in the node list`, 2);
           if (r.status === 'deployed') throw new CmdError(`node ${r.node_id} (${ip}) is already deployed`, 2);
-          if (r.status !== 'available') throw new CmdError(`node ${r.node_id} (${ip}) is ${r.status}, not available`, 2);
-          if (!(f.configured[zone] ?? []).some((c) => c.ip === ip)) throw new CmdError(`node ${ip} is not configured for zone ${zone}; run config-qingcloud.py`, 2);
-          if (readNode(r.host).power !== 'on') throw new CmdError(`ssh: connect to host ${ip} port 22: Connection refused`, 1);
+          if (r.status !== 'available')
+            throw new CmdError(`node ${r.node_id} (${ip}) is ${r.status}, not available`, 2);
+          if (!(f.configured[zone] ?? []).some((c) => c.ip === ip))
+            throw new CmdError(`node ${ip} is not configured for zone ${zone}; run config-qingcloud.py`, 2);
+          if (readNode(r.host).power !== 'on')
+            throw new CmdError(`ssh: connect to host ${ip} port 22: Connection refused`, 1);
           return r;
         });
-        jobId = Object.values(f.jobs).find((j) => j.kind === kind && j.pid === process.pid && j.status === 'running')?.id ?? '';
+        jobId =
+          Object.values(f.jobs).find(
+            (j) => j.kind === kind && j.pid === process.pid && j.status === 'running',
+          )?.id ?? '';
       },
     },
     { desc: 'install base packages', ms: 500, run: () => deployNodes(zone, recs, fb(), 'base') },
@@ -177,11 +228,23 @@ async function scale(kind: 'scale-qingcloud' | 'scale-qingcloud-zone', args: str
         deployNodes(zone, recs, fb(), 'register');
         updateFb((f) => {
           if (kind === 'scale-qingcloud-zone' && !f.zones.some((z) => z.zone_id === zone)) {
-            const p = JSON.parse(readFileSync(PENDING(zone), 'utf8')) as { vars: Variables; mode: ZoneRecord['mode'] };
-            const rec: ZoneRecord = { zone_id: zone, region_id: p.vars.region_id ?? zone, is_global_zone: 0, mode: p.vars.mode ?? p.mode, status: 'active' };
+            const p = JSON.parse(readFileSync(PENDING(zone), 'utf8')) as {
+              vars: Variables;
+              mode: ZoneRecord['mode'];
+            };
+            const rec: ZoneRecord = {
+              zone_id: zone,
+              region_id: p.vars.region_id ?? zone,
+              is_global_zone: 0,
+              mode: p.vars.mode ?? p.mode,
+              status: 'active',
+            };
             f.zones.push(rec);
             const g = f.zones.find((z) => z.is_global_zone === 1)?.zone_id ?? zone;
-            writeFileSync(join(ROOT, `pitrix/conf/variables/global/server.yaml.${zone}`), serverYaml(rec, { domain: f.domain, proxyVip: '', globalZone: g, qemu: '2.5.0' }));
+            writeFileSync(
+              join(ROOT, `pitrix/conf/variables/global/server.yaml.${zone}`),
+              serverYaml(rec, { domain: f.domain, proxyVip: '', globalZone: g, qemu: '2.5.0' }),
+            );
           }
           for (const r of recs) {
             const x = f.nodes.find((n) => n.node_id === r.node_id)!;

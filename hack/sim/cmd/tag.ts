@@ -14,20 +14,30 @@ function pyRepr(v: unknown): string {
     .join(', ')}}`;
 }
 
-function probe(zone: string, items: TagItem[]): string {
-  const tag_set = items.map(({ tag_id, tag_name, owner, zone_id, resource_count }) => ({ tag_id, tag_name, owner, zone_id, resource_count }));
-  return pyRepr({ action: 'DescribeTagsResponse', ret_code: 0, total_count: items.length, tag_set, zone: zone });
+function probe(items: TagItem[]): string {
+  const tag_set = items.map(({ tag_id, tag_name, owner, zone_id, resource_count }) => ({
+    tag_id,
+    tag_name,
+    owner,
+    zone_id,
+    resource_count,
+  }));
+  return pyRepr({ action: 'DescribeTagsResponse', ret_code: 0, total_count: items.length, tag_set });
 }
 
 export async function migrate(args: string[]): Promise<number> {
   const { opts } = getopt(args, ['-z', '-f', '-a']);
   const zone = str(opts['-z']);
   const action = str(opts['-a']) ?? 'insert';
-  if (!zone || !str(opts['-f'])) throw new CmdError('usage: migrate_for_tag_server.py -z ZONE_ID -f ADMIN_CONF -a insert|update|describe', 2);
+  if (!zone || !str(opts['-f']))
+    throw new CmdError(
+      'usage: migrate_for_tag_server.py -z ZONE_ID -f ADMIN_CONF -a insert|update|describe',
+      2,
+    );
   if (!['insert', 'update', 'describe'].includes(action)) throw new CmdError(`unknown action ${action}`, 2);
   const items = updateTagDb(SERVICES, (db) => db.zones[zone]);
   if (!items) throw new CmdError(`zone ${zone}: DescribeTags failed: ret_code 2100 (zone not found)`, 1);
-  out(probe(zone, items));
+  out(probe(items));
   if (action === 'describe') return 0;
   out(`There are ${items.length} tag items to migrate.`);
   await sleep(Math.min(1500, 20 * items.length));
@@ -50,7 +60,9 @@ export async function migrate(args: string[]): Promise<number> {
         }
         continue;
       }
-      const clash = Object.values(db.migrated).some((m) => m.owner === t.owner && m.tag_name === t.tag_name && m.zone_id !== zone);
+      const clash = Object.values(db.migrated).some(
+        (m) => m.owner === t.owner && m.tag_name === t.tag_name && m.zone_id !== zone,
+      );
       db.migrated[t.tag_id] = { owner: t.owner, tag_name: t.tag_name, zone_id: zone, merged: clash };
       if (clash) n.tWarn++;
       else n.tIns++;
@@ -59,7 +71,9 @@ export async function migrate(args: string[]): Promise<number> {
     return n;
   });
   const w = (x: number) => String(x).padStart(2);
-  out(`tag: ${w(c.tIns)} + ${w(c.tUpd)} ^ ${w(c.tErr)} X ${w(c.tWarn)} W  resource_tag: ${w(c.rIns)} + ${w(c.rUpd)} ^ ${w(c.rErr)} X`);
+  out(
+    `tag: ${w(c.tIns)} + ${w(c.tUpd)} ^ ${w(c.tErr)} X ${w(c.tWarn)} W  resource_tag: ${w(c.rIns)} + ${w(c.rUpd)} ^ ${w(c.rErr)} X`,
+  );
   out('All done.');
   return 0;
 }

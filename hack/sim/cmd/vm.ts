@@ -4,16 +4,35 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ROLE_SERVICES } from '../catalog.js';
 import { writeFacts } from '../facts-files.js';
-import { imageOf } from '../layout.js';
+import type { imageOf } from '../layout.js';
 import { codenameOf } from '../render.js';
 import { timeline } from '../store.js';
 import type { HostState } from '../types.js';
-import { CmdError, ctl, faultsOf, fb, getopt, nodeRoot, out, readNode, ROOT, SERVICES, sleep, updateFb, updateNode } from './ctx.js';
+import {
+  CmdError,
+  ctl,
+  faultsOf,
+  fb,
+  getopt,
+  nodeRoot,
+  out,
+  ROOT,
+  readNode,
+  SERVICES,
+  sleep,
+  updateFb,
+  updateNode,
+} from './ctx.js';
 import { installOnNode } from './packages.js';
 
 type Cmd = (args: string[]) => Promise<number> | number;
 
-const KERNELS: Record<string, string> = { '14.04': '4.4.0-148-generic', '16.04': '4.4.0-142-generic', '18.04': '4.15.0-213-generic', '20.04': '5.4.0-182-generic' };
+const KERNELS: Record<string, string> = {
+  '14.04': '4.4.0-148-generic',
+  '16.04': '4.4.0-142-generic',
+  '18.04': '4.15.0-213-generic',
+  '20.04': '5.4.0-182-generic',
+};
 
 interface NodeSettings {
   physical_host?: string;
@@ -36,17 +55,23 @@ const launchVms: Cmd = async (args) => {
   if (!existsSync(settingsPath)) throw new CmdError(`/pitrix/conf/settings/${id} not found`, 2);
   const lastBuild = f.builds.filter((b) => b.pkg === 'pitrix-allinone').at(-1);
   if (!lastBuild || statSync(settingsPath).mtimeMs > lastBuild.at) {
-    throw new CmdError(`settings of ${id} changed after the last build_pkgs_allinone; run gen_node_list and build_pkgs_allinone first`, 2);
+    throw new CmdError(
+      `settings of ${id} changed after the last build_pkgs_allinone; run gen_node_list and build_pkgs_allinone first`,
+      2,
+    );
   }
   const s = (parse(readFileSync(settingsPath, 'utf8')) ?? {}) as NodeSettings;
   const ph = s.physical_host;
-  if (!ph || !f.nodes.some((n) => n.node_id === ph)) throw new CmdError(`settings/${id}: unknown physical_host ${ph}`, 2);
+  if (!ph || !f.nodes.some((n) => n.node_id === ph))
+    throw new CmdError(`settings/${id}: unknown physical_host ${ph}`, 2);
   const vm = readNode(rec.host);
-  if (vm.power === 'on') throw new CmdError(`VM ${id} is running; stop it (shutdown -h now) before launching`, 1);
+  if (vm.power === 'on')
+    throw new CmdError(`VM ${id} is running; stop it (shutdown -h now) before launching`, 1);
   const host = readNode(ph);
   if (host.power !== 'on') throw new CmdError(`physical host ${ph} is down`, 1);
   const bridge = s.bridge ?? 'br0';
-  if (!host.facts.nics.some((n) => n.name === bridge)) throw new CmdError(`bridge ${bridge} not found on ${ph}`, 1);
+  if (!host.facts.nics.some((n) => n.name === bridge))
+    throw new CmdError(`bridge ${bridge} not found on ${ph}`, 1);
   const dir = join(nodeRoot(ph), 'pitrix/vm');
   mkdirSync(dir, { recursive: true });
   const img = join(dir, `${id}.img`);
@@ -61,13 +86,20 @@ const launchVms: Cmd = async (args) => {
     const osv = s.os_version ?? vm.facts.os.version;
     const mm = osv.split('.').slice(0, 2).join('.');
     boot = {
-      facts: { ...vm.facts, os: { name: s.os_name ?? vm.facts.os.name, version: osv, codename: codenameOf(osv) }, kernel: KERNELS[mm] ?? vm.facts.kernel },
+      facts: {
+        ...vm.facts,
+        os: { name: s.os_name ?? vm.facts.os.name, version: osv, codename: codenameOf(osv) },
+        kernel: KERNELS[mm] ?? vm.facts.kernel,
+      },
       packages: {},
       supervisor: { installed: false, programs: {} },
       services: {},
     };
     writeFileSync(img, `${JSON.stringify(boot)}\n`);
-    writeFileSync(join(dir, `${id}.xml`), `<domain type='kvm'><name>${id}</name><os>${boot.facts.os.name} ${osv}</os></domain>\n`);
+    writeFileSync(
+      join(dir, `${id}.xml`),
+      `<domain type='kvm'><name>${id}</name><os>${boot.facts.os.name} ${osv}</os></domain>\n`,
+    );
     writeFileSync(join(dir, `${id}.Done`), '');
   }
   const after = updateNode(rec.host, (h: HostState) => {
@@ -82,7 +114,12 @@ const launchVms: Cmd = async (args) => {
     r.os_name = after.facts.os.name;
     r.os_version = after.facts.os.version;
   });
-  timeline(SERVICES, { time: Date.now(), host: rec.host, event: 'poweron', detail: force ? 'rebuilt' : 'booted' });
+  timeline(SERVICES, {
+    time: Date.now(),
+    host: rec.host,
+    event: 'poweron',
+    detail: force ? 'rebuilt' : 'booted',
+  });
   // A rebuilt VM is a new machine: new sshd host key.
   const res = await ctl({ op: 'poweron', host: rec.host, regenerateHostKey: true });
   out(`launch_vms: ${id} is up (${rec.mgmt_ip}), host key ${String(res.hostKeyFingerprint ?? '')}`);
@@ -95,16 +132,19 @@ const installNodes: Cmd = async (args) => {
   const f = fb();
   const rec = f.nodes.find((n) => n.node_id === id);
   if (!rec) throw new CmdError(`node ${id} is not in the node list`, 2);
-  if (readNode(rec.host).power !== 'on') throw new CmdError(`ssh: connect to host ${rec.mgmt_ip} port 22: Connection refused`, 1);
+  if (readNode(rec.host).power !== 'on')
+    throw new CmdError(`ssh: connect to host ${rec.mgmt_ip} port 22: Connection refused`, 1);
   out(`install_nodes: installing base system on ${id}`);
   await sleep(800);
-  for (const p of ['pitrix-node-base', 'pitrix-global-conf']) installOnNode(rec.host, p, f.repo[p]?.at(-1) ?? `${f.installerVersion}-1`, f);
+  for (const p of ['pitrix-node-base', 'pitrix-global-conf'])
+    installOnNode(rec.host, p, f.repo[p]?.at(-1) ?? `${f.installerVersion}-1`, f);
   updateNode(rec.host, (h) => {
     h.supervisor.installed = true;
     for (const r of h.roles) for (const svc of ROLE_SERVICES[r] ?? []) h.services[svc] = 'running';
   });
   const root = nodeRoot(rec.host);
-  if (readNode(rec.host).services.nginx) mkdirSync(join(root, 'etc/nginx/sites-enabled'), { recursive: true });
+  if (readNode(rec.host).services.nginx)
+    mkdirSync(join(root, 'etc/nginx/sites-enabled'), { recursive: true });
   out(`install_nodes: ${id} done`);
   return 0;
 };

@@ -138,7 +138,9 @@ export async function wrapper(): Promise<number> {
     cwd: '/root',
   });
   if (fault?.kind === 'drop') setTimeout(killSession, fault.afterMs ?? 300);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (c, s) => r([c, s])));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+    child.on('exit', (c, s) => r([c, s])),
+  );
   if (fault && (fault.kind === 'fail' || fault.kind === 'output') && fault.phase === 'after') {
     if (fault.stdout) process.stdout.write(fault.stdout);
     if (fault.message) process.stderr.write(`${fault.message}\n`);

@@ -124,8 +124,10 @@ export function lsblkJson(f: Facts): string {
     byName.set(d.name, o);
     const parent = parentOf(d.name, names);
     const p = parent ? byName.get(parent) : undefined;
-    if (p) ((p.children as unknown[] | undefined) ?? (p.children = [])).push(o as never);
-    else top.push(o);
+    if (p) {
+      p.children ??= [];
+      (p.children as unknown[]).push(o);
+    } else top.push(o);
   }
   return `${JSON.stringify({ blockdevices: top }, null, 3)}\n`;
 }

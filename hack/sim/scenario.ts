@@ -264,8 +264,8 @@ export function normalize(sc: Scenario, opts: { subnet?: number; port?: number }
   };
 
   const hosts: HostState[] = [build({ roles: [], ...sc.firstbox, id: 'firstbox' }, 'firstbox', false, 10)];
-  sc.nodes.forEach((n, i) => hosts.push(build(n, 'node', false, 21 + i)));
-  sc.spare.forEach((n, i) => hosts.push(build(n, 'node', true, 61 + i)));
+  for (const [i, n] of sc.nodes.entries()) hosts.push(build(n, 'node', false, 21 + i));
+  for (const [i, n] of sc.spare.entries()) hosts.push(build(n, 'node', true, 61 + i));
 
   const nodes: NodeRecord[] = hosts
     .filter((h) => h.kind === 'node' && !h.spare)

@@ -112,7 +112,13 @@ const configQingcloud: Cmd = async (args) => {
   const vars = vFile ? readYaml<Variables>(vFile) : undefined;
   let plan: ReturnType<typeof validate> | undefined;
   return runJob('config-qingcloud', settings.zone_id, [
-    { desc: 'validate settings', ms: 250, run: () => void (plan = validate(fb(), settings, vars)) },
+    {
+      desc: 'validate settings',
+      ms: 250,
+      run: () => {
+        plan = validate(fb(), settings, vars);
+      },
+    },
     { desc: 'allocate addresses and VBC', ms: 400 },
     { desc: 'render node configuration', ms: 400 },
     {

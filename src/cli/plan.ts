@@ -24,7 +24,9 @@ export function renderPlan(title: string, plan: PlannedRunbook): string {
   if (plan.steps.length === 0) return `${title}: nothing to do\n`;
   const lines = [`${title}: plan ${plan.hash}, ${plan.steps.length} step(s)`];
   plan.steps.forEach((s, i) => {
-    lines.push(`  ${String(i + 1).padStart(2)}. ${s.id}  [${hostLabel(s.host)}]${s.destructive ? '  DESTRUCTIVE' : ''}`);
+    lines.push(
+      `  ${String(i + 1).padStart(2)}. ${s.id}  [${hostLabel(s.host)}]${s.destructive ? '  DESTRUCTIVE' : ''}`,
+    );
     lines.push(`      ${s.description}`);
     for (const l of s.command.script.split('\n')) lines.push(`      $ ${l}`);
   });
@@ -34,7 +36,11 @@ export function renderPlan(title: string, plan: PlannedRunbook): string {
 export async function planCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { file: { type: 'string', short: 'f', multiple: true }, facts: { type: 'string' }, kubeconfig: { type: 'string' } },
+    options: {
+      file: { type: 'string', short: 'f', multiple: true },
+      facts: { type: 'string' },
+      kubeconfig: { type: 'string' },
+    },
   });
   if (!values.file?.length) {
     process.stderr.write('plan: -f FILE is required (manifests with Zones and NodePools)\n');
@@ -49,14 +55,17 @@ export async function planCommand(args: string[]): Promise<number> {
   }
   const facts: FactsFile = values.facts ? JSON.parse(await readFile(values.facts, 'utf8')) : {};
   if (!values.facts && values.kubeconfig) {
-    process.stderr.write('plan: --kubeconfig is not supported yet; export facts with --facts FILE (see README)\n');
+    process.stderr.write(
+      'plan: --kubeconfig is not supported yet; export facts with --facts FILE (see README)\n',
+    );
     return 2;
   }
   const zones = new Map<string, Zone>();
-  for (const d of docs) if ((d as { kind?: string }).kind === 'Zone') {
-    const z = parseZone(d);
-    zones.set(z.metadata.name, z);
-  }
+  for (const d of docs)
+    if ((d as { kind?: string }).kind === 'Zone') {
+      const z = parseZone(d);
+      zones.set(z.metadata.name, z);
+    }
   let out = '';
   let problems = 0;
   for (const d of docs) {
@@ -77,7 +86,9 @@ export async function planCommand(args: string[]): Promise<number> {
       observations: Object.fromEntries(
         pool.spec.nodes.map((n) => [
           n.address,
-          facts.nodes?.[n.address] ? { facts: facts.nodes[n.address] } : { error: 'no facts for this node in --facts' },
+          facts.nodes?.[n.address]
+            ? { facts: facts.nodes[n.address] }
+            : { error: 'no facts for this node in --facts' },
         ]),
       ),
       bossV2Deployed: facts.bossV2Deployed ?? false,
@@ -87,9 +98,10 @@ export async function planCommand(args: string[]): Promise<number> {
       out += `NodePool ${pool.metadata.name}: REFUSED (${v.reason}): ${v.message}\n`;
       problems++;
     }
-    for (const n of r.nodes) if (n.phase === 'Unreachable' || n.phase === 'Rejected') {
-      out += `NodePool ${pool.metadata.name}: node ${n.address} ${n.phase}: ${n.message ?? ''}\n`;
-    }
+    for (const n of r.nodes)
+      if (n.phase === 'Unreachable' || n.phase === 'Rejected') {
+        out += `NodePool ${pool.metadata.name}: node ${n.address} ${n.phase}: ${n.message ?? ''}\n`;
+      }
     out += renderPlan(`NodePool ${pool.metadata.name} (zone ${zone.spec.zoneId}, ${pool.spec.role})`, r.plan);
   }
   process.stdout.write(out || 'no NodePool in the manifests\n');

@@ -60,6 +60,12 @@ export interface SshPoolOptions {
   /** Bytes of stdout and of stderr kept per command (the tail). Default 256 KiB. */
   outputCapBytes?: number;
   observer?: SshObserver;
+  /**
+   * On timeout or cancel, kill the command's whole remote process group, not only its shell.
+   * Off by default because it wraps the script (see `killableScript`), which changes the text
+   * the remote side sees (e.g. SSH_ORIGINAL_COMMAND under a ForceCommand).
+   */
+  killRemoteTree?: boolean;
 }
 
 export interface SshPoolStats {
@@ -83,7 +89,18 @@ const DEFAULTS = {
   connectAttempts: 4,
   retryBaseMs: 200,
   outputCapBytes: 256 * 1024,
+  killRemoteTree: false,
 };
+
+/**
+ * Wraps a script so a TERM signal (SSH "signal" request) kills its whole process group: sshd only
+ * signals the session's shell, and children of a compound script would outlive it. The body runs
+ * as a background job so the shell can take the trap while waiting; stdin is handed through fd 3
+ * because a background job's stdin is otherwise /dev/null. The exit status is the body's.
+ */
+export function killableScript(script: string): string {
+  return `exec 3<&0\ntrap 'trap - TERM; kill -KILL 0' TERM\n{ ${script}\n} <&3 3<&- &\nwait $!`;
+}
 
 export class SshPool implements Executor {
   private readonly o: typeof DEFAULTS & SshPoolOptions;
@@ -285,7 +302,8 @@ export class SshPool implements Executor {
     options: ExecOptions,
     signal: AbortSignal,
   ): Promise<ExecResult> {
-    const { purpose, script } = command;
+    const { purpose } = command;
+    const script = this.o.killRemoteTree ? killableScript(command.script) : command.script;
     const release = await conn.channels.acquire(signal).catch(() => {
       throw this.cancelled(target, purpose);
     });
@@ -351,7 +369,7 @@ export class SshPool implements Executor {
       // Closing the channel alone leaves a process without a tty running; signal it first.
       const stop = () => {
         try {
-          channel.signal('KILL');
+          channel.signal(this.o.killRemoteTree ? 'TERM' : 'KILL');
         } catch {
           // older servers ignore signal requests; the close below still frees the channel
         }

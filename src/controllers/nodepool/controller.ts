@@ -18,7 +18,7 @@ import { classifyAccessError } from '../errors.js';
 import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
 import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
 import { releaseZoneLock } from '../zonelock.js';
-import { type NodeObservation, planNodePool } from './plan.js';
+import { type NodeObservation, planNodePool, staticViolations, type Violation } from './plan.js';
 
 export const NODEPOOL_FINALIZER = 'ops.pitrix.io/nodepool';
 const poolType = resourceType(nodePoolKind);
@@ -101,6 +101,10 @@ export class NodePoolReconciler implements Reconciler {
       await session.save();
       return undefined;
     }
+
+    // Rules that need no facts are enforced before any SSH connection is opened.
+    const early = staticViolations(pool.spec, zone.spec.mode);
+    if (early.length > 0) return this.refuse(session, previous, early);
 
     // Observe: the installer's node list, then every listed node directly.
     let observations: Record<string, NodeObservation>;
@@ -200,16 +204,7 @@ export class NodePoolReconciler implements Reconciler {
         `deployed ${pool.spec.role} node(s) ${result.notInSpec.join(', ')} are not in spec.nodes; the runbooks have no scale-in, so nothing is done to them`,
       );
     }
-    if (result.violations.length > 0) {
-      const message = result.violations.map((v) => v.message).join('; ');
-      const reason = result.violations[0]!.reason;
-      const before = findCondition(previous.conditions as Condition[] | undefined, 'Ready');
-      session.condition('Ready', 'False', reason, message);
-      session.condition('Progressing', 'False', reason, 'nothing runs until the spec is fixed');
-      await session.save();
-      if (before?.reason !== reason) deps.events.event(session.obj, 'Warning', reason, message);
-      return { requeueAfterMs: 60_000 };
-    }
+    if (result.violations.length > 0) return this.refuse(session, previous, result.violations);
 
     const res = await runPlan(
       deps,
@@ -241,6 +236,21 @@ export class NodePoolReconciler implements Reconciler {
     if (routes && JSON.stringify(routes) !== JSON.stringify(session.status.vbcRoutes))
       await session.save({ vbcRoutes: routes });
     return res ?? { requeueAfterMs: 5 * 60_000 };
+  }
+
+  private async refuse(
+    session: StatusSession,
+    previous: ActingStatus,
+    violations: Violation[],
+  ): Promise<Result> {
+    const message = violations.map((v) => v.message).join('; ');
+    const reason = violations[0]!.reason;
+    const before = findCondition(previous.conditions as Condition[] | undefined, 'Ready');
+    session.condition('Ready', 'False', reason, message);
+    session.condition('Progressing', 'False', reason, 'nothing runs until the spec is fixed');
+    await session.save();
+    if (before?.reason !== reason) this.deps.events.event(session.obj, 'Warning', reason, message);
+    return { requeueAfterMs: 60_000 };
   }
 }
 

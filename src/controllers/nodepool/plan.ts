@@ -87,6 +87,27 @@ function nodeProblems(role: NodeRole, facts: NodeFacts): string[] {
   return problems;
 }
 
+/**
+ * Rules that need only the spec and the zone's mode, checked before any SSH connection is opened:
+ * a standard-mode hyper pool is made of pairs, so its size is even; vg needs eips.
+ */
+export function staticViolations(spec: NodePoolSpec, mode: ZoneView['mode']): Violation[] {
+  const v: Violation[] = [];
+  if (spec.role === 'hyper' && mode === 'standard' && spec.nodes.length % 2 === 1) {
+    v.push({
+      reason: 'HyperNodesNotInPairs',
+      message: `standard-mode zones add Hyper nodes in pairs (R4): spec.nodes has ${spec.nodes.length} node(s); add or remove one`,
+    });
+  }
+  if (spec.role === 'vg' && (spec.eips?.length ?? 0) === 0) {
+    v.push({
+      reason: 'EipsRequired',
+      message: 'spec.eips: VG nodes need EIP ranges prepared (R4); add spec.eips',
+    });
+  }
+  return v;
+}
+
 export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
   const { spec, zone, poolName } = input;
   const violations: Violation[] = [];

@@ -19,11 +19,7 @@ function fakeExecutor(behaviour: Record<string, Array<number | 'drop'>>) {
       const seq = behaviour[c.script] ?? [0];
       const next = seq.length > 1 ? seq.shift()! : seq[0]!;
       if (next === 'drop')
-        throw new CommandMayHaveRunError('connection dropped', {
-          host: 'fb',
-          purpose: c.purpose,
-          remedy: 'check',
-        });
+        throw new CommandMayHaveRunError({ host: 'fb', purpose: c.purpose });
       return {
         host: 'fb',
         purpose: c.purpose,

@@ -1,8 +1,8 @@
 /** R3: component deployment (BOSS V2, cronus, websupervisor), django_manage.sh, dump_hosts.py. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { compareVersions } from '../catalog.js';
+import { BOSS_V1_PROGRAMS, compareVersions } from '../catalog.js';
 import { readJson, updateBoss } from '../store.js';
 import type { BossDb } from '../types.js';
 import { CmdError, fb, getopt, out, ROOT, readNode, SERVICES, self, str } from './ctx.js';
@@ -99,6 +99,21 @@ const deployComponent: Cmd = async (args) => {
     },
   ]);
 };
+
+/** BOSS V1 as R3 step 1 finds it: its programs, its nginx site on proxies, boss.yaml* here. */
+function bossV1Leftovers(hosts: string[]): string[] {
+  const v1 = new Set(Object.values(BOSS_V1_PROGRAMS).flat());
+  const found: string[] = [];
+  for (const id of hosts) {
+    const h = readNode(id);
+    for (const p of Object.keys(h.supervisor.programs)) if (v1.has(p)) found.push(`${id}:${p}`);
+    if (existsSync(join(nodeRoot(id), 'etc/nginx/sites-enabled/boss.conf')))
+      found.push(`${id}:nginx boss.conf`);
+  }
+  const conf = join(ROOT, 'pitrix/conf/variables/global');
+  for (const f of readdirSync(conf)) if (f.startsWith('boss.yaml')) found.push(`firstbox:${f}`);
+  return found;
+}
 
 function bossNodes(): string[] {
   const s = self();

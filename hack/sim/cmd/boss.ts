@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { BOSS_V1_PROGRAMS, compareVersions } from '../catalog.js';
 import { readJson, updateBoss } from '../store.js';
 import type { BossDb } from '../types.js';
-import { CmdError, fb, getopt, out, ROOT, readNode, SERVICES, self, str } from './ctx.js';
+import { CmdError, fb, getopt, nodeRoot, out, ROOT, readNode, SERVICES, self, str } from './ctx.js';
 import { runJob } from './jobs.js';
 import { installOnNode } from './packages.js';
 

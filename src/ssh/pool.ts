@@ -61,9 +61,10 @@ export interface SshPoolOptions {
   outputCapBytes?: number;
   observer?: SshObserver;
   /**
-   * On timeout or cancel, kill the command's whole remote process group, not only its shell.
-   * Off by default because it wraps the script (see `killableScript`), which changes the text
-   * the remote side sees (e.g. SSH_ORIGINAL_COMMAND under a ForceCommand).
+   * On timeout, cancel or a dropped connection, kill the command's whole remote process group
+   * (see `killableScript`). Off by default because it wraps the script, which changes the text
+   * the remote side sees (e.g. SSH_ORIGINAL_COMMAND under a ForceCommand). Commands given
+   * `stdin` run unwrapped.
    */
   killRemoteTree?: boolean;
 }
@@ -93,13 +94,25 @@ const DEFAULTS = {
 };
 
 /**
- * Wraps a script so a TERM signal (SSH "signal" request) kills its whole process group: sshd only
- * signals the session's shell, and children of a compound script would outlive it. The body runs
- * as a background job so the shell can take the trap while waiting; stdin is handed through fd 3
- * because a background job's stdin is otherwise /dev/null. The exit status is the body's.
+ * Wraps a script so closing the channel kills its whole remote process group. SSH "signal"
+ * requests cannot do it: OpenSSH refuses them for root logins ("session signalling requires
+ * privilege separation"), and a pty-less session survives its channel. So stdin is kept open as a
+ * lifeline: a watchdog reads it, and when the channel closes (timeout, cancel, dropped
+ * connection) it gets EOF and kills the group. The body runs in a subshell with stdin from
+ * /dev/null, so `exit N` still reports N; on normal completion the watchdog is stopped.
  */
 export function killableScript(script: string): string {
-  return `exec 3<&0\ntrap 'trap - TERM; kill -KILL 0' TERM\n{ ${script}\n} <&3 3<&- &\nwait $!`;
+  return [
+    'exec 3<&0 </dev/null',
+    '( while read -r _; do :; done; kill -KILL 0 ) <&3 >/dev/null 2>&1 &',
+    'w=$!',
+    'exec 3<&-',
+    `( ${script}`,
+    ')',
+    's=$?',
+    'kill $w 2>/dev/null',
+    'exit $s',
+  ].join('\n');
 }
 
 export class SshPool implements Executor {
@@ -303,7 +316,9 @@ export class SshPool implements Executor {
     signal: AbortSignal,
   ): Promise<ExecResult> {
     const { purpose } = command;
-    const script = this.o.killRemoteTree ? killableScript(command.script) : command.script;
+    // The lifeline needs stdin, so commands that feed stdin run unwrapped.
+    const wrapped = this.o.killRemoteTree && options.stdin === undefined;
+    const script = wrapped ? killableScript(command.script) : command.script;
     const release = await conn.channels.acquire(signal).catch(() => {
       throw this.cancelled(target, purpose);
     });
@@ -319,7 +334,17 @@ export class SshPool implements Executor {
         throw new CommandMayHaveRunError({ host: target.name, purpose, cause: err });
       }
       this.commands++;
-      return await this.collect(conn, opened.channel, opened.early, f, target, command, options, signal);
+      return await this.collect(
+        conn,
+        opened.channel,
+        opened.early,
+        f,
+        target,
+        command,
+        options,
+        signal,
+        wrapped,
+      );
     } finally {
       conn.inFlight.delete(f);
       release();
@@ -337,6 +362,7 @@ export class SshPool implements Executor {
     command: ShellCommand,
     options: ExecOptions,
     signal: AbortSignal,
+    wrapped: boolean,
   ): Promise<ExecResult> {
     const { purpose } = command;
     const started = performance.now();
@@ -366,10 +392,11 @@ export class SshPool implements Executor {
         truncated: out.truncated || err.truncated,
         ...(ending === 'cancelled' ? { cancelled: true } : {}),
       });
-      // Closing the channel alone leaves a process without a tty running; signal it first.
+      // Closing the channel alone leaves a pty-less process running. The signal request helps on
+      // servers that honour it; OpenSSH refuses it for root logins, which is what killRemoteTree is for.
       const stop = () => {
         try {
-          channel.signal(this.o.killRemoteTree ? 'TERM' : 'KILL');
+          channel.signal('KILL');
         } catch {
           // older servers ignore signal requests; the close below still frees the channel
         }
@@ -425,7 +452,7 @@ export class SshPool implements Executor {
       if (early.closed) setImmediate(onClose);
       else channel.on('close', onClose);
       if (options.stdin !== undefined) channel.end(options.stdin);
-      else channel.end();
+      else if (!wrapped) channel.end();
     });
   }
 }

@@ -156,7 +156,7 @@ describe('SshPool over real sshd', () => {
   });
 
   it('times out a hung command with a clear error, then runs the next command', async () => {
-    const p = pool();
+    const p = pool({ killRemoteTree: true }); // so the hung sleep does not outlive the test
     try {
       const err = await p
         .exec(target, sh('wait for the installer')`echo started; sleep 100`, { timeoutMs: 500 })
@@ -174,8 +174,27 @@ describe('SshPool over real sshd', () => {
     }
   });
 
+  it('with killRemoteTree, a timed-out compound command leaves no process behind', async () => {
+    const p = pool({ killRemoteTree: true });
+    try {
+      const ok = await p.exec(target, sh('exit and stdin')`read x; echo "got $x"; exit 4`, {
+        stdin: 'line\n',
+      });
+      expect(ok).toMatchObject({ exitCode: 4, stdout: 'got line\n' });
+      const err = await p
+        .exec(target, sh('hang')`sleep 77.5; echo never`, { timeoutMs: 700 })
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(CommandTimeoutError);
+      await new Promise((r) => setTimeout(r, 300));
+      const left = await p.exec(target, sh('look for leftovers')`pgrep -f 'sleep 77[.]5' || true`);
+      expect(left.stdout.trim()).toBe('');
+    } finally {
+      await p.close();
+    }
+  });
+
   it('cancels a running command via AbortSignal', async () => {
-    const p = pool();
+    const p = pool({ killRemoteTree: true });
     try {
       // Once while connecting (the abort lands during the handshake or channel open), once mid-run.
       const early = new AbortController();
@@ -196,7 +215,8 @@ describe('SshPool over real sshd', () => {
 
   it('reports a connection dropped mid-command as may-have-run and does not retry it', async () => {
     const counter = join(dir, 'counter');
-    const p = pool();
+    // killRemoteTree: the dropped channel also takes the remote `sleep` down, so nothing leaks.
+    const p = pool({ killRemoteTree: true });
     try {
       await p.exec(target, shell(['true'], 'connect'));
       const running = p

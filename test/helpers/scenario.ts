@@ -1,0 +1,119 @@
+/**
+ * A test scenario end to end: a real control plane, the simulated platform over real sshd, and
+ * the operator process, with helpers to apply manifests and read status the way a user would.
+ */
+import { resolve } from 'node:path';
+import { type ControlPlane, testNamespace } from '../../hack/controlplane.js';
+import { type Platform, startPlatform } from '../../hack/sim/platform.js';
+import type { Condition } from '../../src/runtime/conditions.js';
+import { type OperatorProcess, startOperator, waitUntil } from './operator.js';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+
+export interface Scenario {
+  ns: string;
+  sim: Platform;
+  op: OperatorProcess;
+  apply(obj: object): Promise<void>;
+  get(kind: string, name: string): Promise<Resource>;
+  waitCondition(kind: string, name: string, type: string, status: string, timeoutMs?: number, reason?: string): Promise<Resource>;
+  restartOperator(signal?: NodeJS.Signals): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface Resource {
+  metadata: { name: string; generation: number; annotations?: Record<string, string>; uid: string };
+  spec: Record<string, unknown>;
+  status?: {
+    conditions?: Condition[];
+    plan?: { hash: string; steps?: Array<{ id: string; state: string; outputTail?: string; exitCode?: number; host?: string }> };
+    currentStep?: string;
+    nodes?: Array<{ address: string; phase: string; message?: string; hostKey?: string; facts?: Record<string, unknown> }>;
+    [k: string]: unknown;
+  };
+}
+
+export function condition(r: Resource, type: string): Condition | undefined {
+  return r.status?.conditions?.find((c) => c.type === type);
+}
+
+export async function startScenario(
+  cp: ControlPlane,
+  scenario: string,
+  opts: { timeScale?: number; operatorArgs?: string[] } = {},
+): Promise<Scenario> {
+  const ns = await testNamespace(cp, 'sc');
+  const sim = await startPlatform({ scenario: resolve(repoRoot, 'examples/sim', scenario), timeScale: opts.timeScale });
+  const args = ['--no-leader-elect', '--namespace', ns, ...(opts.operatorArgs ?? [])];
+  let op = await startOperator(cp.kubeconfig, args);
+  const sc: Scenario = {
+    ns,
+    sim,
+    get op() {
+      return op;
+    },
+    async apply(obj) {
+      await cp.kubectl(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify(obj) });
+    },
+    async get(kind, name) {
+      const r = await cp.kubectl(['get', kind, name, '-n', ns, '-o', 'json']);
+      return JSON.parse(r.stdout) as Resource;
+    },
+    async waitCondition(kind, name, type, status, timeoutMs = 60_000, reason) {
+      let last: Resource | undefined;
+      await waitUntil(
+        async () => {
+          last = await sc.get(kind, name);
+          const c = condition(last, type);
+          return c?.status === status && (!reason || c.reason === reason);
+        },
+        timeoutMs,
+        `${kind}/${name} ${type}=${status}${reason ? ` (${reason})` : ''}`,
+      ).catch((err) => {
+        throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)?.slice(0, 3000)}\noperator log tail:\n${op.logs.slice(-15).join('\n')}`);
+      });
+      return last!;
+    },
+    async restartOperator(signal = 'SIGTERM') {
+      await op.stop(signal);
+      op = await startOperator(cp.kubeconfig, args);
+    },
+    async stop() {
+      await op.stop();
+      await sim.stop();
+      await cp.kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFailure: true });
+    },
+  };
+  return sc;
+}
+
+/** The Secret and Zone for the simulated firstbox, pinned to its real host key. */
+export async function applyZone(sc: Scenario, name: string, zoneId: string, extra: Record<string, unknown> = {}) {
+  await sc.apply({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'firstbox-ssh' },
+    type: 'kubernetes.io/ssh-auth',
+    stringData: { 'ssh-privatekey': sc.sim.clientKey.privateKey },
+  });
+  await sc.apply({
+    apiVersion: 'ops.pitrix.io/v1alpha1',
+    kind: 'Zone',
+    metadata: { name },
+    spec: {
+      zoneId,
+      firstbox: {
+        host: sc.sim.firstbox.address,
+        port: sc.sim.firstbox.port,
+        credentialsSecretRef: { name: 'firstbox-ssh' },
+        hostKeys: [sc.sim.firstbox.hostKeyFingerprint],
+      },
+      ...extra,
+    },
+  });
+}
+
+/** How many times each command matching `pattern` ran on a host, per the simulator's log. */
+export async function countCommands(sim: Platform, host: string, pattern: RegExp): Promise<number> {
+  return (await sim.commandLog(host)).filter((e) => pattern.test(e.command)).length;
+}

@@ -284,7 +284,7 @@ function sameFacts(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** R4.11: `DEST via GATEWAY` lines from the dumpVbcRoutes step's output. */
+/** R4.11: `ip route add CIDR via MGMT_IP  # NODE_ID` lines from the dumpVbcRoutes step's output. */
 export function vbcRoutesFrom(
   plan: ActingStatus['plan'],
 ): Array<{ destination: string; gateway: string }> | undefined {
@@ -292,7 +292,7 @@ export function vbcRoutesFrom(
   if (!step?.outputTail) return undefined;
   const routes: Array<{ destination: string; gateway: string }> = [];
   for (const line of step.outputTail.split('\n')) {
-    const m = /^\s*(\d+\.\d+\.\d+\.\d+\/\d+)\s+via\s+(\d+\.\d+\.\d+\.\d+)\s*$/.exec(line);
+    const m = /(\d+\.\d+\.\d+\.\d+\/\d+)\s+via\s+(\d+\.\d+\.\d+\.\d+)/.exec(line);
     if (m) routes.push({ destination: m[1]!, gateway: m[2]! });
   }
   return routes;

@@ -222,7 +222,7 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     id: 'addNodes',
     description: 'R4.1 add the nodes to the installer (add-nodes.py), then they show as new',
     host: fb,
-    command: shell(['/pitrix/cli/add-nodes.py', '-I', list], 'add nodes'),
+    command: shell(['/pitrix/cli/add-nodes.py', '-I', list, '-z', zoneId], 'add nodes'),
     check: checks.nodesInStatus(ips, ['new', 'collected', 'available', 'deployed'], 'nodes already added?'),
     timeoutMs: 10 * MIN,
   });
@@ -296,7 +296,7 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     verify: (stdout) => checks.verifyAvailable(stdout, ips, spec),
     timeoutMs: 5 * MIN,
   });
-  const settingsText = renderScaleSettings(spec, ips);
+  const settingsText = renderScaleSettings(zoneId, spec, ips);
   steps.push({
     id: 'writeScaleSettings',
     description: `R4.5 write ${settings} (roles${spec.role === 'vg' ? ', eips' : ''}${spec.vbc ? ', vbc' : ''})`,

@@ -6,9 +6,10 @@
 import { stringify } from 'yaml';
 import type { NodePoolSpec } from '../../api/nodepool.js';
 
-export function renderScaleSettings(spec: NodePoolSpec, ips: readonly string[]): string {
+export function renderScaleSettings(zoneId: string, spec: NodePoolSpec, ips: readonly string[]): string {
   const doc: Record<string, unknown> = {
-    nodes: ips.map((ip) => ({ mgmt_ip: ip, role: spec.role })),
+    zone_id: zoneId,
+    nodes: { [spec.role]: [...ips] },
   };
   if (spec.role === 'vg') doc.eips = Object.fromEntries(ips.map((ip) => [ip, [...(spec.eips ?? [])]]));
   if (spec.vbc) {

@@ -18,8 +18,7 @@ function fakeExecutor(behaviour: Record<string, Array<number | 'drop'>>) {
       ran.push(c.script);
       const seq = behaviour[c.script] ?? [0];
       const next = seq.length > 1 ? seq.shift()! : seq[0]!;
-      if (next === 'drop')
-        throw new CommandMayHaveRunError({ host: 'fb', purpose: c.purpose });
+      if (next === 'drop') throw new CommandMayHaveRunError({ host: 'fb', purpose: c.purpose });
       return {
         host: 'fb',
         purpose: c.purpose,

@@ -16,7 +16,14 @@ export interface Scenario {
   op: OperatorProcess;
   apply(obj: object): Promise<void>;
   get(kind: string, name: string): Promise<Resource>;
-  waitCondition(kind: string, name: string, type: string, status: string, timeoutMs?: number, reason?: string): Promise<Resource>;
+  waitCondition(
+    kind: string,
+    name: string,
+    type: string,
+    status: string,
+    timeoutMs?: number,
+    reason?: string,
+  ): Promise<Resource>;
   restartOperator(signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
@@ -26,9 +33,18 @@ export interface Resource {
   spec: Record<string, unknown>;
   status?: {
     conditions?: Condition[];
-    plan?: { hash: string; steps?: Array<{ id: string; state: string; outputTail?: string; exitCode?: number; host?: string }> };
+    plan?: {
+      hash: string;
+      steps?: Array<{ id: string; state: string; outputTail?: string; exitCode?: number; host?: string }>;
+    };
     currentStep?: string;
-    nodes?: Array<{ address: string; phase: string; message?: string; hostKey?: string; facts?: Record<string, unknown> }>;
+    nodes?: Array<{
+      address: string;
+      phase: string;
+      message?: string;
+      hostKey?: string;
+      facts?: Record<string, unknown>;
+    }>;
     [k: string]: unknown;
   };
 }
@@ -43,7 +59,10 @@ export async function startScenario(
   opts: { timeScale?: number; operatorArgs?: string[] } = {},
 ): Promise<Scenario> {
   const ns = await testNamespace(cp, 'sc');
-  const sim = await startPlatform({ scenario: resolve(repoRoot, 'examples/sim', scenario), timeScale: opts.timeScale });
+  const sim = await startPlatform({
+    scenario: resolve(repoRoot, 'examples/sim', scenario),
+    timeScale: opts.timeScale,
+  });
   const args = ['--no-leader-elect', '--namespace', ns, ...(opts.operatorArgs ?? [])];
   let op = await startOperator(cp.kubeconfig, args);
   const sc: Scenario = {
@@ -70,7 +89,9 @@ export async function startScenario(
         timeoutMs,
         `${kind}/${name} ${type}=${status}${reason ? ` (${reason})` : ''}`,
       ).catch((err) => {
-        throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)?.slice(0, 3000)}\noperator log tail:\n${op.logs.slice(-15).join('\n')}`);
+        throw new Error(
+          `${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)?.slice(0, 3000)}\noperator log tail:\n${op.logs.slice(-15).join('\n')}`,
+        );
       });
       return last!;
     },
@@ -88,7 +109,12 @@ export async function startScenario(
 }
 
 /** The Secret and Zone for the simulated firstbox, pinned to its real host key. */
-export async function applyZone(sc: Scenario, name: string, zoneId: string, extra: Record<string, unknown> = {}) {
+export async function applyZone(
+  sc: Scenario,
+  name: string,
+  zoneId: string,
+  extra: Record<string, unknown> = {},
+) {
   await sc.apply({
     apiVersion: 'v1',
     kind: 'Secret',

@@ -32,11 +32,20 @@ function hyperPool(sc: Scenario, name: string, addresses: string[], extra: Recor
     apiVersion: 'ops.pitrix.io/v1alpha1',
     kind: 'NodePool',
     metadata: { name },
-    spec: { zoneRef: { name: 'pek3a' }, role: 'hyper', nodes: addresses.map((address) => ({ address })), ...extra },
+    spec: {
+      zoneRef: { name: 'pek3a' },
+      role: 'hyper',
+      nodes: addresses.map((address) => ({ address })),
+      ...extra,
+    },
   };
 }
 
-async function withScenario(file: string, fn: (sc: Scenario) => Promise<void>, opts: { timeScale?: number } = {}) {
+async function withScenario(
+  file: string,
+  fn: (sc: Scenario) => Promise<void>,
+  opts: { timeScale?: number } = {},
+) {
   const sc = await startScenario(cp, file, opts);
   try {
     await applyZone(sc, 'pek3a', 'pek3a');
@@ -60,24 +69,36 @@ describe('NodePool scale-out (R4)', () => {
       await sc.apply(
         hyperPool(sc, 'hyper-b', [a!, b!], {
           nodes: [
-            { address: a, diskOverrides: [{ device: 'sdb', type: 'ssd' }, { device: 'sdc', enabled: false }] },
+            {
+              address: a,
+              diskOverrides: [
+                { device: 'sdb', type: 'ssd' },
+                { device: 'sdc', enabled: false },
+              ],
+            },
             { address: b },
           ],
           nodeCredentialsSecretRef: { name: 'node-creds' },
           eraseDataDisks: { devices: ['sdb'], confirm: 'hyper-b' },
         }),
       );
-      const pool = await sc.waitCondition('nodepool', 'hyper-b', 'Ready', 'True', 120_000, 'Completed').catch(async (e) => {
-        throw e;
-      });
+      const pool = await sc
+        .waitCondition('nodepool', 'hyper-b', 'Ready', 'True', 120_000)
+        .catch(async (e) => {
+          throw e;
+        });
       const steps = pool.status!.plan!.steps!;
       expect(steps.map((s) => s.state)).toEqual(steps.map(() => 'Succeeded'));
       expect(steps.find((s) => s.id === 'scaleQingcloud')!.outputTail).toMatch(/done/);
       // The next observation sees both nodes deployed.
-      await waitUntil(async () => {
-        const p = await sc.get('nodepool', 'hyper-b');
-        return p.status?.nodes?.every((n) => n.phase === 'Deployed') ?? false;
-      }, 30_000, 'nodes Deployed');
+      await waitUntil(
+        async () => {
+          const p = await sc.get('nodepool', 'hyper-b');
+          return p.status?.nodes?.every((n) => n.phase === 'Deployed') ?? false;
+        },
+        30_000,
+        'nodes Deployed',
+      );
       const p = await sc.get('nodepool', 'hyper-b');
       expect(p.status!.nodesReady).toBe('2/2');
       for (const n of p.status!.nodes!) expect(n.hostKey).toMatch(/^SHA256:/);
@@ -86,7 +107,10 @@ describe('NodePool scale-out (R4)', () => {
         const st = await sc.sim.state(host);
         expect(JSON.stringify(st)).toContain('RUNNING');
       }
-      for (const re of RUNBOOK_COMMANDS) expect(await countCommands(sc.sim, sc.sim.firstbox.id, re), String(re)).toBe(re.source.includes('modify') ? 2 : 1);
+      for (const re of RUNBOOK_COMMANDS)
+        expect(await countCommands(sc.sim, sc.sim.firstbox.id, re), String(re)).toBe(
+          re.source.includes('modify') ? 2 : 1,
+        );
       // The password went through stdin, never into a command line.
       const log = await sc.sim.commandLog(sc.sim.firstbox.id);
       expect(log.some((e) => e.command.includes('n0t-default'))).toBe(false);
@@ -97,12 +121,21 @@ describe('NodePool scale-out (R4)', () => {
     await withScenario('standard.yaml', async (sc) => {
       const before = (await sc.sim.commandLog(sc.sim.firstbox.id)).length;
       await sc.apply(hyperPool(sc, 'odd', [sc.sim.spare[0]!.address]));
-      const pool = await sc.waitCondition('nodepool', 'odd', 'Ready', 'False', 20_000, 'HyperNodesNotInPairs');
+      const pool = await sc.waitCondition(
+        'nodepool',
+        'odd',
+        'Ready',
+        'False',
+        20_000,
+        'HyperNodesNotInPairs',
+      );
       expect(condition(pool, 'Ready')!.message).toContain('pairs');
       await new Promise((r) => setTimeout(r, 2000));
       // Nothing ran for this pool: no runbook command on firstbox, no connection to the node.
       const after = await sc.sim.commandLog(sc.sim.firstbox.id);
-      expect(after.slice(before).filter((e) => RUNBOOK_COMMANDS.some((re) => re.test(e.command)))).toEqual([]);
+      expect(after.slice(before).filter((e) => RUNBOOK_COMMANDS.some((re) => re.test(e.command)))).toEqual(
+        [],
+      );
       expect(await sc.sim.commandLog(sc.sim.spare[0]!.id)).toEqual([]);
     });
   });
@@ -119,13 +152,22 @@ describe('NodePool scale-out (R4)', () => {
             eraseDataDisks: { devices: ['sdb'], confirm: 'crash' },
           }),
         );
-        await sc.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'node-creds' }, stringData: { username: 'ubuntu', password: 'n0t-default' } });
-        await waitUntil(async () => {
-          const p = await sc.get('nodepool', 'crash');
-          return p.status?.plan?.steps?.find((s) => s.id === 'scaleQingcloud')?.state === 'Running';
-        }, 120_000, 'scaleQingcloud Running');
+        await sc.apply({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'node-creds' },
+          stringData: { username: 'ubuntu', password: 'n0t-default' },
+        });
+        await waitUntil(
+          async () => {
+            const p = await sc.get('nodepool', 'crash');
+            return p.status?.plan?.steps?.find((s) => s.id === 'scaleQingcloud')?.state === 'Running';
+          },
+          120_000,
+          'scaleQingcloud Running',
+        );
         await sc.restartOperator('SIGKILL');
-        await sc.waitCondition('nodepool', 'crash', 'Ready', 'True', 120_000, 'Completed');
+        await sc.waitCondition('nodepool', 'crash', 'Ready', 'True', 120_000);
         for (const re of RUNBOOK_COMMANDS.filter((r) => !/modify/.test(r.source))) {
           expect(await countCommands(sc.sim, sc.sim.firstbox.id, re), `${re} ran once`).toBe(1);
         }
@@ -143,17 +185,29 @@ describe('NodePool scale-out (R4)', () => {
         exitCode: 2,
         message: 'settings check failed: vbc network overlaps mgmt network',
       });
-      await sc.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'node-creds' }, stringData: { username: 'ubuntu', password: 'n0t-default' } });
-      await sc.apply(hyperPool(sc, 'failing', [a!, b!], { nodeCredentialsSecretRef: { name: 'node-creds' }, eraseDataDisks: { devices: ['sdb'], confirm: 'failing' } }));
+      await sc.apply({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'node-creds' },
+        stringData: { username: 'ubuntu', password: 'n0t-default' },
+      });
+      await sc.apply(
+        hyperPool(sc, 'failing', [a!, b!], {
+          nodeCredentialsSecretRef: { name: 'node-creds' },
+          eraseDataDisks: { devices: ['sdb'], confirm: 'failing' },
+        }),
+      );
       const pool = await sc.waitCondition('nodepool', 'failing', 'Degraded', 'True', 90_000, 'StepFailed');
       const msg = condition(pool, 'Degraded')!.message;
       expect(msg).toContain('configQingcloud');
       expect(msg).toContain('exited 2');
       expect(msg).toContain('vbc network overlaps');
-      expect(pool.status!.plan!.steps!.find((s) => s.id === 'configQingcloud')!.outputTail).toContain('vbc network overlaps');
+      expect(pool.status!.plan!.steps!.find((s) => s.id === 'configQingcloud')!.outputTail).toContain(
+        'vbc network overlaps',
+      );
       expect(await countCommands(sc.sim, sc.sim.firstbox.id, /scale-qingcloud\.py -z/)).toBe(0);
       await sc.sim.clearFaults(sc.sim.firstbox.id);
-      await sc.waitCondition('nodepool', 'failing', 'Ready', 'True', 120_000, 'Completed');
+      await sc.waitCondition('nodepool', 'failing', 'Ready', 'True', 120_000);
       expect(await countCommands(sc.sim, sc.sim.firstbox.id, /collect-nodes\.py -I/)).toBe(1);
     });
   });
@@ -161,21 +215,61 @@ describe('NodePool scale-out (R4)', () => {
   it('with Manual approval runs nothing until the annotation matches the current plan', async () => {
     await withScenario('standard.yaml', async (sc) => {
       const [a, b] = sc.sim.spare.map((h) => h.address);
-      await sc.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'node-creds' }, stringData: { username: 'ubuntu', password: 'n0t-default' } });
-      const spec = { approval: 'Manual', nodeCredentialsSecretRef: { name: 'node-creds' }, eraseDataDisks: { devices: ['sdb'], confirm: 'manual' } };
+      await sc.apply({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'node-creds' },
+        stringData: { username: 'ubuntu', password: 'n0t-default' },
+      });
+      const spec = {
+        approval: 'Manual',
+        nodeCredentialsSecretRef: { name: 'node-creds' },
+        eraseDataDisks: { devices: ['sdb'], confirm: 'manual' },
+      };
       await sc.apply(hyperPool(sc, 'manual', [a!, b!], spec));
-      const waiting = await sc.waitCondition('nodepool', 'manual', 'Progressing', 'False', 60_000, 'AwaitingApproval');
+      const waiting = await sc.waitCondition(
+        'nodepool',
+        'manual',
+        'Progressing',
+        'False',
+        60_000,
+        'AwaitingApproval',
+      );
       const firstHash = waiting.status!.plan!.hash;
       expect(condition(waiting, 'Progressing')!.message).toContain(firstHash);
       // A spec change makes a new plan: approving the old hash does nothing.
-      await sc.apply(hyperPool(sc, 'manual', [a!, b!], { ...spec, nodes: [{ address: a, diskOverrides: [{ device: 'sdc', enabled: false }] }, { address: b }] }));
-      await waitUntil(async () => (await sc.get('nodepool', 'manual')).status?.plan?.hash !== firstHash, 30_000, 'new plan');
-      await cp.kubectl(['annotate', 'nodepool', 'manual', '-n', sc.ns, `ops.pitrix.io/approve-plan=${firstHash}`]);
+      await sc.apply(
+        hyperPool(sc, 'manual', [a!, b!], {
+          ...spec,
+          nodes: [{ address: a, diskOverrides: [{ device: 'sdc', enabled: false }] }, { address: b }],
+        }),
+      );
+      await waitUntil(
+        async () => (await sc.get('nodepool', 'manual')).status?.plan?.hash !== firstHash,
+        30_000,
+        'new plan',
+      );
+      await cp.kubectl([
+        'annotate',
+        'nodepool',
+        'manual',
+        '-n',
+        sc.ns,
+        `ops.pitrix.io/approve-plan=${firstHash}`,
+      ]);
       await new Promise((r) => setTimeout(r, 3000));
       expect(await countCommands(sc.sim, sc.sim.firstbox.id, /add-nodes\.py/)).toBe(0);
       const newHash = (await sc.get('nodepool', 'manual')).status!.plan!.hash;
-      await cp.kubectl(['annotate', 'nodepool', 'manual', '-n', sc.ns, `ops.pitrix.io/approve-plan=${newHash}`, '--overwrite']);
-      await sc.waitCondition('nodepool', 'manual', 'Ready', 'True', 120_000, 'Completed');
+      await cp.kubectl([
+        'annotate',
+        'nodepool',
+        'manual',
+        '-n',
+        sc.ns,
+        `ops.pitrix.io/approve-plan=${newHash}`,
+        '--overwrite',
+      ]);
+      await sc.waitCondition('nodepool', 'manual', 'Ready', 'True', 120_000);
     });
   });
 
@@ -189,17 +283,61 @@ describe('NodePool scale-out (R4)', () => {
         spec: { zoneRef: { name: 'pek3a' }, target: { osName: 'Ubuntu', osVersion: '18.04' }, paused: true },
       });
       const wsu = await sc.get('webserviceupgrade', 'fake-upgrade');
-      await cp.kubectl(['patch', 'webserviceupgrade', 'fake-upgrade', '-n', sc.ns, '--subresource=status', '--type=merge', '-p',
-        JSON.stringify({ status: { plan: { hash: 'fake', steps: [{ id: 'rebuildWebservice1', state: 'Pending' }] } } })]);
-      await cp.kubectl(['patch', 'zone', 'pek3a', '-n', sc.ns, '--subresource=status', '--type=merge', '-p',
-        JSON.stringify({ status: { lock: { holder: { kind: 'WebserviceUpgrade', name: 'fake-upgrade', uid: wsu.metadata.uid }, operation: 'Upgrade' } } })]);
-      await sc.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'node-creds' }, stringData: { username: 'ubuntu', password: 'n0t-default' } });
-      await sc.apply(hyperPool(sc, 'locked', [a!, b!], { nodeCredentialsSecretRef: { name: 'node-creds' }, eraseDataDisks: { devices: ['sdb'], confirm: 'locked' } }));
-      const waiting = await sc.waitCondition('nodepool', 'locked', 'Progressing', 'False', 60_000, 'WaitingForZoneLock');
+      await cp.kubectl([
+        'patch',
+        'webserviceupgrade',
+        'fake-upgrade',
+        '-n',
+        sc.ns,
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        JSON.stringify({
+          status: { plan: { hash: 'fake', steps: [{ id: 'rebuildWebservice1', state: 'Pending' }] } },
+        }),
+      ]);
+      await cp.kubectl([
+        'patch',
+        'zone',
+        'pek3a',
+        '-n',
+        sc.ns,
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        JSON.stringify({
+          status: {
+            lock: {
+              holder: { kind: 'WebserviceUpgrade', name: 'fake-upgrade', uid: wsu.metadata.uid },
+              operation: 'Upgrade',
+            },
+          },
+        }),
+      ]);
+      await sc.apply({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'node-creds' },
+        stringData: { username: 'ubuntu', password: 'n0t-default' },
+      });
+      await sc.apply(
+        hyperPool(sc, 'locked', [a!, b!], {
+          nodeCredentialsSecretRef: { name: 'node-creds' },
+          eraseDataDisks: { devices: ['sdb'], confirm: 'locked' },
+        }),
+      );
+      const waiting = await sc.waitCondition(
+        'nodepool',
+        'locked',
+        'Progressing',
+        'False',
+        60_000,
+        'WaitingForZoneLock',
+      );
       expect(condition(waiting, 'Progressing')!.message).toContain('WebserviceUpgrade/fake-upgrade');
       expect(await countCommands(sc.sim, sc.sim.firstbox.id, /add-nodes\.py/)).toBe(0);
       await cp.kubectl(['delete', 'webserviceupgrade', 'fake-upgrade', '-n', sc.ns]);
-      await sc.waitCondition('nodepool', 'locked', 'Ready', 'True', 120_000, 'Completed');
+      await sc.waitCondition('nodepool', 'locked', 'Ready', 'True', 120_000);
       // Finished: the pool released the zone.
       await waitUntil(async () => !(await sc.get('zone', 'pek3a')).status?.lock, 20_000, 'lock released');
     });

@@ -165,6 +165,7 @@ export class NodePoolReconciler implements Reconciler {
       platformNodes,
       observations,
       bossV2Deployed,
+      previouslyDeployed: (previous.nodes ?? []).filter((n) => n.phase === 'Deployed').map((n) => n.address),
     });
 
     const nodes: NodeStatus[] = result.nodes.map((n) => {
@@ -194,9 +195,23 @@ export class NodePoolReconciler implements Reconciler {
             : {}),
       };
     });
-    const deployed = nodes.filter((n) => n.phase === 'Deployed').length;
-    session.status = { ...session.status, nodes, nodesReady: `${deployed}/${nodes.length}` };
-    if (result.notInSpec.length > 0) {
+    // Kept in status so the report does not vanish with the next observation.
+    for (const address of result.notInSpec) {
+      const prev = previous.nodes?.find((p) => p.address === address);
+      if (prev)
+        nodes.push({
+          ...prev,
+          message: 'removed from spec.nodes; still deployed (no scale-in in the runbooks)',
+        });
+    }
+    const deployed = nodes.filter((n) => n.phase === 'Deployed' && wantedAddress(pool, n.address)).length;
+    session.status = { ...session.status, nodes, nodesReady: `${deployed}/${pool.spec.nodes.length}` };
+    if (result.notInSpec.length === 0) {
+      session.status = {
+        ...session.status,
+        conditions: session.status.conditions?.filter((c) => c.type !== 'ScaleInUnsupported'),
+      };
+    } else {
       session.condition(
         'ScaleInUnsupported',
         'True',
@@ -228,7 +243,7 @@ export class NodePoolReconciler implements Reconciler {
           const get = (k: string) => Buffer.from(data[k] ?? '', 'base64').toString('utf8');
           return `${get('username') || 'yop'}\n${get('password')}\n`;
         },
-        readyMessage: `${deployed}/${nodes.length} node(s) deployed`,
+        readyMessage: `${deployed}/${pool.spec.nodes.length} node(s) deployed`,
       },
       ctx,
     );
@@ -253,6 +268,8 @@ export class NodePoolReconciler implements Reconciler {
     return { requeueAfterMs: 60_000 };
   }
 }
+
+const wantedAddress = (pool: NodePool, address: string) => pool.spec.nodes.some((n) => n.address === address);
 
 function toStatusFacts(f: NodeFacts): NonNullable<NodeStatus['facts']> {
   return {

@@ -157,7 +157,9 @@ describe('planNodePool (R4)', () => {
     const r = planNodePool(input({ nodes: [{ address: '127.77.0.13' }, { address: '127.77.0.14' }] }));
     expect(r.plan.steps).toEqual([]);
     expect(r.nodes.every((n) => n.phase === 'Deployed')).toBe(true);
-    const removed = planNodePool(input({ nodes: [{ address: '127.77.0.13' }] }));
+    const removed = planNodePool(
+      input({ nodes: [{ address: '127.77.0.13' }] }, { previouslyDeployed: ['127.77.0.13', '127.77.0.14'] }),
+    );
     expect(removed.notInSpec).toEqual(['127.77.0.14']);
     expect(removed.plan.steps).toEqual([]);
   });

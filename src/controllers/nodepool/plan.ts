@@ -34,6 +34,8 @@ export interface NodePoolPlanInput {
   observations: Record<string, NodeObservation>;
   /** A BOSS V2 Component is Ready in the zone: R4 step 10 rebuilds its cache. */
   bossV2Deployed: boolean;
+  /** Addresses this pool reported as Deployed before (status.nodes): removing one is not a scale-in. */
+  previouslyDeployed?: readonly string[];
 }
 
 export type NodePhase =
@@ -62,7 +64,7 @@ export interface Violation {
 export interface NodePoolPlan {
   violations: Violation[];
   nodes: NodeReport[];
-  /** Nodes in the platform's list for this zone and role that are no longer in spec. */
+  /** Nodes this pool deployed that are no longer in spec (reported, never scaled in). */
   notInSpec: string[];
   /** Addresses this plan deploys (empty: nothing to do). */
   deploying: string[];

@@ -56,7 +56,7 @@ export function condition(r: Resource, type: string): Condition | undefined {
 export async function startScenario(
   cp: ControlPlane,
   scenario: string,
-  opts: { timeScale?: number; operatorArgs?: string[] } = {},
+  opts: { timeScale?: number; operatorArgs?: string[]; subnet?: number } = {},
 ): Promise<Scenario> {
   const ns = await testNamespace(cp, 'sc');
   const sim = await startPlatform({

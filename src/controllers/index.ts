@@ -4,6 +4,7 @@ import type { Manager } from '../runtime/manager.js';
 import type { ControllerDeps } from './deps.js';
 import { NodePoolReconciler } from './nodepool/controller.js';
 import { ZoneReconciler } from './zone/controller.js';
+// @imports (one line per controller, added by its author)
 
 export interface RegisterOptions {
   maxConcurrentReconciles: number;
@@ -40,6 +41,8 @@ export function registerControllers(manager: Manager, deps: ControllerDeps, opts
       .map((p) => ({ namespace: p.metadata.namespace, name: p.metadata.name })),
   );
   manager.add(pools);
+
+  // @registrations (one line per controller: registerXController(manager, deps, base);)
 }
 
 function specOrMetaChanged(

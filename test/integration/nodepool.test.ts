@@ -27,7 +27,7 @@ const RUNBOOK_COMMANDS = [
   /modify-node-attributes\.py/,
 ];
 
-function hyperPool(sc: Scenario, name: string, addresses: string[], extra: Record<string, unknown> = {}) {
+function hyperPool(_sc: Scenario, name: string, addresses: string[], extra: Record<string, unknown> = {}) {
   return {
     apiVersion: 'ops.pitrix.io/v1alpha1',
     kind: 'NodePool',

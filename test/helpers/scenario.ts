@@ -62,6 +62,7 @@ export async function startScenario(
   const sim = await startPlatform({
     scenario: resolve(repoRoot, 'examples/sim', scenario),
     timeScale: opts.timeScale,
+    ...(opts.subnet !== undefined ? { subnet: opts.subnet } : {}),
   });
   const args = ['--no-leader-elect', '--namespace', ns, ...(opts.operatorArgs ?? [])];
   let op = await startOperator(cp.kubeconfig, args);

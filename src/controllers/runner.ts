@@ -261,6 +261,12 @@ async function finish(
     case 'completed':
       // The next reconcile observes the platform afresh, sees nothing left to do and reports Ready.
       failureCounts.delete(key);
+      deps.events.event(
+        obj,
+        'Normal',
+        'PlanCompleted',
+        `plan ${input.plan.hash}: ${input.plan.steps.length} step(s) succeeded`,
+      );
       session.condition('Degraded', 'False', 'AsExpected', '');
       await session.save({ plan: outcome.journal, currentStep: undefined });
       return { requeueAfterMs: 1000 };

@@ -129,6 +129,8 @@ export async function runPlan(
     ? { namespace: obj.metadata.namespace, name: input.zoneLock.zoneName }
     : undefined;
   let journal = journalFor(plan, session.status.plan, nowIso());
+  const rollout = (e: 'executing' | 'progress' | 'idle') =>
+    deps.metrics.rollout(obj.kind, obj.metadata.namespace, obj.metadata.name, e);
 
   // A human resolved an interrupted or failed step: run it again.
   const retry = obj.metadata.annotations?.[RETRY_STEP_ANNOTATION];
@@ -149,6 +151,7 @@ export async function runPlan(
   }
 
   if (plan.steps.length === 0 || isComplete(journal)) {
+    rollout('idle');
     if (zone) await releaseZoneLock(deps.client, zoneType, zone, me);
     session.condition(
       'Ready',
@@ -178,11 +181,13 @@ export async function runPlan(
   const progress = progressOf(journal);
   session.condition('Ready', 'False', 'PlanPending', `${progress.done}/${progress.total} steps done`);
   if (input.paused()) {
+    rollout('idle');
     session.condition('Progressing', 'False', 'Paused', `spec.paused is true; next step ${next.id}`);
     await session.save({ plan: journal, currentStep: next.id });
     return undefined;
   }
   if (input.approval === 'Manual' && obj.metadata.annotations?.[APPROVE_ANNOTATION] !== plan.hash) {
+    rollout('idle');
     session.condition(
       'Progressing',
       'False',
@@ -215,6 +220,7 @@ export async function runPlan(
   }
 
   session.condition('Progressing', 'True', 'Executing', `running plan ${plan.hash}`);
+  rollout('executing');
   await session.save({ plan: journal, currentStep: next.id });
   const outcome: EngineOutcome = await executePlan({
     plan,
@@ -230,6 +236,8 @@ export async function runPlan(
       await session.save({ plan: j, currentStep: step?.id });
     },
     onStepFinished: (step, ms) => {
+      deps.metrics.stepFinished(obj.kind, step.id, step.state, ms / 1000);
+      if (step.state === 'Succeeded') rollout('progress');
       const seconds = (ms / 1000).toFixed(1);
       if (step.state === 'Succeeded') {
         deps.events.event(

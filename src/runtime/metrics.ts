@@ -127,8 +127,98 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  /** Runbook step durations by kind and step (the id up to its first '-': bounded by the runbooks). */
+  readonly stepDuration = new Histogram({
+    name: 'pitrix_operator_step_duration_seconds',
+    help: 'Duration of runbook steps by kind, step and outcome (Succeeded, Failed)',
+    labelNames: ['kind', 'step', 'outcome'] as const,
+    buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200],
+    registers: [this.registry],
+  });
+  readonly stepFailures = new Counter({
+    name: 'pitrix_operator_step_failures_total',
+    help: 'Runbook steps that failed, by kind and step',
+    labelNames: ['kind', 'step'] as const,
+    registers: [this.registry],
+  });
+  private readonly rolloutProgress = new Map<string, { labels: ResourceLabels; at: number }>();
+  readonly rolloutSinceProgress = new Gauge({
+    name: 'pitrix_operator_rollout_seconds_since_progress',
+    help: 'Seconds since an executing plan last made progress (a step succeeded); absent when no plan runs',
+    labelNames: ['kind', 'namespace', 'name'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const now = Date.now();
+      for (const { labels, at } of this.rolloutProgress.values())
+        this.rolloutSinceProgress.set(labels, (now - at) / 1000);
+    },
+  });
+  private readonly factsSeen = new Map<string, Map<string, number>>();
+  readonly factsAge = new Gauge({
+    name: 'pitrix_operator_facts_age_seconds',
+    help: 'Seconds since the facts of a node (or a zone firstbox) were last observed',
+    labelNames: ['kind', 'namespace', 'name', 'node'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const now = Date.now();
+      for (const [key, nodes] of this.factsSeen) {
+        const [kind, namespace, name] = JSON.parse(key) as [string, string, string];
+        for (const [node, at] of nodes)
+          this.factsAge.set({ kind, namespace, name, node }, Math.max(0, (now - at) / 1000));
+      }
+    },
+  });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A runbook step finished: its duration, and a failure count when it failed. */
+  stepFinished(kind: string, stepId: string, state: string, seconds: number): void {
+    const step = stepLabel(stepId);
+    if (state === 'Succeeded' || state === 'Failed')
+      this.stepDuration.observe({ kind, step, outcome: state }, seconds);
+    if (state === 'Failed') this.stepFailures.inc({ kind, step });
+  }
+
+  /**
+   * Rollout progress. `executing`: a plan runs (tracking starts now unless it already runs);
+   * `progress`: a step succeeded; `idle`: complete, paused or awaiting approval (not a stall).
+   */
+  rollout(kind: string, namespace: string, name: string, event: 'executing' | 'progress' | 'idle'): void {
+    const key = JSON.stringify([kind, namespace, name]);
+    if (event === 'idle') {
+      if (this.rolloutProgress.delete(key)) this.rolloutSinceProgress.remove({ kind, namespace, name });
+      return;
+    }
+    if (event === 'executing' && this.rolloutProgress.has(key)) return;
+    this.rolloutProgress.set(key, { labels: { kind, namespace, name }, at: Date.now() });
+  }
+
+  /**
+   * Facts of a resource's nodes: `tracked` are the nodes that should have facts (others are
+   * dropped), `observed` were observed just now. A tracked node never observed ages from the
+   * first time it is tracked.
+   */
+  factsObserved(
+    kind: string,
+    namespace: string,
+    name: string,
+    tracked: readonly string[],
+    observed: readonly string[],
+  ): void {
+    const key = JSON.stringify([kind, namespace, name]);
+    const nodes = this.factsSeen.get(key) ?? new Map<string, number>();
+    this.factsSeen.set(key, nodes);
+    const now = Date.now();
+    const keep = new Set(tracked);
+    for (const node of [...nodes.keys()]) {
+      if (keep.has(node)) continue;
+      nodes.delete(node);
+      this.factsAge.remove({ kind, namespace, name, node });
+    }
+    for (const node of tracked) if (!nodes.has(node)) nodes.set(node, now);
+    for (const node of observed) if (keep.has(node)) nodes.set(node, now);
   }
 
   queueMetricsFor(controller: string): QueueMetrics {
@@ -171,5 +261,18 @@ export class OperatorMetrics {
       }
     }
     this.conditionTypes.delete(key);
+    this.rollout(kind, namespace, name, 'idle');
+    this.factsObserved(kind, namespace, name, [], []);
+    this.factsSeen.delete(JSON.stringify([kind, namespace, name]));
   }
+}
+
+type ResourceLabels = { kind: string; namespace: string; name: string };
+
+/**
+ * The step label: a step id up to its first '-' (`modifyNodeAttributes-10.0.0.5-sdb` →
+ * `modifyNodeAttributes`), so per-node steps do not multiply series with the node count.
+ */
+export function stepLabel(stepId: string): string {
+  return stepId.split('-')[0] || stepId;
 }

@@ -139,6 +139,13 @@ export class NodePoolReconciler implements Reconciler {
           ? { facts: r.value }
           : { error: classifyAccessError(r.error, r.target.address).message };
       }
+      deps.metrics.factsObserved(
+        'NodePool',
+        req.namespace,
+        req.name,
+        pool.spec.nodes.map((n) => n.address),
+        Object.keys(observations).filter((a) => observations[a]?.facts),
+      );
     } catch (err) {
       const failure = classifyAccessError(err, `firstbox ${zone.spec.firstbox.host}`);
       session.condition('Ready', 'False', failure.reason, failure.message);

@@ -110,11 +110,13 @@ export class ZoneReconciler implements Reconciler {
         );
       }
       this.failures.delete(key);
+      deps.metrics.factsObserved('Zone', req.namespace, req.name, ['firstbox'], ['firstbox']);
       result = { requeueAfterMs: durationMs(zone.spec.refreshInterval) };
     } catch (err) {
       const failure = classifyAccessError(err, `firstbox ${zone.spec.firstbox.host}`);
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
+      deps.metrics.factsObserved('Zone', req.namespace, req.name, ['firstbox'], []);
       status = { ...status, reachable: failure.connection ? false : status.reachable };
       if (failure.connection) {
         conditions = setCondition(conditions, {

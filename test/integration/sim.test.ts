@@ -117,7 +117,7 @@ describe('simulated platform over real sshd', () => {
       `printf '${a}\\n${b}\\n' > scale.list`,
       '/pitrix/cli/add-nodes.py -I scale.list',
       '/pitrix/cli/describe-nodes.py -s new -f json > new.json',
-      `echo ${b} > custom.list`,
+      `printf '${a}\\n${b}\\n' > custom.list`,
       '/pitrix/node/collect/establish_ssh.sh custom.list 22 ubuntu n0t-default',
       `echo ${b} > h4.list && /pitrix/bin/erase_data_disks.sh -i h4.list -d sdb`,
       '/pitrix/cli/collect-nodes.py -I scale.list',

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   Approval,
   Conditions,
+  CurrentStep,
   d,
   immutable,
   int,
@@ -124,6 +125,7 @@ export type UpgradeNodePhase = z.infer<typeof UpgradeNodePhase>;
 
 export const UpgradeNodeStatus = z.object({
   name: d(text(63), 'Node id.'),
+  address: d(text(64).optional(), 'Management address of the node (from the installer node list).'),
   phase: d(UpgradeNodePhase, 'Where the node is in its rebuild.'),
   holdsVip: d(
     z.boolean().optional(),
@@ -137,6 +139,7 @@ export const UpgradeNodeStatus = z.object({
     'SHA256 fingerprint after the rebuild (stale keys are removed, R5 step 7).',
   ),
   rollbackAvailable: d(z.boolean().optional(), 'old-<node>.img still exists on the physical host.'),
+  message: d(text(1024).optional(), 'Why the node is where it is (a failed check, a rollback).'),
 });
 export type UpgradeNodeStatus = z.infer<typeof UpgradeNodeStatus>;
 
@@ -147,6 +150,11 @@ export const WebserviceUpgradeStatus = d(
     phase: d(UpgradePhase.optional(), 'Pending, WaitingForWindow, Progressing, Succeeded or Failed.'),
     progress: d(text(16).optional(), 'Rebuilt nodes over all nodes (`1/2`).'),
     currentNode: d(text(63).optional(), 'Node being rebuilt now.'),
+    currentStep: CurrentStep,
+    startedAt: d(
+      timestamp().optional(),
+      'When the rollout was first planned; its UTC date names the settings backup (`settings.YYYYMMDD`).',
+    ),
     nodes: d(listMap(z.array(UpgradeNodeStatus).max(32), ['name']).optional(), 'Per node progress.'),
     plan: Plan.optional(),
   }),

@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 log() { echo "[setup] $*" >&2; }
 
 # npm packages (pinned by package-lock.json). `node` (Node 24 LTS) comes in as a dev dependency.
-if [[ ! -x node_modules/.bin/vitest || package-lock.json -nt node_modules/.package-lock.json ]]; then
+if [[ ! -x node_modules/.bin/vitest || ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
   log "npm ci"
-  npm ci --no-fund --no-audit >&2
+  # npm 11.19 writes lockfiles without the other platforms' optional packages (biome's, esbuild's)
+  # and then refuses them in `npm ci`; `npm install` installs the same locked versions.
+  npm ci --no-fund --no-audit >&2 2>/dev/null || npm install --no-fund --no-audit >&2
 fi
 
 # Debian packages: OpenSSH server for the simulated platform, iproute2 for its addresses.

@@ -1,0 +1,304 @@
+/**
+ * What a Component decision needs from the platform, in one firstbox round trip (read-only): the
+ * installer version and node list, every node's supervisor programs, pitrix packages, BOSS V1 nginx
+ * site and OS (through `exec_nodes.sh`), the files R3 edits, the repository, the deployment job
+ * and, for BOSS, `django_manage.sh areyouok | versions | check_default_password`. Parsing is pure.
+ */
+import { parseInstallerVersion } from '../../facts/installer.js';
+import { parseDescribeNodes, parseDescribeZones } from '../../facts/nodes.js';
+import { parseOs } from '../../facts/os.js';
+import { parsePackages } from '../../facts/packages.js';
+import { END_SECTION, MARKER_FUNCTION, splitSections } from '../../facts/sections.js';
+import { parseSupervisorStatus } from '../../facts/supervisor.js';
+import type { PlatformNode, PlatformZone, ServiceStatus } from '../../facts/types.js';
+import { sh, validated } from '../../ssh/command.js';
+import type { ShellCommand } from '../../ssh/types.js';
+
+export const SERVER_YAML_DIR = '/pitrix/conf/variables/global';
+export const VM_TEMPLATE = '/pitrix/config/templates/vm_variables.template.yaml';
+export const BOSS2_DIR = '/pitrix/conf/variables/boss2';
+export const DJANGO_MANAGE = '/pitrix/bin/boss2-manager/django_manage.sh';
+export const REPO_DIRS = ['/pitrix/repo/web/', '/pitrix/repo/indep/boss2/'] as const;
+export const boss2YamlPath = (zoneId: string) => `${BOSS2_DIR}/boss2.yaml.${zoneId}`;
+export const LOCAL_CONFIG = `${BOSS2_DIR}/local_config.yaml`;
+export const zoneVariablesPath = (zoneId: string) => `/pitrix/config/variables.${zoneId}.yaml`;
+export const vmVariablesPath = (zoneId: string) => `/pitrix/config/vm_variables.${zoneId}.yaml`;
+export const jobFilePath = (zoneId: string, component: string) =>
+  `/pitrix/conf/operator/component-${zoneId}-${component}.job`;
+export const deployLogPath = (zoneId: string, component: string) =>
+  `/pitrix/log/operator/deploy-${zoneId}-${component}.log`;
+
+/** What each node answers (through exec_nodes.sh): one framed block per node. */
+const NODE_SCRIPT = [
+  'echo @@sup; supervisorctl status 2>&1',
+  "echo @@pkg; dpkg-query -W -f='${Package} ${Version} ${Status}\\n' 'pitrix-*' 2>/dev/null",
+  'echo @@nginx; ls -1 /etc/nginx/sites-enabled/boss.conf /etc/nginx/sites-available/boss.conf 2>/dev/null',
+  'echo @@os; lsb_release -ds 2>/dev/null',
+  'true',
+].join('; ');
+
+// A constant program: file names arrive as argv; prints {path: text} for the ones that exist.
+const READ_FILES_PY = [
+  'import json, os, sys',
+  'out = {}',
+  'for p in sys.argv[1:]:',
+  '    if os.path.isfile(p):',
+  '        with open(p) as f:',
+  '            out[p] = f.read()',
+  'print(json.dumps(out))',
+].join('\n');
+
+export function observeCommand(zoneId: string, component: string): ShellCommand {
+  const zone = validated('ZONE_ID', zoneId, 'zone.spec.zoneId');
+  const files = [VM_TEMPLATE, boss2YamlPath(zone), LOCAL_CONFIG, zoneVariablesPath(zone)];
+  const job = jobFilePath(zone, component);
+  const parts: ShellCommand[] = [
+    { script: `export LC_ALL=C\n${MARKER_FUNCTION}`, purpose: 'framing' },
+    sh('installer version')`m version; cat /pitrix/VERSION`,
+    sh('node list')`m nodes; /pitrix/cli/describe-nodes.py -s all -f json`,
+    sh('zone list')`m zones; [ -x /pitrix/cli/describe-zones.py ] && /pitrix/cli/describe-zones.py -f json`,
+    sh('nodes')`m exec; /pitrix/upgrade/exec_nodes.sh -f all ${NODE_SCRIPT} 2>&1`,
+    sh('boss.yaml files')`m bossyaml; ls -1 ${SERVER_YAML_DIR} 2>/dev/null | grep '^boss\\.yaml'`,
+    sh(
+      'files',
+    )`m files; python3 -c ${READ_FILES_PY} ${SERVER_YAML_DIR}/server.yaml.* ${files[0]!} ${files[1]!} ${files[2]!} ${files[3]!}`,
+    sh('repository')`m repo; ls -1 ${REPO_DIRS[0]} ${REPO_DIRS[1]} 2>/dev/null`,
+    sh(
+      'job',
+    )`m job; [ -s ${job} ] && /pitrix/cli/get-deploy-qingcloud-component-status.py -j "$(cat ${job})"`,
+  ];
+  if (component === 'boss') {
+    parts.push(
+      sh('boss health')`m health; ${DJANGO_MANAGE} areyouok 2>&1; echo "exit=$?"`,
+      sh('boss versions')`m versions; ${DJANGO_MANAGE} versions 2>&1; echo "exit=$?"`,
+      sh('boss password')`m password; ${DJANGO_MANAGE} check_default_password 2>&1; echo "exit=$?"`,
+    );
+  }
+  parts.push(sh('end')`m ${END_SECTION}`);
+  return { script: `${parts.map((p) => p.script).join('\n')}\n`, purpose: `observe component ${component}` };
+}
+
+export interface NodeObservation {
+  nodeId: string;
+  reached: boolean;
+  /** Programs, or null when supervisor is absent or did not answer. */
+  programs: ServiceStatus[] | null;
+  packages: Record<string, string>;
+  /** BOSS V1 nginx site files found (proxies). */
+  nginxBossSite: string[];
+  /** `lsb_release -ds` as printed, and the version parsed from it. */
+  osDescription?: string;
+  osVersion?: string;
+  error?: string;
+}
+
+export interface JobStatus {
+  jobId: string;
+  status: string;
+  progress?: number;
+  step?: string;
+}
+
+export interface CommandAnswer {
+  exitCode: number;
+  output: string;
+}
+
+export interface ComponentFacts {
+  installerVersion: string;
+  nodes: PlatformNode[];
+  zones?: PlatformZone[];
+  /** By node id. */
+  nodeObs: Record<string, NodeObservation>;
+  bossYamlFiles: string[];
+  /** Files read, by absolute path (only the ones that exist). */
+  files: Record<string, string>;
+  /** .deb file names in the BOSS repository directories. */
+  repoDebs: string[];
+  job?: JobStatus;
+  health?: CommandAnswer;
+  versions?: CommandAnswer;
+  password?: CommandAnswer;
+  problems: string[];
+}
+
+/** Splits exec_nodes.sh output into each node's own output, keyed by node id. */
+export function splitExecNodes(stdout: string): Map<string, { ip: string; text: string }> {
+  const out = new Map<string, { ip: string; text: string }>();
+  let current: { id: string; ip: string } | undefined;
+  let lines: string[] = [];
+  const flush = () => {
+    if (current) out.set(current.id, { ip: current.ip, text: lines.join('\n') });
+  };
+  for (const line of stdout.split('\n')) {
+    const m = /^==== (\S+) \((\S+)\) ====$/.exec(line.trim());
+    if (m) {
+      flush();
+      current = { id: m[1]!, ip: m[2]! };
+      lines = [];
+    } else if (/^exec_nodes: /.test(line)) {
+      flush();
+      current = undefined;
+    } else if (current) lines.push(line);
+  }
+  flush();
+  return out;
+}
+
+function parseNodeBlock(nodeId: string, text: string): NodeObservation {
+  if (!text.includes('@@sup')) {
+    return {
+      nodeId,
+      reached: false,
+      programs: null,
+      packages: {},
+      nginxBossSite: [],
+      error: text.trim().split('\n').slice(-1)[0] || 'no answer',
+    };
+  }
+  const parts: Record<string, string> = {};
+  let key = '';
+  for (const line of text.split('\n')) {
+    const m = /^@@(sup|pkg|nginx|os)$/.exec(line.trim());
+    if (m) {
+      key = m[1]!;
+      parts[key] = '';
+    } else if (key) parts[key] += `${line}\n`;
+  }
+  const sup = parseSupervisorStatus(parts.sup ?? '');
+  const obs: NodeObservation = {
+    nodeId,
+    reached: true,
+    programs: sup.services,
+    packages: parsePackages(parts.pkg ?? '').packages,
+    nginxBossSite: (parts.nginx ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.endsWith('boss.conf')),
+  };
+  const os = (parts.os ?? '').trim();
+  if (os) {
+    obs.osDescription = os;
+    try {
+      obs.osVersion = parseOs(os, null).os.version;
+    } catch {
+      // Left undefined: the prerequisite reports the OS as unknown.
+    }
+  }
+  return obs;
+}
+
+function answer(text: string | undefined): CommandAnswer | undefined {
+  if (text === undefined) return undefined;
+  const lines = text.split('\n');
+  const last = lines.at(-1) ?? '';
+  const m = /^exit=(\d+)$/.exec(last.trim());
+  return {
+    exitCode: m ? Number(m[1]) : 1,
+    output: (m ? lines.slice(0, -1) : lines).join('\n').trim(),
+  };
+}
+
+export function parseJobStatus(text: string): JobStatus | undefined {
+  const line = text
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.startsWith('{'));
+  if (!line) return undefined;
+  try {
+    const o = JSON.parse(line) as Record<string, unknown>;
+    if (typeof o.job_id !== 'string' || typeof o.status !== 'string') return undefined;
+    return {
+      jobId: o.job_id,
+      status: o.status,
+      ...(typeof o.progress === 'number' ? { progress: Math.max(0, Math.min(100, o.progress)) } : {}),
+      ...(typeof o.step === 'string' ? { step: o.step } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses the observation; throws FactsParseError when the version or node list is unusable. */
+export function parseObservation(stdout: string): ComponentFacts {
+  const { sections, problems } = splitSections(stdout, 'the component observation');
+  const installerVersion = parseInstallerVersion(sections.get('version') ?? '');
+  const nodes = parseDescribeNodes(sections.get('nodes') ?? '');
+  const facts: ComponentFacts = {
+    installerVersion,
+    nodes,
+    nodeObs: {},
+    bossYamlFiles: [],
+    files: {},
+    repoDebs: [],
+    problems: [...problems],
+  };
+  const zonesText = sections.get('zones');
+  if (zonesText) {
+    try {
+      facts.zones = parseDescribeZones(zonesText);
+    } catch (err) {
+      facts.problems.push((err as Error).message);
+    }
+  }
+  const blocks = splitExecNodes(sections.get('exec') ?? '');
+  for (const n of nodes) {
+    const b = blocks.get(n.nodeId);
+    facts.nodeObs[n.nodeId] = b
+      ? parseNodeBlock(n.nodeId, b.text)
+      : {
+          nodeId: n.nodeId,
+          reached: false,
+          programs: null,
+          packages: {},
+          nginxBossSite: [],
+          error: 'not in the exec_nodes.sh output',
+        };
+  }
+  facts.bossYamlFiles = (sections.get('bossyaml') ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('boss.yaml'));
+  const filesText = sections.get('files');
+  if (filesText) {
+    try {
+      const line = filesText.split('\n').find((l) => l.trim().startsWith('{'));
+      facts.files = line ? (JSON.parse(line) as Record<string, string>) : {};
+    } catch (err) {
+      facts.problems.push(`files: unreadable answer (${(err as Error).message})`);
+    }
+  }
+  facts.repoDebs = (sections.get('repo') ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^[a-z0-9][a-z0-9+.-]*_[^_\s]+_(all|amd64)\.deb$/.test(l));
+  const job = parseJobStatus(sections.get('job') ?? '');
+  if (job) facts.job = job;
+  const health = answer(sections.get('health'));
+  if (health) facts.health = health;
+  const versions = answer(sections.get('versions'));
+  if (versions) facts.versions = versions;
+  const password = answer(sections.get('password'));
+  if (password) facts.password = password;
+  return facts;
+}
+
+/** `django_manage.sh versions`: `PACKAGE VERSION` per line (`none` when not installed). */
+export function parseBossVersions(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([a-z0-9][a-z0-9+.-]+)\s+(\S+)$/.exec(line.trim());
+    if (m && m[2] !== 'none') out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+/** `.deb` names in the repository as {package: [versions]}. */
+export function repoVersions(debs: readonly string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const d of debs) {
+    const m = /^(.+)_([^_]+)_(all|amd64)\.deb$/.exec(d);
+    if (m) (out[m[1]!] ??= []).push(m[2]!);
+  }
+  return out;
+}

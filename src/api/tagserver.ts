@@ -63,6 +63,29 @@ export const MigrationResult = z.object({
     'total_count == inserted + warnings, no errors, and the update pass inserted nothing.',
   ),
   finishedAt: d(timestamp().optional(), 'When the migration of this zone finished.'),
+  updatePassInserted: d(
+    int().min(0).optional(),
+    'Tags the -a update confirmation pass inserted (must be 0).',
+  ),
+  updatePassErrors: d(int().min(0).optional(), 'Errors the -a update confirmation pass reported.'),
+  node: d(text(63).optional(), 'Webservice node the migration runs on.'),
+  sameNameTags: d(
+    z.array(text(256)).max(20).optional(),
+    'Pre-flight audit: tags whose owner holds a same-named tag in a zone migrated before (the predicted warnings).',
+  ),
+  modelViolations: d(
+    z
+      .array(
+        z.object({
+          tagId: d(text(128), 'Tag id.'),
+          problem: d(text(256), 'How the tag breaks the R2 tag model.'),
+        }),
+      )
+      .max(32)
+      .optional(),
+    'Pre-flight audit: tags longer than 2048 characters or malformed `::` system tags.',
+  ),
+  message: d(text(1024).optional(), 'Why the migration of this zone is not verified.'),
 });
 export type MigrationResult = z.infer<typeof MigrationResult>;
 

@@ -5,6 +5,7 @@ import type { ControllerDeps } from './deps.js';
 import { NodePoolReconciler } from './nodepool/controller.js';
 import { ZoneReconciler } from './zone/controller.js';
 // @imports (one line per controller, added by its author)
+import { registerTagServerController } from './tagserver/controller.js';
 
 export interface RegisterOptions {
   maxConcurrentReconciles: number;
@@ -43,6 +44,7 @@ export function registerControllers(manager: Manager, deps: ControllerDeps, opts
   manager.add(pools);
 
   // @registrations (one line per controller: registerXController(manager, deps, base);)
+  registerTagServerController(manager, deps, base);
 }
 
 function specOrMetaChanged(

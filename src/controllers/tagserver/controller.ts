@@ -1,0 +1,502 @@
+/**
+ * TagServer (runbook R1, model R2): check the preconditions (global zone Ready, installer ≥ 4.6, every
+ * zone in scope a Ready Zone), observe the global zone's firstbox (config files, node packages and
+ * pushed config through exec_nodes.sh, migration logs, repository), audit the tags before
+ * migrating, compute the plan with `planTagServer` and hand it to the runner. A migration whose
+ * numbers do not verify stops everything with Degraded; its insert is never run again by itself.
+ */
+import { Gauge, type Registry } from 'prom-client';
+import { tagServerKind } from '../../api/kinds.js';
+import {
+  type MigrationResult,
+  parseTagServer,
+  type TagServer,
+  type TagServerStatus,
+} from '../../api/tagserver.js';
+import { parseZone } from '../../api/zone.js';
+import { collectFirstboxFacts } from '../../facts/collector.js';
+import type { Condition } from '../../runtime/conditions.js';
+import { findCondition } from '../../runtime/conditions.js';
+import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/controller.js';
+import { Controller } from '../../runtime/controller.js';
+import type { KubeObject } from '../../runtime/kube.js';
+import type { Manager } from '../../runtime/manager.js';
+import type { OperatorMetrics } from '../../runtime/metrics.js';
+import { type ControllerDeps, nowIso, resourceType } from '../deps.js';
+import { classifyAccessError } from '../errors.js';
+import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
+import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
+import { releaseZoneLock } from '../zonelock.js';
+import { auditTags, type Probe, parseProbe, type ZoneAudit } from './migration.js';
+import { migrateCommand, observeCommand, parseObservation } from './observe.js';
+import {
+  migrationNode,
+  planTagServer,
+  staticPreconditions,
+  subZonePreconditions,
+  subZonesOf,
+  tagNodes,
+  type Violation,
+  type ZoneInfo,
+} from './plan.js';
+
+export const TAGSERVER_FINALIZER = 'ops.pitrix.io/tagserver';
+const tsType = resourceType(tagServerKind);
+const zoneType = resourceType({ kind: 'Zone', plural: 'zones' });
+
+// ---- metrics ------------------------------------------------------------------------------------
+
+interface TagMetrics {
+  migrated: Gauge<'namespace' | 'name' | 'zone'>;
+  warned: Gauge<'namespace' | 'name' | 'zone'>;
+  errored: Gauge<'namespace' | 'name' | 'zone'>;
+  verified: Gauge<'namespace' | 'name' | 'zone'>;
+}
+const metricsByRegistry = new WeakMap<Registry, TagMetrics>();
+
+/** Per zone of a TagServer (at most 64 zones each): usable in alerts such as errored > 0 or verified == 0. */
+export function tagMetrics(metrics: OperatorMetrics): TagMetrics {
+  const registry = metrics.registry;
+  let m = metricsByRegistry.get(registry);
+  if (!m) {
+    const labelNames = ['namespace', 'name', 'zone'] as const;
+    m = {
+      migrated: new Gauge({
+        name: 'pitrix_tagserver_migrated_tags',
+        help: 'Tags the insert pass of the tag migration inserted, per zone (R1.6 "+")',
+        labelNames,
+        registers: [registry],
+      }),
+      warned: new Gauge({
+        name: 'pitrix_tagserver_warned_tags',
+        help: 'Tags the tag migration reported as warnings (same owner and name in another zone), per zone (R1.6 "W")',
+        labelNames,
+        registers: [registry],
+      }),
+      errored: new Gauge({
+        name: 'pitrix_tagserver_errored_tags',
+        help: 'Tags the tag migration reported as errors, per zone (R1.6 "X")',
+        labelNames,
+        registers: [registry],
+      }),
+      verified: new Gauge({
+        name: 'pitrix_tagserver_migration_verified',
+        help: '1 when the zone migration verified (total_count == inserted + warnings, no errors, update pass inserted nothing)',
+        labelNames,
+        registers: [registry],
+      }),
+    };
+    metricsByRegistry.set(registry, m);
+  }
+  return m;
+}
+
+// ---- registration -------------------------------------------------------------------------------
+
+export function registerTagServerController(
+  manager: Manager,
+  deps: ControllerDeps,
+  base: { metrics: OperatorMetrics; log: ControllerDeps['log']; maxConcurrentReconciles: number },
+): void {
+  tagMetrics(deps.metrics);
+  const c = new Controller({ ...base, name: 'tagserver', reconciler: new TagServerReconciler(deps) });
+  c.watchPrimary(
+    deps.informers.tagServer,
+    (event, obj, old) => event !== 'modified' || !old || specOrMetaChanged(obj, old),
+  );
+  // Any Zone of the namespace may be the global zone, a sub zone or a migration zone.
+  c.watchMapped(deps.informers.zone, (zone) =>
+    deps.informers.tagServer
+      .list(zone.metadata.namespace)
+      .map((t) => ({ namespace: t.metadata.namespace, name: t.metadata.name })),
+  );
+  manager.add(c);
+}
+
+function specOrMetaChanged(obj: KubeObject, old: KubeObject): boolean {
+  return (
+    obj.metadata.generation !== old.metadata.generation ||
+    obj.metadata.deletionTimestamp !== old.metadata.deletionTimestamp ||
+    JSON.stringify(obj.metadata.annotations ?? {}) !== JSON.stringify(old.metadata.annotations ?? {})
+  );
+}
+
+// ---- reconciler ---------------------------------------------------------------------------------
+
+type Status = TagServerStatus & ActingStatus;
+
+export class TagServerReconciler implements Reconciler {
+  constructor(private readonly deps: ControllerDeps) {}
+
+  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
+    const { deps } = this;
+    let obj = deps.informers.tagServer.get(req.namespace, req.name);
+    if (!obj) {
+      deps.metrics.forgetResource('TagServer', req.namespace, req.name);
+      this.forgetMetrics(req);
+      return undefined;
+    }
+    if (obj.metadata.deletionTimestamp) {
+      const zoneName = (obj.spec as { zoneRef?: { name?: string } } | undefined)?.zoneRef?.name;
+      if (zoneName)
+        await releaseZoneLock(
+          deps.client,
+          zoneType,
+          { namespace: req.namespace, name: zoneName },
+          { kind: 'TagServer', name: req.name, uid: obj.metadata.uid },
+        );
+      this.forgetMetrics(req);
+      await removeFinalizer(deps.client, tsType, obj, TAGSERVER_FINALIZER);
+      return undefined;
+    }
+    obj = await ensureFinalizer(deps.client, tsType, obj, TAGSERVER_FINALIZER);
+    const previous = (obj.status ?? {}) as Status;
+    const session = new StatusSession(deps, tsType, obj, {
+      ...previous,
+      observedGeneration: obj.metadata.generation,
+    } as ActingStatus);
+
+    let ts: TagServer;
+    try {
+      ts = parseTagServer(obj);
+    } catch (err) {
+      session.condition('Ready', 'False', 'InvalidSpec', (err as Error).message);
+      await session.save();
+      return undefined;
+    }
+    const spec = ts.spec;
+
+    // Preconditions that need no SSH.
+    const zones = zoneInfos(deps, req.namespace);
+    const early = staticPreconditions(spec, zones);
+    if (early.length > 0) return this.refuse(session, previous, early);
+    const globalInfo = zones.find((z) => z.name === spec.zoneRef.name)!;
+    const globalZoneObj = parseZone(deps.informers.zone.get(req.namespace, globalInfo.name));
+
+    // Observe the global zone's firstbox.
+    let access: Awaited<ReturnType<ControllerDeps['platform']['forZone']>>;
+    let facts: Awaited<ReturnType<typeof collectFirstboxFacts>>;
+    try {
+      access = await deps.platform.forZone(globalZoneObj);
+      facts = await collectFirstboxFacts(access.pool, access.firstbox, { signal: ctx.signal });
+    } catch (err) {
+      return this.accessFailed(session, err, `firstbox ${globalZoneObj.spec.firstbox.host}`);
+    }
+    const globalZoneId = globalInfo.zoneId;
+    const subZoneIds = subZonesOf(spec.enabledZones, globalZoneId, facts.zones, zones);
+    const scope = subZonePreconditions(subZoneIds, zones);
+    if (facts.zones) {
+      for (const e of spec.enabledZones)
+        if (!facts.zones.some((z) => z.zoneId === e || z.regionId === e))
+          scope.push({
+            reason: 'UnknownEnabledZone',
+            message: `spec.enabledZones: ${e} is neither a region nor a zone of this platform (describe-zones.py)`,
+          });
+    }
+    if (scope.length > 0) return this.refuse(session, previous, scope);
+    const subZones = subZoneIds.map((id) => {
+      const z = zones.find((x) => x.zoneId === id)!;
+      return { zoneId: id, proxyHost: z.proxyHost ?? `${id}-proxy` };
+    });
+    const nodes = facts.nodes.map((n) => ({
+      nodeId: n.nodeId,
+      zoneId: n.zoneId,
+      roles: n.roles,
+      status: n.status,
+      vip: n.vip,
+    }));
+    const migrationZones = spec.migration?.zones ?? [];
+    const observeReq = {
+      configZones: [globalZoneId, ...subZoneIds],
+      migrationZones,
+      nodeIds: tagNodes({ nodes, globalZoneId, subZones }).config.map((n) => n.nodeId),
+    };
+    let observation: ReturnType<typeof parseObservation>;
+    try {
+      const r = await access.pool.exec(access.firstbox, observeCommand(observeReq), {
+        timeoutMs: 10 * 60_000,
+        signal: ctx.signal,
+      });
+      observation = parseObservation(r.stdout, observeReq);
+    } catch (err) {
+      return this.accessFailed(session, err, `firstbox ${globalZoneObj.spec.firstbox.host}`);
+    }
+
+    // Pre-flight tag audit (read-only -a describe), while any zone still has to migrate or lost its prediction.
+    const prevMigration = previous.migration ?? {};
+    const needAudit = migrationZones.some((z) => {
+      const started = /There are \d+ tag items/.test(observation.logs[z]?.insert?.text ?? '');
+      return !started || prevMigration[z]?.predictedWarnings === undefined;
+    });
+    const audit: Record<string, ZoneAudit | undefined> = {};
+    const auditProblems: string[] = [];
+    if (needAudit) {
+      const probes: Record<string, Probe> = {};
+      let broken = false;
+      for (const z of migrationZones) {
+        const node = migrationNode(nodes, z);
+        if (!node || broken) {
+          broken = true;
+          continue;
+        }
+        try {
+          const r = await access.pool.exec(access.firstbox, migrateCommand(node.nodeId, z, 'describe'), {
+            timeoutMs: 10 * 60_000,
+            signal: ctx.signal,
+          });
+          if (r.truncated) throw new Error('the probe response was larger than the output cap');
+          probes[z] = parseProbe(r.stdout);
+        } catch (err) {
+          // Later zones' predictions depend on this one: stop predicting here.
+          broken = true;
+          auditProblems.push(`${z} on ${node.nodeId}: ${(err as Error).message}`);
+        }
+      }
+      Object.assign(
+        audit,
+        auditTags(
+          migrationZones.filter((z) => probes[z]),
+          probes,
+        ),
+      );
+    }
+
+    const result = planTagServer({
+      spec,
+      globalZoneId,
+      subZones,
+      nodes,
+      serverYaml: observation.serverYaml,
+      nodeObservations: observation.nodes,
+      repoDebs: observation.repoDebs,
+      logs: observation.logs,
+      audit,
+      previous: prevMigration,
+    });
+
+    // Status: what was found, before anything runs.
+    const now = nowIso();
+    const migration: Record<string, MigrationResult> = {};
+    for (const m of result.migration) {
+      const prev = prevMigration[m.zone];
+      migration[m.zone] = {
+        ...m.result,
+        ...(m.state === 'verified' ? { finishedAt: prev?.finishedAt ?? now } : {}),
+      };
+    }
+    const findings = result.findings.slice(0, 128).map((f) => ({
+      zone: f.zone,
+      key: f.key,
+      ...(f.expected ? { expected: f.expected } : {}),
+      ...(f.actual ? { actual: f.actual } : {}),
+    }));
+    session.status = {
+      ...session.status,
+      ...(migrationZones.length > 0 ? { migration } : {}),
+      audit: { checkedAt: now, findings },
+      installedVersions: result.installedVersions,
+    };
+    session.condition(
+      'PreconditionsMet',
+      'True',
+      'AllMet',
+      preconditionsText(globalInfo, subZoneIds, migrationZones),
+    );
+    this.auditEvents(session.obj, prevMigration, migration);
+    this.updateMetrics(
+      req,
+      result.migration.map((m) => ({ zone: m.zone, r: migration[m.zone]! })),
+    );
+
+    if (
+      auditProblems.length > 0 &&
+      result.violations.length === 0 &&
+      result.migration.some((m) => m.state === 'pending')
+    )
+      ctx.log.warn({ problems: auditProblems }, 'tag audit incomplete');
+    if (result.violations.length > 0) {
+      const v = result.violations.map((x) =>
+        x.reason === 'TagAuditFailed' && auditProblems.length > 0
+          ? { ...x, message: `${x.message} (${auditProblems.join('; ')})` }
+          : x,
+      );
+      return this.refuse(session, previous, v, true);
+    }
+    const failed = result.migration.filter((m) => m.state === 'failed');
+    if (failed.length > 0) return this.migrationFailed(session, previous, failed);
+    const running = result.migration.find((m) => m.state === 'running');
+    if (running && result.plan.steps.length === 0) {
+      session.condition(
+        'Ready',
+        'False',
+        'MigrationRunning',
+        `the migration of ${running.zone} is still running`,
+      );
+      session.condition(
+        'Progressing',
+        'True',
+        'MigrationRunning',
+        `the insert of ${running.zone} started and has not finished (log ${`/pitrix/conf/operator/tagserver/${running.zone}.insert.log`} on firstbox)`,
+      );
+      await session.save();
+      return { requeueAfterMs: 15_000 };
+    }
+
+    const verified = result.migration.filter((m) => m.state === 'verified').length;
+    const versions = Object.entries(result.installedVersions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    const res = await runPlan(
+      deps,
+      {
+        session,
+        plan: result.plan,
+        approval: spec.approval,
+        paused: () => {
+          const latest = deps.informers.tagServer.get(req.namespace, req.name);
+          return !!(latest?.spec as { paused?: boolean } | undefined)?.paused;
+        },
+        executor: access.pool,
+        target: (host) => (host.kind === 'firstbox' ? access.firstbox : access.node(host.address, host.port)),
+        zoneLock: { zoneName: globalInfo.name, operation: 'TagService' },
+        stdinFor: async (step) => result.stdin[step.id],
+        readyMessage: `tag service configured for ${spec.enabledZones.join(',')}${versions ? ` (${versions})` : ''}; ${verified}/${migrationZones.length} zone migration(s) verified`,
+      },
+      ctx,
+    );
+    return res ?? { requeueAfterMs: 5 * 60_000 };
+  }
+
+  private async refuse(
+    session: StatusSession,
+    previous: ActingStatus,
+    violations: Violation[],
+    preconditionsMet = false,
+  ): Promise<Result> {
+    const message = violations.map((v) => v.message).join('; ');
+    const reason = violations[0]!.reason;
+    const before = findCondition(previous.conditions as Condition[] | undefined, 'Ready');
+    if (!preconditionsMet) session.condition('PreconditionsMet', 'False', reason, message);
+    session.condition('Ready', 'False', reason, message);
+    session.condition('Progressing', 'False', reason, 'nothing runs until this is fixed');
+    await session.save();
+    if (before?.reason !== reason || before.message !== message)
+      this.deps.events.event(session.obj, 'Warning', reason, message);
+    return { requeueAfterMs: 60_000 };
+  }
+
+  private async migrationFailed(
+    session: StatusSession,
+    previous: ActingStatus,
+    failed: ReadonlyArray<{ zone: string; problems: string[]; result: MigrationResult }>,
+  ): Promise<Result> {
+    const message = failed
+      .map((f) => {
+        const r = f.result;
+        return `zone ${f.zone}: total_count ${r.totalCount ?? '?'}, inserted ${r.inserted ?? '?'}, updated ${r.updated ?? '?'}, errors ${r.errors ?? '?'}, warnings ${r.warnings ?? '?'} (predicted ${r.predictedWarnings ?? '?'})${r.updatePassInserted !== undefined ? `, update pass inserted ${r.updatePassInserted}` : ''}: ${f.problems.join('; ')}`;
+      })
+      .join('. ');
+    const full = `${message}. The insert is not run again automatically: check the tags on the tag server, then remove /pitrix/conf/operator/tagserver/ZONE.insert.log on firstbox to migrate that zone again`;
+    const before = findCondition(previous.conditions as Condition[] | undefined, 'Degraded');
+    session.condition('Ready', 'False', 'MigrationNotVerified', message);
+    session.condition('Degraded', 'True', 'MigrationNotVerified', full);
+    session.condition('Progressing', 'False', 'MigrationNotVerified', 'waiting for a human decision');
+    await session.save();
+    if (before?.reason !== 'MigrationNotVerified' || before.message !== full)
+      this.deps.events.event(session.obj, 'Warning', 'MigrationNotVerified', full);
+    return { requeueAfterMs: 5 * 60_000 };
+  }
+
+  private async accessFailed(session: StatusSession, err: unknown, what: string): Promise<Result> {
+    const failure = classifyAccessError(err, what);
+    session.condition('Ready', 'False', failure.reason, failure.message);
+    await session.save();
+    return { requeueAfterMs: 30_000 };
+  }
+
+  /** One Event when a zone's pre-flight audit first shows predicted warnings or model violations. */
+  private auditEvents(
+    obj: KubeObject,
+    prev: Record<string, MigrationResult>,
+    now: Record<string, MigrationResult>,
+  ): void {
+    for (const [zone, r] of Object.entries(now)) {
+      const p = prev[zone];
+      if (r.predictedWarnings !== undefined && p?.predictedWarnings !== r.predictedWarnings)
+        this.deps.events.event(
+          obj,
+          'Normal',
+          'TagAudit',
+          `zone ${zone}: ${r.totalCount ?? '?'} tag(s), ${r.predictedWarnings} warning(s) predicted${r.sameNameTags?.length ? ` (${r.sameNameTags.slice(0, 3).join(', ')})` : ''}`,
+        );
+      if (
+        r.modelViolations?.length &&
+        JSON.stringify(p?.modelViolations) !== JSON.stringify(r.modelViolations)
+      )
+        this.deps.events.event(
+          obj,
+          'Warning',
+          'TagModelViolations',
+          `zone ${zone}: ${r.modelViolations.length} tag(s) break the R2 tag model: ${r.modelViolations
+            .slice(0, 3)
+            .map((v) => `${v.tagId} ${v.problem}`)
+            .join('; ')}`,
+        );
+    }
+  }
+
+  private readonly zonesSeen = new Map<string, Set<string>>();
+
+  private updateMetrics(req: Request, results: Array<{ zone: string; r: MigrationResult }>): void {
+    const m = tagMetrics(this.deps.metrics);
+    const key = `${req.namespace}/${req.name}`;
+    const seen = this.zonesSeen.get(key) ?? new Set<string>();
+    const current = new Set(results.map((x) => x.zone));
+    for (const z of seen)
+      if (!current.has(z))
+        for (const g of Object.values(m)) g.remove({ namespace: req.namespace, name: req.name, zone: z });
+    for (const { zone, r } of results) {
+      const labels = { namespace: req.namespace, name: req.name, zone };
+      if (r.inserted !== undefined) m.migrated.set(labels, r.inserted);
+      if (r.warnings !== undefined) m.warned.set(labels, r.warnings);
+      if (r.errors !== undefined) m.errored.set(labels, r.errors);
+      m.verified.set(labels, r.verified ? 1 : 0);
+    }
+    this.zonesSeen.set(key, current);
+  }
+
+  private forgetMetrics(req: Request): void {
+    const m = tagMetrics(this.deps.metrics);
+    const key = `${req.namespace}/${req.name}`;
+    for (const z of this.zonesSeen.get(key) ?? [])
+      for (const g of Object.values(m)) g.remove({ namespace: req.namespace, name: req.name, zone: z });
+    this.zonesSeen.delete(key);
+  }
+}
+
+function preconditionsText(g: ZoneInfo, subs: readonly string[], migration: readonly string[]): string {
+  return `global zone ${g.name} (${g.zoneId}) Ready, installer ${g.installerVersion}; sub zones ${subs.join(', ') || 'none'} and migration zones ${migration.join(', ') || 'none'} Ready`;
+}
+
+function zoneInfos(deps: ControllerDeps, namespace: string): ZoneInfo[] {
+  const out: ZoneInfo[] = [];
+  for (const o of deps.informers.zone.list(namespace)) {
+    try {
+      const z = parseZone(o);
+      const ready = findCondition(z.status?.conditions as Condition[] | undefined, 'Ready');
+      out.push({
+        name: z.metadata.name,
+        zoneId: z.spec.zoneId,
+        ...(z.spec.regionId ? { regionId: z.spec.regionId } : {}),
+        global: z.spec.global,
+        ready: ready?.status === 'True',
+        ...(ready && ready.status !== 'True' ? { readyMessage: `${ready.reason}: ${ready.message}` } : {}),
+        ...(z.status?.installerVersion ? { installerVersion: z.status.installerVersion } : {}),
+        ...(z.spec.proxyHost ? { proxyHost: z.spec.proxyHost } : {}),
+      });
+    } catch {
+      // an invalid Zone is reported on the Zone itself
+    }
+  }
+  return out;
+}

@@ -55,7 +55,7 @@ export function readKey(text: string, key: string, what = 'server.yaml'): unknow
   return isScalar(node) ? node.value : node === undefined ? undefined : doc.getIn(pathOf(key));
 }
 
-/** Whether the value found satisfies the edit (a boolean may be spelled as the YAML 1.1 `yes`). */
+/** Whether the value found satisfies the edit: same type and value (the string "true" is not true). */
 export function satisfied(actual: unknown, want: YamlValue): boolean {
   return actual === want;
 }

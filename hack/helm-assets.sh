@@ -20,7 +20,7 @@ if [[ -n "${HELM:-}" ]]; then
   exit 0
 fi
 
-OUT="$CACHE_ROOT/assets/helm-${HELM_VERSION}"
+OUT="$CACHE_ROOT/assets/helm-${HELM_VERSION}-b2"
 if [[ -x "$OUT/helm" ]]; then
   echo "$OUT/helm"
   exit 0
@@ -30,9 +30,16 @@ command -v go >/dev/null || { log "Go is required to build helm (or set HELM)"; 
 mkdir -p "$OUT"
 log "building helm ${HELM_VERSION} (first run only, a few minutes)"
 # GOTOOLCHAIN=local: build with the machine's Go; helm's go.mod must not ask for a newer one.
-GOBIN="$OUT" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-trimpath" \
-  go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" \
-  "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" >&2
+export GOTOOLCHAIN=local CGO_ENABLED=0
+gomod=$(cd "$OUT" && go mod download -json "helm.sh/helm/v3@${HELM_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
+# As helm's Makefile does: the Kubernetes version helm assumes offline (helm template, lint)
+# is the one of the client-go it is built with, not the v1.20 compiled-in default.
+k8s_minor=$(sed -n 's/^[[:space:]]*k8s\.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$gomod" | head -1)
+ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  ldflags+=" -X ${pkg}.k8sVersionMajor=1 -X ${pkg}.k8sVersionMinor=${k8s_minor:-34}"
+done
+GOBIN="$OUT" GOFLAGS="-trimpath" go install -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" >&2
 [[ -x "$OUT/helm" ]] || { log "build of helm failed"; exit 1; }
 log "cached in $OUT"
 echo "$OUT/helm"

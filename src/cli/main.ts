@@ -23,6 +23,7 @@ Commands:
           --log-level info|debug|warn
   crds    Print the CRDs, or write one file per kind with --out DIR.
   plan    Print the plan for manifests: plan -f FILE [--facts FILE | --kubeconfig PATH]
+  plan|approve|pause|resume|status KIND/NAME   kubectl plugin (kubectl pitrix …; status --help)
   version Print the version.
 `;
 
@@ -90,7 +91,18 @@ async function main(argv: string[]): Promise<number> {
       await crdsCommand({ out: values.out });
       return 0;
     }
+    case 'approve':
+    case 'pause':
+    case 'resume':
+    case 'status': {
+      const { pluginCommand, terminalConfirm } = await import('./kubectl-plugin.js');
+      return pluginCommand(command, rest, { confirm: terminalConfirm() });
+    }
     case 'plan': {
+      if (!rest.some((a) => /^(-f|--file)(=|$)/.test(a) || /^-f./.test(a))) {
+        const { pluginCommand } = await import('./kubectl-plugin.js');
+        return pluginCommand(command, rest);
+      }
       const { planCommand } = await import('./plan.js');
       return planCommand(rest);
     }

@@ -52,6 +52,9 @@ export const NODE_SHIMS = [
   'hostname',
 ];
 
+/** Machine commands only the firstbox has simulated (R5: backups over rsync, HTTP health checks). */
+export const FIRSTBOX_SHIMS = ['rsync', 'curl'];
+
 export function firstboxTools(installerVersion: string): string[] {
   const [maj = 0, min = 0] = installerVersion.split('.').map(Number);
   const py = maj > 4 || (maj === 4 && min >= 3);
@@ -224,6 +227,8 @@ export function layoutHost(p: LayoutPaths, h: HostState, all: HostState[]): stri
   writeFacts(R, h, []);
   writeFileSync(join(R, 'root/.ssh/known_hosts'), '');
   for (const name of NODE_SHIMS) shim(join(R, '.sim/shims', name), factShim(p, name));
+  if (h.kind === 'firstbox')
+    for (const name of FIRSTBOX_SHIMS) shim(join(R, '.sim/shims', name), factShim(p, name));
   const tools = h.kind === 'firstbox' ? firstboxTools(h.firstbox!.installerVersion) : nodeTools(h.roles);
   for (const t of tools) shim(join(R, t), commandShim(p, t.split('/').pop()!));
   if (h.kind === 'firstbox') layoutFirstbox(R, h, all);
@@ -272,7 +277,7 @@ function layoutFirstbox(R: string, h: HostState, all: HostState[]): void {
     );
     w(
       `pitrix/config/variables.${z.zone_id}.yaml`,
-      `zone_id: ${z.zone_id}\nregion_id: ${z.region_id}\nis_global_zone: ${z.is_global_zone}\ncloud_type: private\nmode: ${z.mode}\ndeploy_boss: 0\n`,
+      `zone_id: ${z.zone_id}\nregion_id: ${z.region_id}\nis_global_zone: ${z.is_global_zone}\ncloud_type: private\nmode: ${z.mode}\ndeploy_boss: 0\n${fb.proxyVip[z.zone_id] ? `proxy_vip: ${fb.proxyVip[z.zone_id]}\n` : ''}`,
     );
   }
   if (all.some((x) => x.bossV1))
@@ -327,6 +332,12 @@ function layoutNode(R: string, h: HostState, all: HostState[]): void {
     );
     w('pitrix/lib/pitrix-webconsole/static/images/logo.png', 'PNG(simulated logo)\n');
     w('pitrix/lib/pitrix-webconsole/local_config.yaml', `site_name: QingCloud\nzone: ${h.zone}\n`);
+    // Where R5 backs them up from (seed 004).
+    w('pitrix/lib/pitrix-webconsole/mysite/local_config.yaml', `site_name: QingCloud\nzone: ${h.zone}\n`);
+    w(
+      'pitrix/conf/web_console_settings.py',
+      `console_key_id = '${h.zone.toUpperCase()}CONSOLEKEY'\nconsole_secrect_key = '********'\n`,
+    );
     w(
       'pitrix/lib/pitrix-webconsole/web_console_settings.py',
       `ACCESS_KEY_ID = '${h.zone.toUpperCase()}CONSOLEKEY'\n`,

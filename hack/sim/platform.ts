@@ -24,6 +24,7 @@ import { writeFacts } from './facts-files.js';
 import { hostDir, layoutHost } from './layout.js';
 import { loadScenario, normalize, type Scenario } from './scenario.js';
 import {
+  timeline as appendTimeline,
   COMMAND_LOG,
   FAULTS_FILE,
   readHost,
@@ -147,11 +148,37 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
     const writePid = (id: string) =>
       writeFileSync(join(rootOf(id), '.sim/pid'), String(handles.get(id)!.pid));
 
+    // keepalived: when the node holding a zone's floating IP powers off, another webservice node
+    // of that zone that is up with keepalived running takes it over.
+    const failoverVip = (id: string) => {
+      const fbRoot = rootOf(norm.hosts[0]!.id);
+      updateHost(fbRoot, services, (s) => {
+        const f = s.firstbox!;
+        for (const [zone, holder] of Object.entries(f.vip)) {
+          const rec = f.nodes.find((n) => n.node_id === holder);
+          if (!rec || rec.host !== id) continue;
+          const next = f.nodes.find((n) => {
+            if (n.zone_id !== zone || n.host === id || !n.roles.includes('webservice')) return false;
+            const st = readHost(rootOf(n.host));
+            return st.power === 'on' && st.services.keepalived === 'running';
+          });
+          if (!next) continue;
+          f.vip[zone] = next.node_id;
+          appendTimeline(services, {
+            time: Date.now(),
+            host: next.host,
+            event: 'vip',
+            detail: `${zone}: ${holder} -> ${next.node_id}`,
+          });
+        }
+      });
+    };
     ctlServer = await serveControl(join(services, 'ctl.sock'), async (req) => {
       const id = String(req.host);
       const h = handles.get(id);
       if (!h) throw new Error(`unknown host ${id}`);
       if (req.op === 'poweroff') {
+        failoverVip(id);
         setTimeout(
           () => {
             void h.stop().then(() => killRootedIn(rootOf(id)));

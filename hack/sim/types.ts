@@ -155,7 +155,7 @@ export interface CommandLogEntry {
 export interface TimelineEvent {
   time: number;
   host: string;
-  event: 'up' | 'down' | 'poweroff' | 'poweron' | 'rebuilt';
+  event: 'up' | 'down' | 'poweroff' | 'poweron' | 'rebuilt' | 'vip';
   detail?: string;
 }
 

@@ -5,6 +5,8 @@ import type { ControllerDeps } from './deps.js';
 import { NodePoolReconciler } from './nodepool/controller.js';
 import { ZoneReconciler } from './zone/controller.js';
 // @imports (one line per controller, added by its author)
+import { registerComponentController } from './component/controller.js';
+import { registerWebserviceUpgradeController } from './webserviceupgrade/controller.js';
 import { registerTagServerController } from './tagserver/controller.js';
 
 export interface RegisterOptions {
@@ -44,6 +46,8 @@ export function registerControllers(manager: Manager, deps: ControllerDeps, opts
   manager.add(pools);
 
   // @registrations (one line per controller: registerXController(manager, deps, base);)
+  registerComponentController(manager, deps, base);
+  registerWebserviceUpgradeController(manager, deps, base);
   registerTagServerController(manager, deps, base);
 }
 

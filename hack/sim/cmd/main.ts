@@ -6,6 +6,7 @@
 import { BOSS_COMMANDS } from './boss.js';
 import { CmdError, err } from './ctx.js';
 import { jobLog, jobStatus } from './jobs.js';
+import { NET_COMMANDS } from './net.js';
 import { NODE_COMMANDS } from './node.js';
 import { NODE_LIST_COMMANDS } from './nodes.js';
 import { PACKAGE_COMMANDS } from './packages.js';
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, Cmd> = {
   ...SCALE_COMMANDS,
   ...BOSS_COMMANDS,
   ...VM_COMMANDS,
+  ...NET_COMMANDS,
   'migrate_for_tag_server.py': migrate,
 };
 

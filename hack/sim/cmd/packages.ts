@@ -28,8 +28,8 @@ type Cmd = (args: string[]) => Promise<number> | number;
 
 const CONF_PACKAGES: Record<string, string> = {
   'pitrix-global-conf': 'pitrix/conf/variables/global',
-  'pitrix-ks-boss2-conf': 'pitrix/conf/boss2',
-  'pitrix-ks-boss2-console': 'pitrix/conf/boss2',
+  'pitrix-ks-boss2-conf': 'pitrix/conf/variables/boss2',
+  'pitrix-ks-boss2-console': 'pitrix/conf/variables/boss2',
 };
 
 function latest(f: FirstboxData, pkg: string): string | undefined {
@@ -75,11 +75,35 @@ const buildPkgs: Cmd = async (args) => {
   return 0;
 };
 
+const WS_BASE = 'pitrix/build/packages/deb/pitrix-ks-webservice-base';
+
 const buildAllinone: Cmd = async () => {
   const dir = join(ROOT, 'pitrix/conf/settings');
   const names = readdirSync(dir);
   out(`build allinone: ${names.length} settings files`);
   await buildPackage('pitrix-allinone');
+  // R5 step 4/5 copy these out of the built webservice-base package.
+  const w = (rel: string, body: string) => {
+    mkdirSync(join(ROOT, WS_BASE, rel, '..'), { recursive: true });
+    writeFileSync(join(ROOT, WS_BASE, rel), body);
+  };
+  w(
+    'pitrix/ks/webservice-base/conf/nginx/nginx.conf',
+    'user www-data;\nhttp { include /etc/nginx/sites-enabled/*; }\n',
+  );
+  w(
+    'etc/keepalived/chk_health_webservice.sh',
+    '#!/bin/sh\nsupervisorctl status ws_server | grep -q RUNNING\n',
+  );
+  w(
+    'etc/keepalived/rc.local.keepalived.webservice',
+    '# pitrix keepalived webservice hook\n/etc/init.d/keepalived restart\n',
+  );
+  for (const n of fb().nodes.filter((x) => x.roles.includes('webservice')))
+    w(
+      `etc/keepalived/keepalived.conf.webservice.${n.node_id}`,
+      `vrrp_instance webservice { interface eth0; unicast_src_ip ${n.mgmt_ip}; }\n`,
+    );
   return 0;
 };
 

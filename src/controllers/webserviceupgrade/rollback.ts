@@ -1,0 +1,120 @@
+/**
+ * Rollback of one rebuilt node (R5: "rollback is possible while old-N.img exists"): stop the new
+ * VM, put the old image back on its original physical host, restore the node's settings from the
+ * dated backup, boot the old image (launch_vms.sh without -f), re-pin its host key through the
+ * firstbox and check its services. Pure, like the rollout plan.
+ */
+import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
+import { and, sh, shell, validated } from '../../ssh/command.js';
+import { verifySupervisor } from './checks.js';
+import { installerTools, type NodeSettings, settingsBackupDir, settingsPath, sshPortOpen } from './plan.js';
+
+const MIN = 60_000;
+
+export const ROLLBACK_ANNOTATION = 'ops.pitrix.io/rollback-node';
+
+export interface RollbackInput {
+  node: string;
+  address: string;
+  /** The node's settings before the upgrade (from the dated backup). */
+  original: NodeSettings;
+  backupSuffix: string;
+  installerVersion: string;
+}
+
+export interface RollbackPlan {
+  plan: PlannedRunbook;
+  repinSteps: Record<string, { node: string; address: string }>;
+}
+
+export function planRollback(input: RollbackInput): RollbackPlan {
+  const node = validated('NODE_ID', input.node, `${ROLLBACK_ANNOTATION} annotation`);
+  const address = validated('IPV4', input.address, `mgmt_ip of ${node}`);
+  const host = validated('NODE_ID', input.original.physicalHost ?? '', `original physical_host of ${node}`);
+  const backup = settingsBackupDir(validated('OS_VERSION', input.backupSuffix, 'backup date'));
+  const tools = installerTools(input.installerVersion);
+  const vm = '/pitrix/vm';
+  const img = `${vm}/${node}.img`;
+  const oldImg = `${vm}/old-${node}.img`;
+  const down = sshPortOpen(address);
+  const fb = { kind: 'firstbox' } as const;
+  const execOn = (target: string, inner: ReturnType<typeof shell>, purpose: string) =>
+    shell(['/pitrix/upgrade/exec_nodes.sh', target, inner.script], purpose);
+  const osMm = (input.original.osVersion ?? '').split('.').slice(0, 2).join('.');
+  const steps: Step[] = [
+    {
+      id: `rollbackStop-${node}`,
+      description: `R5 rollback: stop services on the rebuilt ${node} and shut it down`,
+      host: fb,
+      command: sh(
+        'stop rebuilt vm',
+      )`if ${down}; then ${execOn(node, sh('stop and power off')`supervisorctl stop all; shutdown -h now`, 'stop and power off')} || true; fi; i=0; while ${down}; do i=$((i+1)); if [ "$i" -ge 120 ]; then echo ${`${node} still answers on port 22`} >&2; exit 1; fi; sleep 1; done`,
+      check: sh('vm off?')`! ${down}`,
+      destructive: true,
+      timeoutMs: 5 * MIN,
+    },
+    {
+      id: `restoreOldImage-${node}`,
+      description: `R5 rollback: on ${host} move old-${node}.img/.xml back to ${node}.img/.xml`,
+      host: fb,
+      command: execOn(
+        host,
+        sh(
+          'restore old image',
+        )`cd ${vm} && mv -f ${oldImg} ${img} && mv -f ${`${vm}/old-${node}.xml`} ${`${vm}/${node}.xml`} && touch ${`${vm}/${node}.Done`}`,
+        'restore old image',
+      ),
+      check: execOn(
+        host,
+        sh('old image restored?')`test ! -e ${oldImg} && test -e ${img}`,
+        'old image restored?',
+      ),
+      destructive: true,
+      timeoutMs: 10 * MIN,
+    },
+    {
+      id: `restoreSettings-${node}`,
+      description: `R5 rollback: restore settings/${node} from ${backup}, refresh the node list and build`,
+      host: fb,
+      command: and(
+        [
+          shell(['cp', '-a', `${backup}/${node}`, settingsPath(node)], 'restore settings'),
+          shell([tools.genNodeList], 'generate node list'),
+          shell([tools.buildAllinone], 'build packages'),
+        ],
+        'restore settings',
+      ),
+      idempotent: true,
+      timeoutMs: 30 * MIN,
+    },
+    {
+      id: `relaunchOldVm-${node}`,
+      description: `R5 rollback: boot ${node} from its old image on ${host} (launch_vms.sh without -f)`,
+      host: fb,
+      command: shell(['/pitrix/install/launch_vms.sh', node], 'boot old image'),
+      check: sh(
+        'old vm up?',
+      )`${execOn(node, shell(['lsb_release', '-rs'], 'os release'), 'os release')} | grep -qx ${osMm}`,
+      timeoutMs: 30 * MIN,
+    },
+    {
+      id: `repinRolledBackKey-${node}`,
+      description: `R5 rollback: read ${node}'s host key through the firstbox and re-pin exactly that node`,
+      host: fb,
+      command: shell(['ssh-keyscan', '-T', '5', '-t', 'ed25519', '-p', '22', address], 'fetch host key'),
+      idempotent: true,
+      timeoutMs: 2 * MIN,
+    },
+    {
+      id: `verifyRolledBack-${node}`,
+      description: `R5 rollback: supervisorctl status on ${node}: every program RUNNING`,
+      host: { kind: 'node', address, port: 22 },
+      command: shell(['supervisorctl', 'status'], 'check services'),
+      acceptExitCodes: [0, 3],
+      verify: (out) => verifySupervisor(out, node),
+      idempotent: true,
+      timeoutMs: 2 * MIN,
+    },
+  ];
+  return { plan: makePlan(steps), repinSteps: { [`repinRolledBackKey-${node}`]: { node, address } } };
+}

@@ -1,11 +1,11 @@
 /** R3: component deployment (BOSS V2, cronus, websupervisor), django_manage.sh, dump_hosts.py. */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { BOSS_V1_PROGRAMS, compareVersions } from '../catalog.js';
 import { readJson, updateBoss } from '../store.js';
 import type { BossDb } from '../types.js';
-import { CmdError, fb, getopt, nodeRoot, out, ROOT, readNode, SERVICES, self, str } from './ctx.js';
+import { CmdError, fb, getopt, nodeRoot, out, ROOT, readNode, SERVICES, self, str, updateFb } from './ctx.js';
 import { runJob } from './jobs.js';
 import { installOnNode } from './packages.js';
 
@@ -60,8 +60,9 @@ const deployComponent: Cmd = async (args) => {
     if (!z.is_global_zone)
       throw new CmdError(`zone ${zone} is a sub zone: only cronus can be deployed there`, 2);
     if (!boss.cronusDeployed) throw new CmdError('cronus must be deployed before BOSS V2', 2);
-    if (f.nodes.some((n) => readNode(n.host).bossV1))
-      throw new CmdError('BOSS V1 is still installed; uninstall it first (R3 step 1)', 2);
+    const v1 = bossV1Leftovers(f.nodes.map((n) => n.host));
+    if (v1.length)
+      throw new CmdError(`BOSS V1 is still installed (${v1.join(', ')}); uninstall it first (R3 step 1)`, 2);
     if (compareVersions(f.installerVersion, '4.4.3') < 0) {
       for (const n of f.nodes.filter((x) => x.roles.includes('zoocassa'))) {
         const os = readNode(n.host).facts.os.version;
@@ -85,6 +86,11 @@ const deployComponent: Cmd = async (args) => {
         for (const t of targets)
           for (const p of comp.pkgs)
             installOnNode(t.host, p, fx.repo[p]?.at(-1) ?? `${fx.installerVersion}-1`, fx);
+        // The installed versions come from the repository: its index lists them (update.sh needs them).
+        updateFb((x) => {
+          for (const p of comp.pkgs) if (!x.repo[p]?.length) x.repo[p] = [`${x.installerVersion}-1`];
+        });
+        if (comp.flag === 'v2Deployed') writeBossConfig(zone, f.domain);
       },
     },
     { desc: 'initialize database', ms: 800 },
@@ -99,6 +105,18 @@ const deployComponent: Cmd = async (args) => {
     },
   ]);
 };
+
+/** The configuration files R3 "maintain" edits, as the deployment leaves them. */
+function writeBossConfig(zone: string, domain: string): void {
+  const dir = join(ROOT, 'pitrix/conf/variables/boss2');
+  mkdirSync(dir, { recursive: true });
+  const files: Record<string, string> = {
+    [`boss2.yaml.${zone}`]: `# BOSS V2 backend configuration of zone ${zone}\nboss2:\n  zone_id: ${zone}\n  debug: false\n  workers: 4\ndatabase:\n  host: ${zone}-pgserver\n  port: 5432\n`,
+    'local_config.yaml': `# BOSS V2 console configuration\nsite_name: BOSS\ndomain: boss.${domain}\npage_size: 20\n`,
+  };
+  for (const [name, text] of Object.entries(files))
+    if (!existsSync(join(dir, name))) writeFileSync(join(dir, name), text);
+}
 
 /** BOSS V1 as R3 step 1 finds it: its programs, its nginx site on proxies, boss.yaml* here. */
 function bossV1Leftovers(hosts: string[]): string[] {

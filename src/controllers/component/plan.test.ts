@@ -17,7 +17,7 @@ function facts(mutate: (f: ComponentFacts) => void = () => {}): ComponentFacts {
 }
 
 function input(
-  over: Partial<ComponentPlanInput> & { spec?: Record<string, unknown> } = {},
+  over: Partial<Omit<ComponentPlanInput, 'spec'>> & { spec?: Record<string, unknown> } = {},
 ): ComponentPlanInput {
   const { spec, ...rest } = over;
   return {

@@ -6,7 +6,6 @@ import { NodePoolReconciler } from './nodepool/controller.js';
 import { ZoneReconciler } from './zone/controller.js';
 // @imports (one line per controller, added by its author)
 import { registerComponentController } from './component/controller.js';
-import { registerComponentController } from './component/controller.js';
 import { registerWebserviceUpgradeController } from './webserviceupgrade/controller.js';
 import { registerTagServerController } from './tagserver/controller.js';
 
@@ -47,7 +46,6 @@ export function registerControllers(manager: Manager, deps: ControllerDeps, opts
   manager.add(pools);
 
   // @registrations (one line per controller: registerXController(manager, deps, base);)
-  registerComponentController(manager, deps, base);
   registerComponentController(manager, deps, base);
   registerWebserviceUpgradeController(manager, deps, base);
   registerTagServerController(manager, deps, base);

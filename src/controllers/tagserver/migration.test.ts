@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   auditTags,
   judgeMigration,
-  modelProblem,
   migrationStarted,
+  modelProblem,
   type Probe,
   parseMigrationOutput,
   parseProbe,
@@ -24,11 +24,17 @@ describe('Python literal and probe parsing', () => {
   it('parses the runbook probe response', () => {
     const p = parseProbe(RUNBOOK_OUTPUT);
     expect(p.totalCount).toBe(40);
-    expect(p.tags).toEqual([{ tagId: 'tag-ssssssss', tagName: 'SameName', owner: 'admin', resourceCount: 5 }]);
+    expect(p.tags).toEqual([
+      { tagId: 'tag-ssssssss', tagName: 'SameName', owner: 'admin', resourceCount: 5 },
+    ]);
   });
 
   it('handles escapes, double-quoted strings, nested containers and tuples', () => {
-    expect(parsePyLiteral(`{'a': "it's", 'b': 'x\\'y\\\\z\\n', 'c': (1, -2.5, None), 'd': [True, False], 'e': u'\\xe9\\u4e2d'}`)).toEqual({
+    expect(
+      parsePyLiteral(
+        `{'a': "it's", 'b': 'x\\'y\\\\z\\n', 'c': (1, -2.5, None), 'd': [True, False], 'e': u'\\xe9\\u4e2d'}`,
+      ),
+    ).toEqual({
       a: "it's",
       b: "x'y\\z\n",
       c: [1, -2.5, null],
@@ -40,9 +46,9 @@ describe('Python literal and probe parsing', () => {
   it('rejects what is not a literal, and a probe with ret_code != 0', () => {
     expect(() => parsePyLiteral("{'a': 1")).toThrow(/unterminated|expected/);
     expect(() => parsePyLiteral("{'a': os.system('x')}")).toThrow(/unexpected token/);
-    expect(() => parseProbe("{'action': 'DescribeTagsResponse', 'ret_code': 2100, 'message': 'zone not found'}")).toThrow(
-      /ret_code 2100: zone not found/,
-    );
+    expect(() =>
+      parseProbe("{'action': 'DescribeTagsResponse', 'ret_code': 2100, 'message': 'zone not found'}"),
+    ).toThrow(/ret_code 2100: zone not found/);
     expect(() => parseProbe('Traceback (most recent call last):')).toThrow(/no DescribeTagsResponse/);
   });
 });
@@ -65,13 +71,24 @@ describe('migration summary', () => {
 
   it('parses it inside exec_nodes.sh framing and with wide numbers', () => {
     const out = `==== webservice-b3 (127.77.3.43) ====\n{'action': 'DescribeTagsResponse', 'ret_code': 0, 'total_count': 1200, 'tag_set': []}\nThere are 1200 tag items to migrate.\ntag: 1190 + 3 ^ 2 X 5 W  resource_tag: 2000 + 0 ^ 1 X\nAll done.\nexec_nodes: 1 ok, 0 failed\n`;
-    expect(parseMigrationOutput(out)).toMatchObject({ totalCount: 1200, inserted: 1190, updated: 3, errors: 2, warnings: 5, resourceErrors: 1 });
+    expect(parseMigrationOutput(out)).toMatchObject({
+      totalCount: 1200,
+      inserted: 1190,
+      updated: 3,
+      errors: 2,
+      warnings: 5,
+      resourceErrors: 1,
+    });
   });
 
   it('returns undefined without a summary (not finished), and started is told apart', () => {
     expect(parseMigrationOutput('There are 4 tag items to migrate.\n')).toBeUndefined();
     expect(migrationStarted('There are 4 tag items to migrate.\n')).toBe(true);
-    expect(migrationStarted("ssh: connect to host 127.0.0.1 port 22: Connection refused\nexec_nodes: 0 ok, 1 failed")).toBe(false);
+    expect(
+      migrationStarted(
+        'ssh: connect to host 127.0.0.1 port 22: Connection refused\nexec_nodes: 0 ok, 1 failed',
+      ),
+    ).toBe(false);
   });
 });
 
@@ -95,13 +112,21 @@ describe('verdict', () => {
     expect(judgeMigration({ insert, predictedWarnings: 0, requireUpdatePass: true }).problems).toEqual([
       '1 warning(s) (W) where the pre-flight audit predicted 0',
     ]);
-    expect(judgeMigration({ insert: { ...insert, errors: 2 }, predictedWarnings: 1, requireUpdatePass: true }).problems[0]).toBe(
-      '2 error(s) (X)',
+    expect(
+      judgeMigration({ insert: { ...insert, errors: 2 }, predictedWarnings: 1, requireUpdatePass: true })
+        .problems[0],
+    ).toBe('2 error(s) (X)');
+    expect(
+      judgeMigration({
+        insert,
+        update: { ...update, inserted: 3 },
+        predictedWarnings: 1,
+        requireUpdatePass: true,
+      }).problems,
+    ).toEqual(['the update pass inserted 3 tag(s); it must insert nothing']);
+    expect(judgeMigration({ insertStartedWithoutSummary: true, requireUpdatePass: true }).state).toBe(
+      'failed',
     );
-    expect(judgeMigration({ insert, update: { ...update, inserted: 3 }, predictedWarnings: 1, requireUpdatePass: true }).problems).toEqual([
-      'the update pass inserted 3 tag(s); it must insert nothing',
-    ]);
-    expect(judgeMigration({ insertStartedWithoutSummary: true, requireUpdatePass: true }).state).toBe('failed');
   });
 });
 

@@ -17,8 +17,19 @@ import { editYaml } from './yamledit.js';
 const ZONES = ['pek3a', 'pek3b', 'pek3c'];
 const file = (zone: string) =>
   serverYaml(
-    { zone_id: zone, region_id: 'pek3', is_global_zone: zone === 'pek3a' ? 1 : 0, mode: 'standard', status: 'active' },
-    { domain: 'pek3.qingcloud.local', proxyVip: '127.77.3.5', globalZone: 'pek3a', qemu: 'QEMU emulator version 2.5.0' },
+    {
+      zone_id: zone,
+      region_id: 'pek3',
+      is_global_zone: zone === 'pek3a' ? 1 : 0,
+      mode: 'standard',
+      status: 'active',
+    },
+    {
+      domain: 'pek3.qingcloud.local',
+      proxyVip: '127.77.3.5',
+      globalZone: 'pek3a',
+      qemu: 'QEMU emulator version 2.5.0',
+    },
   );
 
 const node = (nodeId: string, zoneId: string, role: string, vip = false): NodeInfo => ({
@@ -49,7 +60,13 @@ const spec = (extra: Record<string, unknown> = {}) =>
   });
 
 const probes: Record<string, Probe> = {
-  pek3a: { totalCount: 2, tags: [{ tagId: 't1', owner: 'u1', tagName: 'web' }, { tagId: 't2', owner: 'u2', tagName: 'db' }] },
+  pek3a: {
+    totalCount: 2,
+    tags: [
+      { tagId: 't1', owner: 'u1', tagName: 'web' },
+      { tagId: 't2', owner: 'u2', tagName: 'db' },
+    ],
+  },
   pek3b: { totalCount: 1, tags: [{ tagId: 't3', owner: 'u1', tagName: 'web' }] },
 };
 
@@ -104,7 +121,10 @@ function configured(): TagServerPlanInput {
     ...input,
     serverYaml,
     nodeObservations,
-    logs: { pek3a: { insert: LOG(2, 2, 0), update: LOG(2, 0, 0) }, pek3b: { insert: LOG(1, 0, 1), update: LOG(1, 0, 0) } },
+    logs: {
+      pek3a: { insert: LOG(2, 2, 0), update: LOG(2, 0, 0) },
+      pek3b: { insert: LOG(1, 0, 1), update: LOG(1, 0, 0) },
+    },
     audit: {},
     previous: { pek3a: { predictedWarnings: 0 }, pek3b: { predictedWarnings: 1 } },
   };
@@ -115,7 +135,10 @@ describe('TagServer plan (R1)', () => {
     const r = planTagServer(fresh());
     expect(r.violations).toEqual([]);
     const golden = r.plan.steps
-      .map((s) => `${s.id} @${s.host.kind}\n  ${s.command.script}${s.check ? `\n  check: ${s.check.script}` : ''}`)
+      .map(
+        (s) =>
+          `${s.id} @${s.host.kind}\n  ${s.command.script}${s.check ? `\n  check: ${s.check.script}` : ''}`,
+      )
       .join('\n');
     await expect(`hash ${r.plan.hash}\n${golden}\n`).toMatchFileSnapshot('__golden__/region-fresh.txt');
     expect(r.plan.steps.map((s) => s.id)).toEqual([
@@ -139,9 +162,15 @@ describe('TagServer plan (R1)', () => {
     // The edited files arrive on stdin, never in the command (or the journal).
     expect(r.plan.steps[0]!.command.script).not.toContain('enable_global_tag_server');
     expect(r.stdin['writeServerYaml-pek3b']).toContain("tag_proxy_host: 'pek3b-proxy'");
-    expect(r.findings).toContainEqual({ zone: 'pek3a', key: 'common.zones_enable_tag_server', expected: "'pek3'" });
+    expect(r.findings).toContainEqual({
+      zone: 'pek3a',
+      key: 'common.zones_enable_tag_server',
+      expected: "'pek3'",
+    });
     // The migration runs on the VIP holder of each zone.
-    expect(r.plan.steps.find((s) => s.id === 'migrateInsert-pek3b')!.command.script).toContain('exec_nodes.sh webservice-b3');
+    expect(r.plan.steps.find((s) => s.id === 'migrateInsert-pek3b')!.command.script).toContain(
+      'exec_nodes.sh webservice-b3',
+    );
     expect(r.migration.map((m) => [m.zone, m.state, m.result.predictedWarnings])).toEqual([
       ['pek3a', 'pending', 0],
       ['pek3b', 'pending', 1],
@@ -157,7 +186,10 @@ describe('TagServer plan (R1)', () => {
       ['pek3a', 'verified'],
       ['pek3b', 'verified'],
     ]);
-    expect(r.installedVersions).toEqual({ 'pitrix-ks-tag-server': '4.6.2-2', 'pitrix-ks-proxy-tag': '4.6.2-2' });
+    expect(r.installedVersions).toEqual({
+      'pitrix-ks-tag-server': '4.6.2-2',
+      'pitrix-ks-proxy-tag': '4.6.2-2',
+    });
   });
 
   it('files right but never pushed: only rebuild and push pitrix-global-conf', () => {
@@ -178,7 +210,13 @@ describe('TagServer plan (R1)', () => {
     });
     const b = r.migration.find((m) => m.zone === 'pek3b')!;
     expect(b.state).toBe('failed');
-    expect(b.result).toMatchObject({ totalCount: 25, inserted: 20, warnings: 1, predictedWarnings: 1, verified: false });
+    expect(b.result).toMatchObject({
+      totalCount: 25,
+      inserted: 20,
+      warnings: 1,
+      predictedWarnings: 1,
+      verified: false,
+    });
     expect(b.problems).toEqual(['total_count 25 != inserted 20 + warnings 1 (4 unaccounted)']);
     // Nothing for pek3b (no insert again, no update pass) nor for the zones after it.
     expect(r.plan.steps).toEqual([]);
@@ -186,7 +224,10 @@ describe('TagServer plan (R1)', () => {
 
   it('warnings that differ from the prediction fail the zone', () => {
     const input = configured();
-    const r = planTagServer({ ...input, previous: { pek3a: { predictedWarnings: 0 }, pek3b: { predictedWarnings: 0 } } });
+    const r = planTagServer({
+      ...input,
+      previous: { pek3a: { predictedWarnings: 0 }, pek3b: { predictedWarnings: 0 } },
+    });
     expect(r.migration[1]!.state).toBe('failed');
     expect(r.migration[1]!.problems).toEqual(['1 warning(s) (W) where the pre-flight audit predicted 0']);
   });
@@ -204,14 +245,22 @@ describe('TagServer plan (R1)', () => {
     const missing = planTagServer({ ...input, spec: pinned });
     expect(missing.violations[0]!.reason).toBe('PackageNotInRepository');
     expect(missing.plan.steps).toEqual([]);
-    const r = planTagServer({ ...input, spec: pinned, repoDebs: [{ name: 'pitrix-ks-tag-server', version: '4.6.3-1' }] });
+    const r = planTagServer({
+      ...input,
+      spec: pinned,
+      repoDebs: [{ name: 'pitrix-ks-tag-server', version: '4.6.3-1' }],
+    });
     expect(r.plan.steps.map((s) => `${s.id}: ${s.command.script}`)).toEqual([
       'scanRepository: /pitrix/bin/scan_all.sh',
       'upgradeTag-pek3a-webservice: /pitrix/upgrade/update.sh pek3a-webservice tag',
     ]);
     const verify = r.plan.steps[1]!.verify!;
-    expect(verify('update pitrix-ks-tag-server on webservice-a1: 4.6.2-2 -> 4.6.3-1\nupdate.sh: done')).toBeUndefined();
-    expect(verify('update pitrix-ks-tag-server on webservice-a1: 4.6.2-2 -> 4.6.2-3\nupdate.sh: done')).toMatch(/pinned 4.6.3-1/);
+    expect(
+      verify('update pitrix-ks-tag-server on webservice-a1: 4.6.2-2 -> 4.6.3-1\nupdate.sh: done'),
+    ).toBeUndefined();
+    expect(
+      verify('update pitrix-ks-tag-server on webservice-a1: 4.6.2-2 -> 4.6.2-3\nupdate.sh: done'),
+    ).toMatch(/pinned 4.6.3-1/);
     // Already at the pinned version: nothing.
     const obs = { ...input.nodeObservations };
     for (const id of ['webservice-a1', 'webservice-a2'])
@@ -224,7 +273,10 @@ describe('TagServer plan (R1)', () => {
     const r = planTagServer({
       ...input,
       serverYaml: { ...input.serverYaml, pek3c: undefined },
-      nodeObservations: { ...input.nodeObservations, 'proxy-b1': { error: 'ssh: connect to host 127.77.3.44 port 22: Connection refused' } },
+      nodeObservations: {
+        ...input.nodeObservations,
+        'proxy-b1': { error: 'ssh: connect to host 127.77.3.44 port 22: Connection refused' },
+      },
     });
     expect(r.violations.map((v) => v.reason)).toEqual(['NodeUnobservable', 'ConfigMissing']);
     expect(r.plan.steps).toEqual([]);
@@ -254,17 +306,24 @@ describe('preconditions', () => {
   it('global, Ready, installer >= 4.6, migration zones present and Ready', () => {
     const ok = [zone('global', 'pek3a', { global: true }), zone('b', 'pek3b')];
     expect(staticPreconditions(spec(), ok)).toEqual([]);
-    expect(staticPreconditions(spec(), [zone('global', 'pek3a', { global: true, installerVersion: '4.5.0' }), zone('b', 'pek3b')])).toEqual([
+    expect(
+      staticPreconditions(spec(), [
+        zone('global', 'pek3a', { global: true, installerVersion: '4.5.0' }),
+        zone('b', 'pek3b'),
+      ]),
+    ).toEqual([
       {
         reason: 'InstallerTooOld',
         message:
           'installer 4.5.0 on the firstbox of global is older than 4.6, which the tag service needs (R1); upgrade the installer first',
       },
     ]);
-    expect(staticPreconditions(spec(), [zone('global', 'pek3a'), zone('b', 'pek3b', { ready: false, readyMessage: 'Unreachable: x' })]).map((v) => v.reason)).toEqual([
-      'NotGlobalZone',
-      'ZoneNotReady',
-    ]);
+    expect(
+      staticPreconditions(spec(), [
+        zone('global', 'pek3a'),
+        zone('b', 'pek3b', { ready: false, readyMessage: 'Unreachable: x' }),
+      ]).map((v) => v.reason),
+    ).toEqual(['NotGlobalZone', 'ZoneNotReady']);
     expect(staticPreconditions(spec(), [zone('global', 'pek3a', { global: true })])[0]!.message).toMatch(
       /zone pek3b \(spec.migration.zones\) has no Zone object in this namespace/,
     );
@@ -278,6 +337,8 @@ describe('preconditions', () => {
     ];
     expect(subZonesOf(['pek3'], 'pek3a', platform, [])).toEqual(['pek3b']);
     expect(subZonesOf(['pek3', 'sh1a'], 'pek3a', platform, [])).toEqual(['pek3b', 'sh1a']);
-    expect(subZonesOf(['pek3'], 'pek3a', undefined, [zone('b', 'pek3b', { regionId: 'pek3' })])).toEqual(['pek3b']);
+    expect(subZonesOf(['pek3'], 'pek3a', undefined, [zone('b', 'pek3b', { regionId: 'pek3' })])).toEqual([
+      'pek3b',
+    ]);
   });
 });

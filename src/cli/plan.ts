@@ -40,6 +40,7 @@ export async function planCommand(args: string[]): Promise<number> {
       file: { type: 'string', short: 'f', multiple: true },
       facts: { type: 'string' },
       kubeconfig: { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
     },
   });
   if (!values.file?.length) {
@@ -54,12 +55,8 @@ export async function planCommand(args: string[]): Promise<number> {
     }
   }
   const facts: FactsFile = values.facts ? JSON.parse(await readFile(values.facts, 'utf8')) : {};
-  if (!values.facts && values.kubeconfig) {
-    process.stderr.write(
-      'plan: --kubeconfig is not supported yet; export facts with --facts FILE (see README)\n',
-    );
-    return 2;
-  }
+  // Live mode: Zones and Secrets from the cluster, facts probed read-only over SSH.
+  const live = !values.facts && values.kubeconfig ? await liveObserver(values.kubeconfig) : undefined;
   const zones = new Map<string, Zone>();
   for (const d of docs)
     if ((d as { kind?: string }).kind === 'Zone') {
@@ -71,26 +68,31 @@ export async function planCommand(args: string[]): Promise<number> {
   for (const d of docs) {
     if ((d as { kind?: string }).kind !== 'NodePool') continue;
     const pool = parseNodePool(d);
-    const zone = zones.get(pool.spec.zoneRef.name);
+    const ns = pool.metadata.namespace ?? values.namespace ?? 'default';
+    const zone =
+      (live ? await live.zone(ns, pool.spec.zoneRef.name) : undefined) ?? zones.get(pool.spec.zoneRef.name);
     if (!zone) {
       out += `NodePool ${pool.metadata.name}: Zone ${pool.spec.zoneRef.name} is not in the manifests\n`;
       problems++;
       continue;
     }
     const zf = facts.zones?.[zone.metadata.name] ?? {};
+    const observed = live ? await live.observe(zone, pool) : undefined;
     const input: NodePoolPlanInput = {
       poolName: pool.metadata.name,
       spec: pool.spec,
       zone: { zoneId: zone.spec.zoneId, mode: zone.spec.mode, installerVersion: zf.installerVersion },
-      platformNodes: zf.nodes ?? [],
-      observations: Object.fromEntries(
-        pool.spec.nodes.map((n) => [
-          n.address,
-          facts.nodes?.[n.address]
-            ? { facts: facts.nodes[n.address] }
-            : { error: 'no facts for this node in --facts' },
-        ]),
-      ),
+      platformNodes: observed?.platformNodes ?? zf.nodes ?? [],
+      observations:
+        observed?.observations ??
+        Object.fromEntries(
+          pool.spec.nodes.map((n) => [
+            n.address,
+            facts.nodes?.[n.address]
+              ? { facts: facts.nodes[n.address] }
+              : { error: 'no facts for this node in --facts' },
+          ]),
+        ),
       bossV2Deployed: facts.bossV2Deployed ?? false,
     };
     const r = planNodePool(input);
@@ -104,6 +106,35 @@ export async function planCommand(args: string[]): Promise<number> {
       }
     out += renderPlan(`NodePool ${pool.metadata.name} (zone ${zone.spec.zoneId}, ${pool.spec.role})`, r.plan);
   }
+  await live?.close();
   process.stdout.write(out || 'no NodePool in the manifests\n');
   return problems > 0 ? 1 : 0;
+}
+
+async function liveObserver(kubeconfig: string) {
+  const { KubeClient, loadKubeConfig } = await import('../runtime/kube.js');
+  const { Platform } = await import('../controllers/platform.js');
+  const { observePool } = await import('../controllers/nodepool/observe.js');
+  const { resourceType } = await import('../controllers/deps.js');
+  const { zoneKind } = await import('../api/kinds.js');
+  const client = new KubeClient(loadKubeConfig(kubeconfig));
+  const platform = new Platform(client);
+  return {
+    async zone(namespace: string, name: string): Promise<Zone | undefined> {
+      const obj = await client.get(resourceType(zoneKind), namespace, name);
+      return obj ? parseZone(obj) : undefined;
+    },
+    async observe(zone: Zone, pool: ReturnType<typeof parseNodePool>) {
+      const status = (
+        await client.get(
+          resourceType({ kind: 'NodePool', plural: 'nodepools' }),
+          zone.metadata.namespace ?? 'default',
+          pool.metadata.name,
+        )
+      )?.status as { nodes?: Array<{ address: string; hostKey?: string }> } | undefined;
+      const pinned = new Map((status?.nodes ?? []).map((n) => [n.address, n.hostKey]));
+      return observePool(platform, zone, pool, pinned);
+    },
+    close: () => platform.close(),
+  };
 }

@@ -5,10 +5,24 @@
  * mid-step resumes without repeating a finished step, failures stop the plan and fixing the
  * platform lets it continue, Manual approval gates execution, and the zone lock serialises work.
  */
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../hack/controlplane.js';
 import { waitUntil } from '../helpers/operator.js';
-import { applyZone, condition, countCommands, type Scenario, startScenario } from '../helpers/scenario.js';
+import {
+  applyZone,
+  condition,
+  countCommands,
+  repoRoot,
+  type Scenario,
+  startScenario,
+} from '../helpers/scenario.js';
+
+const execFileP = promisify(execFile);
 
 let cp: ControlPlane;
 beforeAll(async () => {
@@ -49,7 +63,7 @@ async function withScenario(
   const sc = await startScenario(cp, file, opts);
   try {
     await applyZone(sc, 'pek3a', 'pek3a');
-    await sc.waitCondition('zone', 'pek3a', 'Ready', 'True', 30_000);
+    await sc.waitCondition('zone', 'pek3a', 'Ready', 'True', 90_000);
     await fn(sc);
   } finally {
     await sc.stop();
@@ -137,6 +151,38 @@ describe('NodePool scale-out (R4)', () => {
         [],
       );
       expect(await sc.sim.commandLog(sc.sim.spare[0]!.id)).toEqual([]);
+
+      // `plan --kubeconfig` shows what a valid pool would run, probing read-only.
+      const manifest = join(tmpdir(), `pool-${sc.ns}.json`);
+      await writeFile(
+        manifest,
+        JSON.stringify({
+          ...hyperPool(
+            sc,
+            'preview',
+            sc.sim.spare.map((h) => h.address),
+          ),
+          metadata: { name: 'preview', namespace: sc.ns },
+        }),
+      );
+      const out = await execFileP(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(repoRoot, 'src/cli/main.ts'),
+          'plan',
+          '-f',
+          manifest,
+          '--kubeconfig',
+          cp.kubeconfig,
+        ],
+        { cwd: repoRoot },
+      );
+      expect(out.stdout).toContain('scaleQingcloud');
+      expect(out.stdout).toContain(`scale-qingcloud.py -z pek3a`);
+      const afterPlan = await sc.sim.commandLog(sc.sim.firstbox.id);
+      expect(afterPlan.filter((e) => RUNBOOK_COMMANDS.some((re) => re.test(e.command)))).toEqual([]);
     });
   });
 

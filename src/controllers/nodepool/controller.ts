@@ -8,17 +8,16 @@
 import { nodePoolKind } from '../../api/kinds.js';
 import { type NodePool, type NodePoolStatus, type NodeStatus, parseNodePool } from '../../api/nodepool.js';
 import { parseZone, type Zone } from '../../api/zone.js';
-import { collectFirstboxFacts, collectMany } from '../../facts/collector.js';
 import type { NodeFacts } from '../../facts/types.js';
 import { type Condition, findCondition, isTrue } from '../../runtime/conditions.js';
 import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/controller.js';
-import type { HostTarget } from '../../ssh/types.js';
 import { type ControllerDeps, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
 import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
 import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
 import { releaseZoneLock } from '../zonelock.js';
-import { type NodeObservation, planNodePool, staticViolations, type Violation } from './plan.js';
+import { observePool, type PoolObservation } from './observe.js';
+import { planNodePool, staticViolations, type Violation } from './plan.js';
 
 export const NODEPOOL_FINALIZER = 'ops.pitrix.io/nodepool';
 const poolType = resourceType(nodePoolKind);
@@ -107,45 +106,10 @@ export class NodePoolReconciler implements Reconciler {
     if (early.length > 0) return this.refuse(session, previous, early);
 
     // Observe: the installer's node list, then every listed node directly.
-    let observations: Record<string, NodeObservation>;
-    let platformNodes: Awaited<ReturnType<typeof collectFirstboxFacts>>['nodes'];
-    const hostKeys: Record<string, string> = {};
-    let access: Awaited<ReturnType<ControllerDeps['platform']['forZone']>>;
+    let observed: PoolObservation;
     try {
-      access = await deps.platform.forZone(zone);
-      platformNodes = (await collectFirstboxFacts(access.pool, access.firstbox, { signal: ctx.signal }))
-        .nodes;
       const pinned = new Map((previous.nodes ?? []).map((n) => [n.address, n.hostKey]));
-      const targets: HostTarget[] = [];
-      observations = {};
-      for (const n of pool.spec.nodes) {
-        try {
-          hostKeys[n.address] = await access.learnNodeHostKey(
-            n.address,
-            pool.spec.sshPort,
-            pinned.get(n.address),
-          );
-          targets.push(access.node(n.address, pool.spec.sshPort, access.credentials.username ?? 'root'));
-        } catch (err) {
-          observations[n.address] = { error: classifyAccessError(err, n.address).message };
-        }
-      }
-      for (const r of await collectMany(access.pool, targets, {
-        concurrency: 8,
-        signal: ctx.signal,
-        timeoutMs: 60_000,
-      })) {
-        observations[r.target.address] = r.ok
-          ? { facts: r.value }
-          : { error: classifyAccessError(r.error, r.target.address).message };
-      }
-      deps.metrics.factsObserved(
-        'NodePool',
-        req.namespace,
-        req.name,
-        pool.spec.nodes.map((n) => n.address),
-        Object.keys(observations).filter((a) => observations[a]?.facts),
-      );
+      observed = await observePool(deps.platform, zone, pool, pinned, ctx.signal);
     } catch (err) {
       const failure = classifyAccessError(err, `firstbox ${zone.spec.firstbox.host}`);
       session.condition('Ready', 'False', failure.reason, failure.message);
@@ -153,6 +117,7 @@ export class NodePoolReconciler implements Reconciler {
       return { requeueAfterMs: 30_000 };
     }
 
+    const { access, platformNodes, observations, hostKeys } = observed;
     const bossV2Deployed = deps.informers.component.list(req.namespace).some((c) => {
       const spec = c.spec as { name?: string; zoneRef?: { name?: string } } | undefined;
       return (

@@ -100,8 +100,20 @@ const SINGLE: Record<string, string> = {
   hostname: 'hostname',
 };
 
+/**
+ * The sections a command asks for: literal `@@pitrix:NAME@@` markers, or the `m NAME` calls of the
+ * real node probe (src/facts/probe.ts), which prints its markers through a shell function.
+ */
+function requestedSections(command: string): string[] {
+  const literal = [...command.matchAll(/@@pitrix:([a-z0-9_]+)@@/g)].map((m) => m[1]!);
+  const calls = command.includes('@@pitrix:%s@@')
+    ? [...command.matchAll(/^m ([a-z][a-z0-9_]*)\b/gm)].map((m) => m[1]!)
+    : [];
+  return [...literal, ...calls];
+}
+
 export function answer(s: HostState, command: string): { out: string; code: number } {
-  const markers = [...command.matchAll(/@@pitrix:([a-z0-9_]+)@@/g)].map((m) => m[1]!);
+  const markers = requestedSections(command);
   if (markers.length) {
     let out = '';
     for (const name of [...new Set(markers)].filter((n) => n !== 'end'))
@@ -151,6 +163,8 @@ export async function startInProcess(opts: InProcessOptions): Promise<InProcessP
     s.facts.nics = [{ name: 'eth0', mac: s.facts.nics[0]?.mac ?? '', addresses: [`${address}/16`] }];
     const server = new Server({ hostKeys: [keys.private] }, (client) => {
       clients.add(client);
+      // As OpenSSH does: without it, delayed ACKs stall each handshake round trip (~40 ms).
+      client.setNoDelay(true);
       client.on('close', () => clients.delete(client));
       client.on('authentication', (ctx) => {
         if (ctx.username !== 'root') return ctx.reject();

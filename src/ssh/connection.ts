@@ -161,6 +161,9 @@ export class Connection {
         },
         algorithms: { kex: KEX_ALGORITHMS, ...(serverHostKey ? { serverHostKey } : {}) },
       } as ssh2.ConnectConfig);
+      // connect() created the socket; set NODELAY now, not at 'ready': the auth exchange's four
+      // round trips otherwise wait ~40 ms each for a delayed ACK (~180 ms per handshake).
+      this.client.setNoDelay(true);
     });
   }
 

@@ -1,13 +1,17 @@
 /** Zone: one QingCloud zone, reached through its control host (firstbox). */
 import { z } from 'zod';
 import {
+  Approval,
   Conditions,
+  CurrentStep,
   d,
   immutable,
   int,
+  listMap,
   listSet,
   ObservedGeneration,
   Paused,
+  Plan,
   parser,
   pattern,
   resource,
@@ -16,7 +20,9 @@ import {
   text,
   timestamp,
   withRules,
+  ZoneRef,
 } from './common.js';
+import { Vbc } from './nodepool.js';
 
 export const ZoneMode = z.enum(['standard', 'fusion', 'devops']);
 export type ZoneMode = z.infer<typeof ZoneMode>;
@@ -70,33 +76,160 @@ export const Firstbox = d(
 );
 export type Firstbox = z.infer<typeof Firstbox>;
 
+/** Roles a machine of a new zone can carry in `settings.ZONE_ID.yaml` (R4 new zone in a region). */
+export const NewZoneRole = z.enum([
+  'webservice',
+  'proxy',
+  'zoocassa',
+  'pgserver',
+  'pgpool',
+  'hyper',
+  'vg',
+  'seed',
+  'vbr',
+  'snapshot',
+]);
+export type NewZoneRole = z.infer<typeof NewZoneRole>;
+
+/** The `cloud_type` values known to be safe in `variables.ZONE_ID.yaml` of a new zone. */
+export const CLOUD_TYPES = ['private'] as const;
+export type CloudType = (typeof CLOUD_TYPES)[number];
+
+/**
+ * `cloud_type` in `variables.ZONE_ID.yaml`. `public` is reserved for QingCloud's public cloud and
+ * must never be written (seed 003). A string with CEL rules rather than an OpenAPI enum: an enum
+ * failure stops the API server before the rule that explains why `public` is refused.
+ */
+export const CloudTypeField = withRules(text(32), [
+  {
+    rule: "self != 'public'",
+    message:
+      'cloudType must never be public: that value is reserved for the public cloud (runbook R4, new zone in a region)',
+    reason: 'FieldValueForbidden',
+    check: (v) => v !== 'public',
+  },
+  {
+    rule: `self == 'public' || self in [${CLOUD_TYPES.map((t) => `'${t}'`).join(', ')}]`,
+    message: `cloudType must be one of: ${CLOUD_TYPES.join(', ')}`,
+    reason: 'FieldValueInvalid',
+    check: (v) => v === 'public' || (CLOUD_TYPES as readonly string[]).includes(v),
+  },
+]);
+
+export const NewZoneNode = z.object({
+  address: d(
+    pattern('HOST', 253),
+    'Management address of the machine (IPv4 or DNS name). Unique in the list.',
+  ),
+  roles: d(
+    listSet(z.array(NewZoneRole).min(1).max(10)),
+    'Roles the machine carries in the new zone (settings.ZONE_ID.yaml).',
+  ),
+});
+export type NewZoneNode = z.infer<typeof NewZoneNode>;
+
+const NewZoneBase = z.object({
+  globalZoneRef: d(
+    ZoneRef,
+    "The region's global Zone (same namespace): its webservice nodes get the memcache clear and the " +
+      'ws_server/billing_resource restart, and the new proxies forward to them.',
+  ),
+  nodes: d(
+    listMap(z.array(NewZoneNode).min(1).max(128), ['address']),
+    'Every machine of the new zone with its roles; written to the node list and to settings.ZONE_ID.yaml.',
+  ),
+  cloudType: d(
+    CloudTypeField.default('private'),
+    '`cloud_type` in variables.ZONE_ID.yaml. Never `public`: that value is reserved for the public cloud (runbook R4).',
+  ),
+  vbc: Vbc.optional(),
+  eips: d(
+    listSet(z.array(pattern('IPV4_RANGE', 33)).max(32)).optional(),
+    'EIP ranges for the vg machines (settings eips, keyed by each vg management address); required when a machine has role vg.',
+  ),
+  globalApiProtocol: d(
+    z.enum(['https', 'http']),
+    'How the global webservices serve the API: https (api-front forwards to port 443) or http (port 7777).',
+  ),
+  approval: Approval,
+});
+
+export const NewZone = d(
+  withRules(NewZoneBase, [
+    {
+      rule: '!has(self.vbc) || self.vbc.ipv4Vip in self.vbc.mgmtIps',
+      message:
+        'vbc.ipv4Vip must be one of vbc.mgmtIps: the VBC master is one of its hyper nodes (runbook R4)',
+      fieldPath: '.vbc.ipv4Vip',
+      reason: 'FieldValueInvalid',
+      check: (n) => !n.vbc || n.vbc.mgmtIps.includes(n.vbc.ipv4Vip),
+    },
+    {
+      rule: "self.nodes.exists(n, 'proxy' in n.roles)",
+      message:
+        'a new zone needs at least one proxy machine: its haproxy forwards to the global webservices (runbook R4)',
+      fieldPath: '.nodes',
+      reason: 'FieldValueRequired',
+      check: (n) => n.nodes.some((x) => x.roles.includes('proxy')),
+    },
+    {
+      rule: "!self.nodes.exists(n, 'vg' in n.roles) || (has(self.eips) && size(self.eips) > 0)",
+      message: 'eips is required when a machine has role vg: VG nodes need EIP ranges prepared (runbook R4)',
+      fieldPath: '.eips',
+      reason: 'FieldValueRequired',
+      check: (n) => !n.nodes.some((x) => x.roles.includes('vg')) || (n.eips?.length ?? 0) > 0,
+    },
+  ]),
+  'Add this zone to its region (runbook R4, new zone in a region) when the installer does not list it yet. ' +
+    'Only for a non-global zone with regionId.',
+);
+export type NewZone = z.infer<typeof NewZone>;
+
+const ZoneSpecBase = z.object({
+  zoneId: d(
+    withRules(pattern('ZONE_ID', 32), [immutable('zoneId')]),
+    'Zone id as the installer knows it (`pek3a`); names config files such as server.yaml.<zoneId>. Immutable.',
+  ),
+  regionId: d(pattern('ZONE_ID', 32).optional(), 'Region id the zone belongs to, for region deployments.'),
+  global: d(
+    z.boolean().default(false),
+    'This is the global zone (hosts the global webservice and, with TagServer, the tag service).',
+  ),
+  mode: d(
+    ZoneMode.default('standard'),
+    'Deployment mode. standard adds Hyper nodes in pairs (runbook R4); fusion and devops refresh the ' +
+      'hyper mirror after a Hyper scale-out.',
+  ),
+  firstbox: Firstbox,
+  proxyHost: d(
+    pattern('HOST', 253).optional(),
+    "Host name of this zone's proxy VIP (`<zoneId>-proxy` by default).",
+  ),
+  refreshInterval: d(
+    pattern('DURATION', 32).default('5m'),
+    'How often facts are collected again when nothing else triggers a reconcile (`30s`, `5m`, `1h`).',
+  ),
+  paused: Paused,
+  newZone: NewZone.optional(),
+});
+
 export const ZoneSpec = d(
-  z.object({
-    zoneId: d(
-      withRules(pattern('ZONE_ID', 32), [immutable('zoneId')]),
-      'Zone id as the installer knows it (`pek3a`); names config files such as server.yaml.<zoneId>. Immutable.',
-    ),
-    regionId: d(pattern('ZONE_ID', 32).optional(), 'Region id the zone belongs to, for region deployments.'),
-    global: d(
-      z.boolean().default(false),
-      'This is the global zone (hosts the global webservice and, with TagServer, the tag service).',
-    ),
-    mode: d(
-      ZoneMode.default('standard'),
-      'Deployment mode. standard adds Hyper nodes in pairs (runbook R4); fusion and devops refresh the ' +
-        'hyper mirror after a Hyper scale-out.',
-    ),
-    firstbox: Firstbox,
-    proxyHost: d(
-      pattern('HOST', 253).optional(),
-      "Host name of this zone's proxy VIP (`<zoneId>-proxy` by default).",
-    ),
-    refreshInterval: d(
-      pattern('DURATION', 32).default('5m'),
-      'How often facts are collected again when nothing else triggers a reconcile (`30s`, `5m`, `1h`).',
-    ),
-    paused: Paused,
-  }),
+  withRules(ZoneSpecBase, [
+    {
+      rule: '!has(self.newZone) || !self.global',
+      message: 'newZone is for a sub zone: a global zone is never added to a region by this runbook (R4)',
+      fieldPath: '.newZone',
+      reason: 'FieldValueForbidden',
+      check: (s) => !s.newZone || !s.global,
+    },
+    {
+      rule: '!has(self.newZone) || has(self.regionId)',
+      message: 'regionId is required with newZone: the zone is added to that region (runbook R4)',
+      fieldPath: '.regionId',
+      reason: 'FieldValueRequired',
+      check: (s) => !s.newZone || !!s.regionId,
+    },
+  ]),
   'Desired state of the zone.',
 );
 export type ZoneSpec = z.infer<typeof ZoneSpec>;
@@ -130,6 +263,8 @@ export const ZoneStatus = d(
     reachable: d(z.boolean().optional(), 'Firstbox answered over SSH at the last observation.'),
     firstboxHostKey: d(text(64).optional(), 'SHA256 fingerprint of the host key firstbox presented.'),
     lock: ZoneLock.optional(),
+    plan: Plan.optional(),
+    currentStep: CurrentStep,
     lastObservedAt: d(timestamp().optional(), 'When facts were last collected.'),
   }),
   'Observed state of the zone.',

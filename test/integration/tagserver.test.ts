@@ -228,6 +228,51 @@ describe('TagServer (R1)', () => {
     expect(ran.some((c) => c.includes('-a describe'))).toBe(true);
   });
 
+  it('upgrades (R1.8) to a pinned version placed in the repository; status shows it', async () => {
+    const mark = (await sc.sim.commandLog(sc.sim.firstbox.id)).length;
+    const pinned = tagServer(['pek3a', 'pek3b']);
+    (pinned.spec as Record<string, unknown>).packages = [
+      { name: 'pitrix-ks-tag-server', version: '4.6.3-1' },
+    ];
+    await sc.apply(pinned);
+    // Not in the repository yet: refused, with the remedy.
+    const refused = await sc.waitCondition(
+      'tagserver',
+      'tags',
+      'Ready',
+      'False',
+      30_000,
+      'PackageNotInRepository',
+    );
+    expect(condition(refused, 'Ready')!.message).toContain(
+      'place pitrix-ks-tag-server_4.6.3-1_all.deb in /pitrix/repo/indep/',
+    );
+    await sc.sim.writeFile(
+      sc.sim.firstbox.id,
+      'pitrix/repo/indep/pitrix-ks-tag-server_4.6.3-1_all.deb',
+      'deb',
+    );
+    await cp.kubectl(['annotate', 'tagserver', 'tags', '-n', sc.ns, 'placed=1', '--overwrite']);
+    await waitUntil(
+      async () => {
+        const t = await sc.get('tagserver', 'tags');
+        return (
+          condition(t, 'Ready')?.status === 'True' &&
+          (t.status!.installedVersions as Record<string, string>)['pitrix-ks-tag-server'] === '4.6.3-1'
+        );
+      },
+      60_000,
+      'upgraded and Ready',
+    );
+    for (const n of ['webservice-a1', 'webservice-a2'])
+      expect((await sc.sim.state(n)).packages['pitrix-ks-tag-server'], n).toBe('4.6.3-1');
+    const ran = await firstboxCommands(mark);
+    expect(ran.filter((c) => /scan_all|update\.sh|build_pkgs|-a insert/.test(c))).toEqual([
+      '/pitrix/bin/scan_all.sh',
+      '/pitrix/upgrade/update.sh pek3a-webservice tag',
+    ]);
+  });
+
   it('a migration whose counts do not add up is Degraded with the numbers, and its insert is not re-run', async () => {
     // pek3c's migration loses two tags: the script prints 10 inserted for 12 tags.
     await sc.sim.setFault('webservice-c1', {

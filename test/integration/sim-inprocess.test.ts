@@ -6,15 +6,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type InProcessPlatform, startInProcess } from '../../hack/sim/inprocess.js';
 import { generateKeyPair } from '../../hack/sshd.js';
+import { collectMany } from '../../src/facts/collector.js';
+import { HostKeyPolicy, SshCredentials, SshPool } from '../../src/ssh/index.js';
 
 let p: InProcessPlatform;
 let dir: string;
 let key: string;
+let privateKey: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sim-inproc-'));
   const k = await generateKeyPair(dir, 'id');
   key = k.privateKeyPath;
+  privateKey = k.privateKey;
   const t0 = Date.now();
   p = await startInProcess({ count: 250, authorizedKeys: [k.publicKey], prefix: '127.78' });
   console.log(`250 in-process nodes up in ${Date.now() - t0} ms`);
@@ -56,4 +60,31 @@ it('answers the probe batch of the last of 250 nodes over a real ssh client', as
   expect(out).toMatch(/compute_server\s+RUNNING/);
   expect(out.endsWith('@@pitrix:end@@\n')).toBe(true);
   expect(p.execCount.get(h.id)).toBe(1);
+});
+
+it('answers the real node probe: SshPool + collectMany get every node its scenario facts', async () => {
+  const hosts = p.hosts.slice(0, 40);
+  const pool = new SshPool({
+    hostKeys: new HostKeyPolicy({ knownHosts: hosts.map((h) => h.knownHostsLine).join('\n') }),
+    credentials: new SshCredentials({ secret: 'test/inprocess-key', privateKey }),
+  });
+  try {
+    const out = await collectMany(
+      pool,
+      hosts.map((h) => ({ name: h.id, address: h.address, port: h.port, user: 'root' })),
+      { concurrency: 16 },
+    );
+    for (const [i, o] of out.entries()) {
+      const h = hosts[i]!;
+      if (!o.ok) throw o.error;
+      expect(o.value.cpuCores).toBe(h.state.facts.cpu);
+      expect(o.value.os.version).toBe(h.state.facts.os.version);
+      expect(o.value.nics.find((n) => n.name === 'eth0')?.addresses).toEqual([`${h.address}/16`]);
+      expect(o.value.supervisor).toBe('ok');
+      expect(o.value.disks.length, h.id).toBeGreaterThan(0);
+      expect(p.execCount.get(h.id)).toBe(1);
+    }
+  } finally {
+    await pool.close();
+  }
 });

@@ -20,6 +20,8 @@ command -v sshd >/dev/null 2>&1 || [[ -x /usr/sbin/sshd ]] || need+=(openssh-ser
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+# Prometheus and promtool for the alert tests (test/promtool, test/integration/alerts.test.ts).
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if ((${#need[@]})); then
   log "apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -27,6 +29,7 @@ if ((${#need[@]})); then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
   # The package enables and may start a system sshd; the simulator runs its own, so stop it.
   (command -v systemctl >/dev/null && systemctl disable --now ssh >/dev/null 2>&1) || true
+  (command -v systemctl >/dev/null && systemctl disable --now prometheus >/dev/null 2>&1) || true
 fi
 
 # kube-apiserver, etcd and kubectl: KUBEBUILDER_ASSETS, or built once and cached outside the repo.
@@ -34,3 +37,6 @@ assets=$(bash hack/control-plane-assets.sh)
 mkdir -p .cache
 echo "$assets" > .cache/assets-dir
 log "control-plane binaries: $assets"
+
+# helm for the chart tests: HELM, or built once from the Go module proxy and cached like the above.
+log "helm: $(bash hack/helm-assets.sh)"

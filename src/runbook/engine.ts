@@ -98,9 +98,10 @@ export async function executePlan(ctx: EngineContext): Promise<EngineOutcome> {
     let failure: string | undefined;
     let mayHaveRun = false;
     try {
+      // No shutdown signal here: a step that started runs to its end (SIGTERM waits for it up to the
+      // grace period); if the process is gone first, the step stays Running and its check decides.
       result = await ctx.executor.exec(target, step.command, {
         timeoutMs: step.timeoutMs,
-        signal: ctx.signal,
         stdin,
         secrets: stdin ? [stdin] : undefined,
       });

@@ -103,7 +103,8 @@ export async function executePlan(ctx: EngineContext): Promise<EngineOutcome> {
       result = await ctx.executor.exec(target, step.command, {
         timeoutMs: step.timeoutMs,
         stdin,
-        secrets: stdin ? [stdin] : undefined,
+        // Each line fed on stdin (a user name, a password) is masked wherever it shows in the output.
+        secrets: stdin ? stdin.split('\n').filter((l) => l.length >= 4) : undefined,
       });
     } catch (err) {
       failure = describeExecError(err);

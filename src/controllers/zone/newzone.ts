@@ -1,0 +1,519 @@
+/**
+ * Runbook R4, "a new zone in a region" (seed 003 §3), as a pure function: from the Zone's spec,
+ * the global Zone it names, what the region's firstbox reports (`describe-nodes.py`,
+ * `describe-zones.py`) and the journal of an earlier run, decide whether the zone must be added,
+ * which rules forbid it (nothing runs then), and the ordered steps:
+ *
+ *   node list → add-nodes.py -z → collect-nodes.py → describe-nodes.py -s available →
+ *   variables.ZONE_ID.yaml + settings.ZONE_ID.yaml → config-qingcloud.py -v … -s … →
+ *   scale-qingcloud-zone.py -z ZONE_ID -I LIST → on the global webservice: memcache clear
+ *   (operate_cache_by_re … -A delete -P "Pitrix.Zone.Zone.UserZone.yunify") and
+ *   `supervisorctl restart ws_server billing_resource`, one node at a time → on each new proxy,
+ *   one at a time: haproxy listeners api-front / ws-front / io-front, `service haproxy restart`.
+ *
+ * Everything runs on the firstbox; nodes are reached with the installer's own
+ * `exec_nodes.sh IP 'COMMAND'`, so no node host key has to be learned mid-plan. No I/O here: the
+ * golden-plan tests run this directly.
+ */
+import { stringify } from 'yaml';
+import type { Plan } from '../../api/common.js';
+import { CLOUD_TYPES, type NewZone, NewZoneRole, type ZoneMode } from '../../api/zone.js';
+import type { PlatformNode, PlatformZone } from '../../facts/types.js';
+import { isComplete } from '../../runbook/journal.js';
+import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
+import { and, sh, shell, validated } from '../../ssh/command.js';
+import { ValidationError } from '../../ssh/errors.js';
+import type { ShellCommand } from '../../ssh/types.js';
+import { checks } from '../nodepool/checks.js';
+
+export interface GlobalZoneView {
+  /** metadata.name of the Zone named by spec.newZone.globalZoneRef. */
+  name: string;
+  zoneId: string;
+  global: boolean;
+  regionId?: string;
+}
+
+export interface NewZonePlanInput {
+  zoneId: string;
+  regionId?: string;
+  global: boolean;
+  mode: ZoneMode;
+  newZone: NewZone;
+  /** The Zone object named by globalZoneRef; undefined when it does not exist. */
+  globalZone?: GlobalZoneView;
+  /** The region firstbox's node list (describe-nodes.py -s all). */
+  platformNodes: PlatformNode[];
+  /** describe-zones.py; undefined when the installer has no such tool. */
+  platformZones?: PlatformZone[];
+  /** status.plan of the Zone: an AddZone run that started is carried to its end. */
+  journal?: Plan;
+}
+
+export interface Violation {
+  /** Condition reason, CamelCase. */
+  reason: string;
+  /** What is wrong and what to change. */
+  message: string;
+}
+
+export type NewZoneDecision =
+  /** Nothing to add: observe only. `why` says so in words (for logs and the docs). */
+  | { kind: 'observe'; why: string }
+  /** The installer cannot tell which zones exist: report it, never guess. */
+  | { kind: 'unknown'; reason: string; message: string }
+  | { kind: 'refuse'; violations: Violation[] }
+  | { kind: 'add'; plan: PlannedRunbook; nodes: string[]; proxies: string[]; globalWebservices: string[] };
+
+const HOUR = 3_600_000;
+const MIN = 60_000;
+
+export const CACHE_PATTERN = 'Pitrix.Zone.Zone.UserZone.yunify';
+export const OPERATE_CACHE = '/pitrix/lib/pitrix-scripts/cache/operate_cache_by_re';
+export const EXEC_NODES = '/pitrix/upgrade/exec_nodes.sh';
+export const HAPROXY_CFG = '/etc/haproxy/haproxy.cfg';
+export const BLOCK_BEGIN = '# BEGIN pitrix-operator region listeners (runbook R4)';
+export const BLOCK_END = '# END pitrix-operator region listeners';
+export const MEMCACHED_PORT = 11211;
+
+export const newZoneListPath = (zoneId: string) => `/pitrix/conf/operator/new-zone.${zoneId}.list`;
+export const variablesPath = (zoneId: string) => `/pitrix/config/variables.${zoneId}.yaml`;
+export const settingsPath = (zoneId: string) => `/pitrix/config/settings.${zoneId}.yaml`;
+
+/** Whether this Zone takes the new-zone path at all, and if so the plan or why not. */
+export function planNewZone(input: NewZonePlanInput): NewZoneDecision {
+  const { zoneId, newZone } = input;
+  if (input.global)
+    return { kind: 'observe', why: 'a global zone is never added to a region by this runbook' };
+  if (!input.regionId) return { kind: 'observe', why: 'no regionId: not a region deployment' };
+  if (!input.platformZones) {
+    return {
+      kind: 'unknown',
+      reason: 'ZoneListUnavailable',
+      message:
+        `firstbox has no /pitrix/cli/describe-zones.py, so whether zone ${zoneId} exists cannot be told; ` +
+        'the operator does not add a zone on a guess (add it by hand with runbook R4, or upgrade the installer)',
+    };
+  }
+  const listed = input.platformZones.some((z) => z.zoneId === zoneId);
+  const started = input.journal?.steps?.some((s) => s.state !== 'Pending') ?? false;
+  if (listed && (!started || isComplete(input.journal)))
+    return { kind: 'observe', why: `describe-zones.py lists zone ${zoneId}` };
+
+  const violations = rules(input);
+  if (violations.length > 0) return { kind: 'refuse', violations };
+
+  const gz = input.globalZone!;
+  const globalNodes = input.platformNodes.filter((n) => n.zoneId === gz.zoneId && n.status === 'deployed');
+  const webservices = globalNodes.filter((n) => n.roles.includes('webservice'));
+  // The VIP holder first: the cache clear runs once, on the node serving the API.
+  webservices.sort((a, b) => Number(b.vip) - Number(a.vip));
+  const zoocassa = globalNodes.filter((n) => n.roles.includes('zoocassa'));
+  const nodes = newZone.nodes.map((n) => n.address);
+  const proxies = newZone.nodes.filter((n) => n.roles.includes('proxy')).map((n) => n.address);
+  const steps = addZoneSteps(input, {
+    webservices: webservices.map((w) => w.mgmtIp),
+    memcached: zoocassa.map((z) => z.hostname || z.mgmtIp),
+  });
+  return {
+    kind: 'add',
+    plan: makePlan(steps),
+    nodes,
+    proxies,
+    globalWebservices: webservices.map((w) => w.mgmtIp),
+  };
+}
+
+/** Rules enforced before anything runs; each message names what to change. */
+function rules(input: NewZonePlanInput): Violation[] {
+  const { zoneId, newZone, globalZone: gz } = input;
+  const v: Violation[] = [];
+  // The API refuses these too; a Zone written before the rules existed must not slip through.
+  if (
+    (newZone.cloudType as string) === 'public' ||
+    !(CLOUD_TYPES as readonly string[]).includes(newZone.cloudType)
+  ) {
+    v.push({
+      reason: 'CloudTypePublic',
+      message: `spec.newZone.cloudType ${newZone.cloudType}: cloud_type must never be public (runbook R4); use ${CLOUD_TYPES.join(', ')}`,
+    });
+  }
+  if (newZone.vbc && !newZone.vbc.mgmtIps.includes(newZone.vbc.ipv4Vip)) {
+    v.push({
+      reason: 'VbcVipNotInMgmtIps',
+      message: `spec.newZone.vbc.ipv4Vip ${newZone.vbc.ipv4Vip} must be one of vbc.mgmtIps (the VBC master is one of them, runbook R4)`,
+    });
+  }
+  if (newZone.vbc) {
+    const hypers = new Set(newZone.nodes.filter((n) => n.roles.includes('hyper')).map((n) => n.address));
+    const off = newZone.vbc.mgmtIps.filter((ip) => !hypers.has(ip));
+    if (off.length > 0) {
+      v.push({
+        reason: 'VbcNotOnHyper',
+        message: `spec.newZone.vbc.mgmtIps ${off.join(', ')} are not hyper machines of spec.newZone.nodes: VBC is carried by the zone's hyper nodes (runbook R4)`,
+      });
+    }
+  }
+  if (!newZone.nodes.some((n) => n.roles.includes('proxy'))) {
+    v.push({
+      reason: 'NoProxy',
+      message:
+        'spec.newZone.nodes has no proxy machine: its haproxy must forward to the global webservices (runbook R4)',
+    });
+  }
+  if (newZone.nodes.some((n) => n.roles.includes('vg')) && (newZone.eips?.length ?? 0) === 0) {
+    v.push({
+      reason: 'EipsRequired',
+      message: 'spec.newZone.eips: VG nodes need EIP ranges prepared (R4); add them',
+    });
+  }
+  const unsafe = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      v.push({ reason: 'UnsafeValue', message: `${what}: ${err.message}` });
+    }
+  };
+  unsafe('spec.zoneId', () => validated('ZONE_ID', zoneId, 'spec.zoneId'));
+  newZone.nodes.forEach((n, i) =>
+    unsafe(`spec.newZone.nodes[${i}]`, () =>
+      validated('HOST', n.address, `spec.newZone.nodes[${i}].address`),
+    ),
+  );
+
+  const ref = newZone.globalZoneRef.name;
+  if (!gz) {
+    v.push({
+      reason: 'GlobalZoneNotFound',
+      message: `spec.newZone.globalZoneRef: Zone ${ref} does not exist in this namespace; create the global Zone or fix the reference`,
+    });
+    return v;
+  }
+  if (!gz.global) {
+    v.push({
+      reason: 'GlobalZoneRefNotGlobal',
+      message: `spec.newZone.globalZoneRef: Zone ${ref} (${gz.zoneId}) is not the global zone (spec.global is false); name the region's global Zone`,
+    });
+  }
+  if (gz.regionId && gz.regionId !== input.regionId) {
+    v.push({
+      reason: 'RegionMismatch',
+      message: `spec.regionId ${input.regionId} differs from the global Zone ${ref}'s regionId ${gz.regionId}; a zone joins its own region`,
+    });
+  }
+  const listedGlobal = input.platformZones?.find((z) => z.zoneId === gz.zoneId);
+  if (!listedGlobal?.isGlobalZone) {
+    v.push({
+      reason: 'GlobalZoneNotOnPlatform',
+      message: `firstbox ${listedGlobal ? 'lists' : 'does not list'} zone ${gz.zoneId}${listedGlobal ? ' but not as the global zone' : ''} (describe-zones.py); a new zone is added from the region's firstbox, which must know the global zone`,
+    });
+  } else if (listedGlobal.regionId && listedGlobal.regionId !== input.regionId) {
+    v.push({
+      reason: 'RegionMismatch',
+      message: `the installer puts global zone ${gz.zoneId} in region ${listedGlobal.regionId}, not spec.regionId ${input.regionId}`,
+    });
+  }
+  const globalNodes = input.platformNodes.filter((n) => n.zoneId === gz.zoneId && n.status === 'deployed');
+  const webservices = globalNodes.filter((n) => n.roles.includes('webservice'));
+  if (webservices.length === 0) {
+    v.push({
+      reason: 'NoGlobalWebservice',
+      message: `firstbox lists no deployed webservice node in global zone ${gz.zoneId}: the zone cache clear, the ws_server/billing_resource restart and the proxies' api-front need them`,
+    });
+  }
+  webservices.forEach((w) =>
+    unsafe(`global webservice ${w.nodeId}`, () => validated('IPV4', w.mgmtIp, `mgmt_ip of ${w.nodeId}`)),
+  );
+  const zoocassa = globalNodes.filter((n) => n.roles.includes('zoocassa'));
+  if (zoocassa.length === 0) {
+    v.push({
+      reason: 'NoGlobalZoocassa',
+      message: `firstbox lists no deployed zoocassa node in global zone ${gz.zoneId}: the memcache servers of the zone cache clear (operate_cache_by_re -S) are its zoocassa nodes`,
+    });
+  }
+  zoocassa.forEach((z) =>
+    unsafe(`zoocassa ${z.nodeId}`, () =>
+      z.hostname
+        ? validated('HOSTNAME', z.hostname, `hostname of ${z.nodeId}`)
+        : validated('IPV4', z.mgmtIp, `mgmt_ip of ${z.nodeId}`),
+    ),
+  );
+  const byIp = new Map(input.platformNodes.map((n) => [n.mgmtIp, n]));
+  for (const n of newZone.nodes) {
+    const known = byIp.get(n.address);
+    if (known && known.zoneId !== zoneId) {
+      v.push({
+        reason: 'NodeInAnotherZone',
+        message: `${n.address} is known to the installer as ${known.nodeId} in zone ${known.zoneId} (status ${known.status}); remove it from spec.newZone.nodes`,
+      });
+    }
+  }
+  return v;
+}
+
+/** variables.ZONE_ID.yaml: the new zone's identity (is_global_zone 0, cloud_type never public, VBC mode). */
+export function renderVariables(input: NewZonePlanInput): string {
+  const doc = {
+    zone_id: input.zoneId,
+    region_id: input.regionId,
+    is_global_zone: 0,
+    cloud_type: input.newZone.cloudType,
+    mode: input.mode,
+    // Manual VBC: 0 and `vbc` in settings; otherwise the installer allocates it.
+    installer_allocate_vbc: input.newZone.vbc ? 0 : 1,
+  };
+  return `# Generated by pitrix-operator from Zone spec.newZone (runbook R4, new zone in a region); edits are overwritten.\n${stringify(doc)}`;
+}
+
+/** settings.ZONE_ID.yaml: machines per role, EIPs keyed by each VG address, manual VBC. */
+export function renderSettings(input: NewZonePlanInput): string {
+  const { newZone } = input;
+  const nodes: Record<string, string[]> = {};
+  for (const role of NewZoneRole.options) {
+    const ips = newZone.nodes.filter((n) => n.roles.includes(role)).map((n) => n.address);
+    if (ips.length > 0) nodes[role] = ips;
+  }
+  const doc: Record<string, unknown> = { zone_id: input.zoneId, nodes };
+  if (nodes.vg) doc.eips = Object.fromEntries(nodes.vg.map((ip) => [ip, [...(newZone.eips ?? [])]]));
+  if (newZone.vbc) {
+    doc.vbc = {
+      mgmt_ips: [...newZone.vbc.mgmtIps],
+      ipv4_vbc: newZone.vbc.ipv4Vbc,
+      ipv4_vip: newZone.vbc.ipv4Vip,
+    };
+  }
+  return `# Generated by pitrix-operator from Zone spec.newZone (runbook R4, new zone in a region); edits are overwritten.\n${stringify(doc)}`;
+}
+
+/** The haproxy listeners of a sub zone proxy (seed 003 §3.3), between the operator's markers. */
+export function renderListeners(
+  webservices: readonly string[],
+  protocol: 'https' | 'http',
+  globalZoneId: string,
+): string {
+  const apiPort = protocol === 'https' ? 443 : 7777;
+  const servers = (prefix: string, port: number) =>
+    webservices.map((ip, i) => `    server  ${prefix}_${i} ${ip}:${port} check`);
+  return [
+    BLOCK_BEGIN,
+    `# global zone ${globalZoneId}: api over ${protocol}`,
+    'listen api-front',
+    '    bind 0.0.0.0:7777',
+    '    mode tcp',
+    '    balance source',
+    ...servers('apiserver', apiPort),
+    '',
+    'listen ws-front',
+    '    bind 0.0.0.0:8565',
+    '    mode tcp',
+    '    balance roundrobin',
+    ...servers('ws_server', 8565),
+    '',
+    'listen io-front',
+    '    bind 0.0.0.0:8000',
+    '    mode tcp',
+    '    balance source',
+    ...servers('io_server', 8000),
+    BLOCK_END,
+    '',
+  ].join('\n');
+}
+
+/** `exec_nodes.sh IP 'COMMAND'`: the installer's own reach into a node, from the firstbox. */
+function onNode(ip: string, inner: ShellCommand, purpose: string): ShellCommand {
+  return shell([EXEC_NODES, ip, inner.script], purpose);
+}
+
+// Constant programs (no interpolation): values arrive as argv.
+const ZONE_LISTED_PY = [
+  'import json, sys',
+  'text = sys.stdin.read()',
+  "doc = json.loads(text[text.index('{'):]) if '{' in text else {}",
+  "sys.exit(0 if any(z.get('zone_id') == sys.argv[1] for z in doc.get('zone_set', [])) else 1)",
+].join('\n');
+const AWK_STRIP = '$0==b{s=1} !s{print} $0==e{s=0}';
+const AWK_BLOCK = '$0==b{s=1} s{print} $0==e{s=0}';
+const AWK_FOREIGN =
+  '$0==b{s=1} !s && /^listen[ \\t]+(api|ws|io)-front([ \\t]|$)/{f=1} $0==e{s=0} END{exit !f}';
+
+function zoneListed(zoneId: string): ShellCommand {
+  return sh('zone listed?')`/pitrix/cli/describe-zones.py -f json | python3 -c ${ZONE_LISTED_PY} ${zoneId}`;
+}
+
+function scaleZoneDone(zoneId: string, ips: readonly string[]): ShellCommand {
+  const deployed = checks.nodesInStatus(ips, ['deployed'], 'nodes deployed?');
+  return sh(
+    'zone added?',
+  )`if ${zoneListed(zoneId)} && ${deployed}; then exit 0; fi; if /pitrix/cli/get-scale-qingcloud-zone-status.py -z ${zoneId} 2>/dev/null | grep -q '"status": *"running"'; then exit 3; fi; exit 1`;
+}
+
+function verifyAvailable(stdout: string, ips: readonly string[]): string | undefined {
+  let listed: Set<string>;
+  try {
+    const doc = JSON.parse(stdout.slice(Math.max(0, stdout.indexOf('{')))) as {
+      node_set?: Array<{ mgmt_ip?: string }>;
+    };
+    listed = new Set((doc.node_set ?? []).map((n) => n.mgmt_ip ?? ''));
+  } catch (err) {
+    return `describe-nodes output unreadable: ${(err as Error).message}`;
+  }
+  const missing = ips.filter((ip) => !listed.has(ip));
+  return missing.length ? `not listed as available after collection: ${missing.join(', ')}` : undefined;
+}
+
+function addZoneSteps(input: NewZonePlanInput, g: { webservices: string[]; memcached: string[] }): Step[] {
+  const { newZone } = input;
+  const zoneId = validated('ZONE_ID', input.zoneId, 'spec.zoneId');
+  const regionId = validated('ZONE_ID', input.regionId ?? '', 'spec.regionId');
+  const gz = input.globalZone!;
+  const ips = newZone.nodes.map((n, i) => validated('HOST', n.address, `spec.newZone.nodes[${i}].address`));
+  const list = newZoneListPath(zoneId);
+  const vars = variablesPath(zoneId);
+  const settings = settingsPath(zoneId);
+  const fb = { kind: 'firstbox' } as const;
+  const steps: Step[] = [];
+  const listText = `${ips.join('\n')}\n`;
+  const R = `R4 new zone ${zoneId} in region ${regionId}:`;
+
+  steps.push({
+    id: 'writeNodeList',
+    description: `${R} write the ${ips.length} machine address(es) to ${list}`,
+    host: fb,
+    command: sh('write the node list')`mkdir -p /pitrix/conf/operator && printf '%s' ${listText} > ${list}`,
+    check: sh('node list already written?')`printf '%s' ${listText} | cmp -s - ${list}`,
+    timeoutMs: MIN,
+  });
+  steps.push({
+    id: 'addNodes',
+    description: `${R} add the machines to the installer in zone ${zoneId} (add-nodes.py -z)`,
+    host: fb,
+    command: shell(['/pitrix/cli/add-nodes.py', '-I', list, '-z', zoneId], 'add nodes'),
+    check: checks.nodesInStatus(ips, ['new', 'collected', 'available', 'deployed'], 'nodes already added?'),
+    timeoutMs: 10 * MIN,
+  });
+  steps.push({
+    id: 'collectNodes',
+    description: `${R} collect hardware facts (collect-nodes.py); never re-run after deployment`,
+    host: fb,
+    command: shell(['/pitrix/cli/collect-nodes.py', '-I', list], 'collect nodes'),
+    check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
+    timeoutMs: HOUR,
+  });
+  steps.push({
+    id: 'verifyNodes',
+    description: `${R} verify the collected facts (describe-nodes.py -s available)`,
+    host: fb,
+    command: shell(
+      ['/pitrix/cli/describe-nodes.py', '-s', 'available', '-f', 'json'],
+      'describe available nodes',
+    ),
+    check: checks.nodesInStatus(ips, ['deployed'], 'nodes already deployed?'),
+    verify: (stdout) => verifyAvailable(stdout, ips),
+    timeoutMs: 5 * MIN,
+  });
+  const varsText = renderVariables({ ...input, zoneId, regionId });
+  steps.push({
+    id: 'writeVariables',
+    description: `${R} write ${vars} (is_global_zone 0, cloud_type ${newZone.cloudType}, ${newZone.vbc ? 'manual VBC' : 'installer_allocate_vbc 1'})`,
+    host: fb,
+    command: sh('write zone variables')`mkdir -p /pitrix/config && printf '%s' ${varsText} > ${vars}`,
+    check: sh('zone variables already written?')`printf '%s' ${varsText} | cmp -s - ${vars}`,
+    timeoutMs: MIN,
+  });
+  const settingsText = renderSettings({ ...input, zoneId });
+  steps.push({
+    id: 'writeSettings',
+    description: `${R} write ${settings} (roles${newZone.eips?.length ? ', eips' : ''}${newZone.vbc ? ', vbc' : ''})`,
+    host: fb,
+    command: sh('write zone settings')`mkdir -p /pitrix/config && printf '%s' ${settingsText} > ${settings}`,
+    check: sh('zone settings already written?')`printf '%s' ${settingsText} | cmp -s - ${settings}`,
+    timeoutMs: MIN,
+  });
+  steps.push({
+    id: 'configQingcloud',
+    description: `${R} configure the zone (config-qingcloud.py -v variables -s settings)`,
+    host: fb,
+    command: shell(['/pitrix/cli/config-qingcloud.py', '-v', vars, '-s', settings], 'configure the new zone'),
+    check: zoneListed(zoneId),
+    timeoutMs: HOUR,
+  });
+  steps.push({
+    id: 'scaleQingcloudZone',
+    description: `${R} deploy the zone (scale-qingcloud-zone.py -z ${zoneId}); long`,
+    host: fb,
+    command: shell(['/pitrix/cli/scale-qingcloud-zone.py', '-z', zoneId, '-I', list], 'deploy the new zone'),
+    check: scaleZoneDone(zoneId, ips),
+    timeoutMs: 6 * HOUR,
+  });
+
+  const [cacheNode] = g.webservices;
+  const servers = g.memcached.map((h) => `${h}:${MEMCACHED_PORT}`).join(';');
+  steps.push({
+    id: 'clearZoneCache',
+    description: `${R} clear the zone cache in memcache on global webservice ${cacheNode} (operate_cache_by_re -A delete -P ${CACHE_PATTERN})`,
+    host: fb,
+    command: onNode(
+      cacheNode!,
+      shell(
+        [OPERATE_CACHE, '-S', servers, '-A', 'delete', '-P', CACHE_PATTERN, '-F'],
+        'clear the zone cache',
+      ),
+      `clear the zone cache on global webservice ${cacheNode}`,
+    ),
+    idempotent: true,
+    timeoutMs: 5 * MIN,
+  });
+  for (const ws of g.webservices) {
+    steps.push({
+      id: `restartGlobalServices-${ws}`,
+      description: `${R} restart ws_server and billing_resource on global webservice ${ws}, then check they run (one node at a time)`,
+      host: fb,
+      command: onNode(
+        ws,
+        and([
+          shell(['supervisorctl', 'restart', 'ws_server', 'billing_resource'], 'restart'),
+          shell(['supervisorctl', 'status', 'ws_server', 'billing_resource'], 'check'),
+        ]),
+        `restart ws_server billing_resource on global webservice ${ws}`,
+      ),
+      idempotent: true,
+      timeoutMs: 10 * MIN,
+    });
+  }
+
+  const block = renderListeners(g.webservices, newZone.globalApiProtocol, gz.zoneId);
+  for (const proxy of newZone.nodes.filter((n) => n.roles.includes('proxy'))) {
+    const ip = validated('HOST', proxy.address, 'spec.newZone.nodes[].address');
+    const write = sh(
+      'add the region listeners',
+    )`f=${HAPROXY_CFG}; if [ ! -f "$f" ]; then echo "$f not found: is haproxy deployed on this proxy?" >&2; exit 1; fi; if awk -v b=${BLOCK_BEGIN} -v e=${BLOCK_END} ${AWK_FOREIGN} "$f"; then echo "$f already defines api-front/ws-front/io-front outside the operator's block; merge them by hand (runbook R4)" >&2; exit 1; fi; [ -f "$f.pre-operator" ] || cp -p "$f" "$f.pre-operator"; awk -v b=${BLOCK_BEGIN} -v e=${BLOCK_END} ${AWK_STRIP} "$f" > "$f.operator-new" && printf '%s' ${block} >> "$f.operator-new" && mv "$f.operator-new" "$f"`;
+    const present = sh(
+      'listeners already there?',
+    )`[ "$(awk -v b=${BLOCK_BEGIN} -v e=${BLOCK_END} ${AWK_BLOCK} ${HAPROXY_CFG})" = "$(printf '%s' ${block})" ]`;
+    steps.push({
+      id: `haproxyListeners-${ip}`,
+      description: `${R} add haproxy listeners api-front (7777 → global webservices :${newZone.globalApiProtocol === 'https' ? 443 : 7777}), ws-front (8565), io-front (8000) on proxy ${ip}`,
+      host: fb,
+      command: onNode(ip, write, `add haproxy listeners on proxy ${ip}`),
+      check: onNode(ip, present, `haproxy listeners already on proxy ${ip}?`),
+      timeoutMs: 5 * MIN,
+    });
+    steps.push({
+      id: `restartHaproxy-${ip}`,
+      description: `${R} restart haproxy on proxy ${ip} and check it runs before the next proxy`,
+      host: fb,
+      command: onNode(
+        ip,
+        and([
+          shell(['service', 'haproxy', 'restart'], 'restart'),
+          shell(['service', 'haproxy', 'status'], 'check'),
+        ]),
+        `restart haproxy on proxy ${ip}`,
+      ),
+      idempotent: true,
+      timeoutMs: 5 * MIN,
+    });
+  }
+  return steps;
+}

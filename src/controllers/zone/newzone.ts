@@ -176,11 +176,11 @@ function rules(input: NewZonePlanInput): Violation[] {
     }
   };
   unsafe('spec.zoneId', () => validated('ZONE_ID', zoneId, 'spec.zoneId'));
-  newZone.nodes.forEach((n, i) =>
+  for (const [i, n] of newZone.nodes.entries()) {
     unsafe(`spec.newZone.nodes[${i}]`, () =>
       validated('HOST', n.address, `spec.newZone.nodes[${i}].address`),
-    ),
-  );
+    );
+  }
 
   const ref = newZone.globalZoneRef.name;
   if (!gz) {
@@ -222,9 +222,9 @@ function rules(input: NewZonePlanInput): Violation[] {
       message: `firstbox lists no deployed webservice node in global zone ${gz.zoneId}: the zone cache clear, the ws_server/billing_resource restart and the proxies' api-front need them`,
     });
   }
-  webservices.forEach((w) =>
-    unsafe(`global webservice ${w.nodeId}`, () => validated('IPV4', w.mgmtIp, `mgmt_ip of ${w.nodeId}`)),
-  );
+  for (const w of webservices) {
+    unsafe(`global webservice ${w.nodeId}`, () => validated('IPV4', w.mgmtIp, `mgmt_ip of ${w.nodeId}`));
+  }
   const zoocassa = globalNodes.filter((n) => n.roles.includes('zoocassa'));
   if (zoocassa.length === 0) {
     v.push({
@@ -232,13 +232,14 @@ function rules(input: NewZonePlanInput): Violation[] {
       message: `firstbox lists no deployed zoocassa node in global zone ${gz.zoneId}: the memcache servers of the zone cache clear (operate_cache_by_re -S) are its zoocassa nodes`,
     });
   }
-  zoocassa.forEach((z) =>
+  for (const z of zoocassa) {
     unsafe(`zoocassa ${z.nodeId}`, () =>
       z.hostname
         ? validated('HOSTNAME', z.hostname, `hostname of ${z.nodeId}`)
         : validated('IPV4', z.mgmtIp, `mgmt_ip of ${z.nodeId}`),
-    ),
-  );
+    );
+  }
+
   const byIp = new Map(input.platformNodes.map((n) => [n.mgmtIp, n]));
   for (const n of newZone.nodes) {
     const known = byIp.get(n.address);

@@ -99,6 +99,9 @@ export class WebserviceUpgradeReconciler implements Reconciler {
       return undefined;
     }
     obj = await ensureFinalizer(deps.client, upgradeType, obj, WEBSERVICEUPGRADE_FINALIZER);
+    // The journal decides what never runs again: read it from the API server, not a cache that may
+    // lag behind our own last write.
+    obj = (await deps.client.get(upgradeType, req.namespace, req.name)) ?? obj;
     const previous = (obj.status ?? {}) as Status;
     const session = new StatusSession(deps, upgradeType, obj, {
       ...previous,
@@ -229,6 +232,12 @@ export class WebserviceUpgradeReconciler implements Reconciler {
         };
     }
 
+    // Old host keys are recorded before anything runs, so a crash mid-rebuild cannot lose them.
+    const fresh = new Set(
+      targets.map((t) => t.nodeId).filter((n) => !done.includes(n) && !started.includes(n)),
+    );
+    const before = this.nodeStatuses(result, session.status.plan, previous, observed, hostKeys, fresh);
+    session.status = { ...session.status, nodes: before, startedAt };
     const plan = this.withRepins(result.plan, result.repinSteps, access, ctx.log);
     const spec = () =>
       (deps.informers.webserviceUpgrade.get(req.namespace, req.name)?.spec ?? {}) as { paused?: boolean };
@@ -259,7 +268,14 @@ export class WebserviceUpgradeReconciler implements Reconciler {
       ctx,
     );
 
-    const nodes = this.nodeStatuses(result, session.status.plan, previous, observed, hostKeys);
+    const nodes = this.nodeStatuses(
+      result,
+      session.status.plan,
+      { ...previous, nodes: before },
+      observed,
+      hostKeys,
+      fresh,
+    );
     const doneCount = nodes.filter((n) => n.phase === 'Succeeded').length;
     const current = nodes.find(
       (n) => n.phase !== 'Succeeded' && n.phase !== 'Pending' && n.phase !== 'RolledBack',
@@ -450,6 +466,7 @@ export class WebserviceUpgradeReconciler implements Reconciler {
     previous: Status,
     observed: Observed,
     hostKeys: Record<string, string>,
+    fresh: ReadonlySet<string>,
   ): UpgradeNodeStatus[] {
     const prevNodes = new Map((previous.nodes ?? []).map((n) => [n.name, n]));
     return result.order.map((n) => {
@@ -473,7 +490,7 @@ export class WebserviceUpgradeReconciler implements Reconciler {
             : phaseOfStep(steps.find((s) => s.state !== 'Succeeded')!.id);
       const repinned = latestRepin(journal, n.name);
       const gate = steps.find((s) => s.id === `healthGate-${n.name}`);
-      const oldKey = prev?.oldHostKey ?? (startedStep ? undefined : hostKeys[n.name]);
+      const oldKey = prev?.oldHostKey ?? (fresh.has(n.name) ? hostKeys[n.name] : undefined);
       const newKey = repinned ?? prev?.newHostKey;
       return {
         name: n.name,

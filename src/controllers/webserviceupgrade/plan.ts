@@ -196,7 +196,7 @@ export function renderNodeSettings(
     `physical_host: ${next.physicalHost}`,
     `bridge: ${s.bridge ?? 'br0'}`,
     `os_name: ${next.osName}`,
-    `os_version: ${next.osVersion}`,
+    `os_version: '${next.osVersion}'`,
   ];
   if (s.cpu !== undefined) lines.push(`cpu: ${s.cpu}`);
   if (s.memoryMb !== undefined) lines.push(`memory_mb: ${s.memoryMb}`);

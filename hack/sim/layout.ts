@@ -107,6 +107,8 @@ export function nodeTools(roles: string[]): string[] {
     out.push(
       '/pitrix/lib/pitrix-scripts/src/tag/migrate_for_tag_server.py',
       '/pitrix/bin/operate_cache_by_re',
+      // Where seed 003 runs it for a new zone in a region (the zone cache clear).
+      '/pitrix/lib/pitrix-scripts/cache/operate_cache_by_re',
     );
   if (roles.includes('boss')) out.push('/pitrix/bin/boss2-manager/django_manage.sh');
   return out;

@@ -56,6 +56,13 @@ export class StatusSession {
       if (!fresh || attempt >= 4)
         throw new Error(`could not write status of ${this.type.kind} ${this.obj.metadata.name}: conflicts`);
       this.obj = fresh;
+      // A Zone's status.lock belongs to the zone lock (zonelock.ts), which may have changed it since:
+      // the fresh value wins (R4 AddZone runs on the Zone itself while it holds its own lock).
+      if (this.type.kind === 'Zone') {
+        const { lock: _mine, ...rest } = this.status;
+        const lock = (fresh.status as { lock?: unknown } | undefined)?.lock;
+        this.status = lock ? { ...rest, lock } : rest;
+      }
     }
     const { namespace, name } = this.obj.metadata;
     this.deps.metrics.setConditions(this.type.kind, namespace, name, this.status.conditions ?? []);
@@ -107,7 +114,9 @@ export function holderLookup(deps: ControllerDeps) {
             ? deps.informers.component
             : holder.kind === 'TagServer'
               ? deps.informers.tagServer
-              : undefined;
+              : holder.kind === 'Zone'
+                ? deps.informers.zone
+                : undefined;
     const obj = informer?.get(namespace, holder.name);
     if (!obj || (holder.uid && obj.metadata.uid !== holder.uid) || obj.metadata.deletionTimestamp)
       return 'gone';

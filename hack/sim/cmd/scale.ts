@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
-import { programsOf, ROLE_PACKAGES, SCALABLE_ROLES } from '../catalog.js';
+import { programsOf, ROLE_PACKAGES, ROLE_SERVICES, SCALABLE_ROLES } from '../catalog.js';
 import { nodeSettings, serverYaml } from '../templates.js';
 import type { FirstboxData, NodeRecord, ZoneRecord } from '../types.js';
 import {
@@ -74,10 +74,15 @@ function validate(
     throw new CmdError(`zone ${zone} does not exist; a new zone needs -v variables.${zone}.yaml`, 2);
   const mode = known?.mode ?? vars?.mode ?? 'standard';
   const assign: { ip: string; role: string }[] = [];
+  // A new zone (-v) places every role of a zone (settings.ZONE_ID.yaml); a scale-out only the scalable ones.
+  const allowed = vars ? Object.keys(ROLE_PACKAGES).filter((r) => r !== 'boss') : SCALABLE_ROLES;
   for (const [role, ips] of Object.entries(s.nodes ?? {})) {
     if (!ips?.length) continue;
-    if (!SCALABLE_ROLES.includes(role))
-      throw new CmdError(`role ${role} cannot be scaled; only ${SCALABLE_ROLES.join(', ')}`, 2);
+    if (!allowed.includes(role))
+      throw new CmdError(
+        `role ${role} cannot be ${vars ? 'placed' : 'scaled'}; only ${allowed.join(', ')}`,
+        2,
+      );
     for (const ip of ips) {
       const r = f.nodes.find((n) => n.mgmt_ip === ip);
       if (!r) throw new CmdError(`node ${ip} is not in the node list`, 2);
@@ -131,9 +136,10 @@ const configQingcloud: Cmd = async (args) => {
             ...(f.configured[p.zone] ?? []).filter((c) => !p.assign.some((a) => a.ip === c.ip)),
             ...p.assign,
           ];
-          for (const a of p.assign) {
-            const r = f.nodes.find((n) => n.mgmt_ip === a.ip)!;
-            if (r.status !== 'deployed') r.roles = [a.role];
+          for (const ip of new Set(p.assign.map((a) => a.ip))) {
+            const r = f.nodes.find((n) => n.mgmt_ip === ip)!;
+            // A machine of a new zone may carry several roles (webservice + zoocassa ...).
+            if (r.status !== 'deployed') r.roles = p.assign.filter((a) => a.ip === ip).map((a) => a.role);
             r.zone_id = p.zone;
           }
         });
@@ -149,6 +155,24 @@ const configQingcloud: Cmd = async (args) => {
   ]);
 };
 
+/** The haproxy.cfg the installer leaves on a proxy (the zone's own frontends). */
+const HAPROXY_BASE = `global
+    log /dev/log local0
+    maxconn 20000
+    daemon
+
+defaults
+    log global
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+
+listen proxy-front
+    bind 0.0.0.0:7778
+    mode tcp
+    server proxy_server_0 127.0.0.1:7779 check
+`;
+
 function deployNodes(
   zone: string,
   recs: NodeRecord[],
@@ -163,6 +187,13 @@ function deployNodes(
         h.supervisor.installed = true;
       } else if (phase === 'services') {
         for (const role of r.roles) {
+          // Init services (haproxy on a proxy ...) come with the role; R4's new-zone proxies need
+          // the installer's haproxy.cfg to add the region listeners to.
+          for (const svc of ROLE_SERVICES[role] ?? []) h.services[svc] = 'running';
+          if (role === 'proxy' && !existsSync(join(root, 'etc/haproxy/haproxy.cfg'))) {
+            mkdirSync(join(root, 'etc/haproxy'), { recursive: true });
+            writeFileSync(join(root, 'etc/haproxy/haproxy.cfg'), HAPROXY_BASE);
+          }
           for (const pkg of ROLE_PACKAGES[role] ?? []) {
             h.packages[pkg] = f.repo[pkg]?.at(-1) ?? `${f.installerVersion}-1`;
             mkdirSync(join(root, 'etc/supervisor/conf.d'), { recursive: true });

@@ -6,7 +6,7 @@ import { ROLE_SERVICES } from '../catalog.js';
 import { writeFacts } from '../facts-files.js';
 import type { imageOf } from '../layout.js';
 import { codenameOf } from '../render.js';
-import { timeline } from '../store.js';
+import { readConfig, timeline } from '../store.js';
 import type { HostState } from '../types.js';
 import {
   CmdError,
@@ -157,9 +157,20 @@ const genMac: Cmd = () => {
 };
 
 const operateCache: Cmd = (args) => {
-  const { opts } = getopt(args, ['-A', '-P', '-H']);
+  const { opts } = getopt(args, ['-A', '-P', '-H', '-S']);
   const action = opts['-A'] ?? 'list';
   const pattern = String(opts['-P'] ?? '.*');
+  // -S "zoocassa0:11211;zoocassa1:11211" (seed 003): each server must be a zoocassa node, named by
+  // node id, address or `ZONE-ID` hostname, on memcached's port.
+  if (typeof opts['-S'] === 'string') {
+    const zoocassa = readConfig(SERVICES).hosts.filter((h) => h.roles.includes('zoocassa'));
+    for (const server of opts['-S'].split(';').filter(Boolean)) {
+      const [host = '', port = ''] = server.split(':');
+      const known = zoocassa.some((h) => h.id === host || h.address === host || host.endsWith(`-${h.id}`));
+      if (!known || port !== '11211')
+        throw new CmdError(`operate_cache_by_re: cannot connect to memcached at ${server}`, 1);
+    }
+  }
   const n = 3 + (pattern.length % 7);
   out(action === 'delete' ? `deleted ${n} keys matching ${pattern}` : `${n} keys match ${pattern}`);
   return 0;

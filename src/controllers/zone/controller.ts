@@ -4,11 +4,17 @@
  * and records them with `Reachable` and `Ready`. It refreshes every `spec.refreshInterval`; an
  * unreachable firstbox backs off (5 s doubling to 5 min), never a hot loop. Deleting a Zone never
  * touches the platform: its finalizer only drops the zone's SSH connections.
+ *
+ * The one action: a non-global Zone with `regionId` and `spec.newZone`, which the firstbox's
+ * `describe-zones.py` does not list, is added to its region (runbook R4, new zone in a region;
+ * `newzone.ts` builds the plan) through `runPlan` under the zone lock (operation `AddZone`). A run
+ * that started is carried to its end even once the installer lists the zone.
  */
 
 import { zoneKind } from '../../api/kinds.js';
 import { parseZone, type Zone, type ZoneStatus } from '../../api/zone.js';
 import { FIRSTBOX_COMMAND, parseFirstboxOutput } from '../../facts/firstbox.js';
+import type { FirstboxFacts } from '../../facts/types.js';
 import { type Condition, findCondition, setCondition } from '../../runtime/conditions.js';
 import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/controller.js';
 import type { KubeObject } from '../../runtime/kube.js';
@@ -16,6 +22,9 @@ import { backoffDelay } from '../../runtime/queue.js';
 import { type ControllerDeps, durationMs, nowIso, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
 import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
+import type { ZoneAccess } from '../platform.js';
+import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
+import { type GlobalZoneView, planNewZone } from './newzone.js';
 
 export const ZONE_FINALIZER = 'ops.pitrix.io/zone';
 const zoneType = resourceType(zoneKind);
@@ -62,6 +71,7 @@ export class ZoneReconciler implements Reconciler {
     let status: ZoneStatus = { ...previous, observedGeneration: generation };
     let conditions = (previous.conditions ?? []) as Condition[];
     let result: Result;
+    let seen: { facts: FirstboxFacts; access: ZoneAccess } | undefined;
     try {
       let trusted: string | undefined;
       const access = await deps.platform.forZone(zone, (fp) => (trusted = fp));
@@ -70,6 +80,7 @@ export class ZoneReconciler implements Reconciler {
         signal: ctx.signal,
       });
       const facts = parseFirstboxOutput(res.stdout);
+      seen = { facts, access };
       const nodeCounts: Record<string, number> = {};
       for (const n of facts.nodes) {
         if (n.zoneId && n.zoneId !== zone.spec.zoneId) continue;
@@ -141,6 +152,10 @@ export class ZoneReconciler implements Reconciler {
       result = { requeueAfterMs: backoffDelay(n, { baseMs: 5_000, maxMs: 300_000 }) };
     }
     status.conditions = conditions;
+    if (seen && zone.spec.newZone) {
+      const acted = await this.addZone(obj, zone, status, seen.facts, seen.access, ctx);
+      if (acted) return acted;
+    }
     const before = findCondition(previous.conditions as Condition[] | undefined, 'Ready');
     const after = findCondition(conditions, 'Ready');
     if (after?.status === 'True' && before?.status !== 'True') {
@@ -148,6 +163,98 @@ export class ZoneReconciler implements Reconciler {
     }
     if (!(await this.writeStatus(obj, status, ctx))) return { requeue: true };
     return result;
+  }
+
+  /**
+   * R4 new zone in a region. Returns the reconcile result when this Zone took (or was refused)
+   * the new-zone path and its status is written; undefined to go on observing only.
+   */
+  private async addZone(
+    obj: KubeObject,
+    zone: Zone,
+    status: ZoneStatus,
+    facts: FirstboxFacts,
+    access: ZoneAccess,
+    ctx: ReconcileContext,
+  ): Promise<Result | undefined> {
+    const { deps } = this;
+    const newZone = zone.spec.newZone!;
+    const ns = obj.metadata.namespace;
+    const refresh = durationMs(zone.spec.refreshInterval);
+    const globalObj = deps.informers.zone.get(ns, newZone.globalZoneRef.name);
+    let globalZone: GlobalZoneView | undefined;
+    if (globalObj) {
+      const spec = globalObj.spec as { zoneId?: string; global?: boolean; regionId?: string } | undefined;
+      globalZone = {
+        name: globalObj.metadata.name,
+        zoneId: spec?.zoneId ?? '',
+        global: spec?.global === true,
+        ...(spec?.regionId ? { regionId: spec.regionId } : {}),
+      };
+    }
+    const decision = planNewZone({
+      zoneId: zone.spec.zoneId,
+      regionId: zone.spec.regionId,
+      global: zone.spec.global,
+      mode: zone.spec.mode,
+      newZone,
+      globalZone,
+      platformNodes: facts.nodes,
+      platformZones: facts.zones,
+      journal: status.plan,
+    });
+    if (decision.kind === 'observe') {
+      // Our own finished AddZone run leaves its lock behind: drop it with this status write.
+      const lock = status.lock;
+      if (lock?.holder.kind === 'Zone' && lock.holder.name === obj.metadata.name) delete status.lock;
+      return undefined;
+    }
+    if (decision.kind === 'unknown' || decision.kind === 'refuse') {
+      const reason = decision.kind === 'unknown' ? decision.reason : decision.violations[0]!.reason;
+      const message =
+        decision.kind === 'unknown' ? decision.message : decision.violations.map((v) => v.message).join('; ');
+      const before = findCondition(status.conditions as Condition[] | undefined, 'Ready');
+      const gen = obj.metadata.generation;
+      status.conditions = setCondition(
+        setCondition(status.conditions as Condition[], {
+          type: 'Ready',
+          status: 'False',
+          reason,
+          message,
+          observedGeneration: gen,
+        }),
+        {
+          type: 'Progressing',
+          status: 'False',
+          reason,
+          message: 'the zone is not added to its region until this is fixed; nothing ran',
+          observedGeneration: gen,
+        },
+      );
+      if (before?.reason !== reason) deps.events.event(obj, 'Warning', reason, message);
+      if (!(await this.writeStatus(obj, status, ctx))) return { requeue: true };
+      return { requeueAfterMs: decision.kind === 'refuse' ? Math.min(refresh, 60_000) : refresh };
+    }
+    const session = new StatusSession(deps, zoneType, obj, status as ActingStatus);
+    const res = await runPlan(
+      deps,
+      {
+        session,
+        plan: decision.plan,
+        approval: newZone.approval,
+        paused: () => {
+          const latest = deps.informers.zone.get(ns, obj.metadata.name);
+          return !!(latest?.spec as { paused?: boolean } | undefined)?.paused;
+        },
+        executor: access.pool,
+        target: (host) =>
+          host.kind === 'firstbox' ? access.firstbox : access.node(host.address, host.port, host.user),
+        zoneLock: { zoneName: obj.metadata.name, operation: 'AddZone' },
+        readyMessage: `zone ${zone.spec.zoneId} added to region ${zone.spec.regionId}: ${decision.nodes.length} machine(s), ${decision.proxies.length} proxy(ies) forwarding to ${decision.globalWebservices.length} global webservice(s)`,
+      },
+      ctx,
+    );
+    return res ?? { requeueAfterMs: refresh };
   }
 
   private async writeStatus(obj: KubeObject, status: ZoneStatus, ctx: ReconcileContext): Promise<boolean> {

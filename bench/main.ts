@@ -10,7 +10,7 @@
  *
  * Everything it starts is stopped at the end, on an error and on Ctrl-C. See docs/benchmarks.md.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -35,6 +35,7 @@ import { median, round, type Summary, summarize } from './lib/stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET_RATIO = 5;
+const cleanup = new Cleanup();
 
 const HELP = `npm run bench -- [options]
   --nodes N            in-process nodes for our collector (default 200)
@@ -69,19 +70,15 @@ function versionOf(argv: string[]): string {
     return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
       .split('\n')[0]!
       .trim();
-  } catch (err) {
-    // `ssh -V` prints on stderr
-    const e = err as { stderr?: string };
-    return (e.stderr ?? '').split('\n')[0]?.trim() || 'unknown';
+  } catch {
+    return 'unknown';
   }
 }
 
 function sshVersion(): string {
-  try {
-    return execFileSync('ssh', ['-V'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch {
-    return 'unknown';
-  }
+  // `ssh -V` prints its version on stderr.
+  const r = spawnSync('ssh', ['-V'], { encoding: 'utf8' });
+  return `${r.stderr ?? ''}${r.stdout ?? ''}`.trim() || 'unknown';
 }
 
 function sample<T>(items: readonly T[], n: number): T[] {
@@ -187,7 +184,6 @@ async function main(): Promise<number> {
   if (process.getuid?.() !== 0)
     throw new Error('run as root: the bench starts sshd processes (hack/sshd.ts)');
 
-  const cleanup = new Cleanup();
   cleanup.onSignals();
   const dir = mkdtempSync(join(tmpdir(), 'pitrix-bench-'));
   cleanup.add('remove work dir', () => {
@@ -200,6 +196,7 @@ async function main(): Promise<number> {
   // Other work on the machine moves the numbers: each measured phase records the load it met.
   const phases: { phase: string; at: string; loadavg1: number }[] = [];
   const phase = (line: string) => {
+    cleanup.check();
     phases.push({ phase: line, at: new Date().toISOString(), loadavg1: round(loadavg()[0]!, 2) });
     log(line);
   };
@@ -271,6 +268,7 @@ async function main(): Promise<number> {
     );
     const inprocRounds: RoundResult[] = [];
     for (let r = 0; r < cfg.rounds; r++) {
+      cleanup.check();
       inprocRounds.push(
         await collectRound({
           hosts: inproc.hosts,
@@ -286,6 +284,7 @@ async function main(): Promise<number> {
     );
     const realRounds: RoundResult[] = [];
     for (let r = 0; r < cfg.rounds; r++) {
+      cleanup.check();
       realRounds.push(
         await collectRound({
           hosts: real,
@@ -316,6 +315,7 @@ async function main(): Promise<number> {
       );
       const singles: number[] = [];
       for (const [i, h] of sample(real, cfg.ansibleSingle).entries()) {
+        cleanup.check();
         const r = await runAnsible(setup, h.target.address, 1, `single-${i}`, 120_000);
         const row = r.rows[0];
         if (r.exitCode !== 0 || row?.status !== 'ok') {
@@ -331,11 +331,13 @@ async function main(): Promise<number> {
       );
       const runs: AnsibleRun[] = [];
       for (let r = 0; r < cfg.ansibleRounds; r++) {
+        cleanup.check();
         runs.push(await runAnsible(setup, 'all', cfg.concurrency, `all-${r}`, 15 * 60_000));
       }
       ansible = summarizeAnsible(real.length, runs);
     }
 
+    cleanup.check();
     const ratio = ansible ? round(oursReal.nodesPerSecond / ansible.nodesPerSecond, 1) : undefined;
     const ratioInproc = ansible ? round(oursInproc.nodesPerSecond / ansible.nodesPerSecond, 1) : undefined;
     const load1 = loadavg();
@@ -365,7 +367,7 @@ async function main(): Promise<number> {
         sshd: versionOf(['dpkg-query', '-W', '-f=${Version}', 'openssh-server']),
         ansible: ansibleVersion ?? 'not run',
       },
-      config: { ...cfg, shellStartup: startup.mode, ansible: ansibleSettings ?? 'not run' },
+      config: { ...cfg, shellStartup: startup.mode, ansibleSettings: ansibleSettings ?? null },
       results: {
         sshTrue: { realSshd: sshReal, inProcess: sshInproc },
         singleNode: { ours: singleOurs, ansible: singleAnsible ?? null },
@@ -441,6 +443,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
+    if (cleanup.interrupted) {
+      process.stderr.write(`[bench] ${(err as Error).message}\n`);
+      process.exit(cleanup.interrupted === 'SIGINT' ? 130 : 143);
+    }
     process.stderr.write(`[bench] failed: ${(err as Error).stack ?? err}\n`);
     process.exit(1);
   },

@@ -7,6 +7,8 @@ export class Cleanup {
   private readonly early: { name: string; fn: () => Promise<void> | void }[] = [];
   private readonly steps: { name: string; fn: () => Promise<void> | void }[] = [];
   private running: Promise<void> | undefined;
+  /** Set by Ctrl-C / SIGTERM: the run must not go on to report half-measured numbers. */
+  interrupted: NodeJS.Signals | undefined;
 
   /** `first`: run before every other step whenever it was added (killing child processes). */
   add(name: string, fn: () => Promise<void> | void, opts: { first?: boolean } = {}): void {
@@ -36,9 +38,15 @@ export class Cleanup {
     return this.running;
   }
 
+  /** Throws once a signal arrived; called between phases. */
+  check(): void {
+    if (this.interrupted) throw new Error(`interrupted by ${this.interrupted}; no results written`);
+  }
+
   /** Ctrl-C and SIGTERM stop everything, then exit 130 / 143. */
   onSignals(): void {
     const handle = (signal: NodeJS.Signals, code: number) => {
+      this.interrupted = signal;
       process.stderr.write(`\n[bench] ${signal}: stopping every host and process the benchmark started\n`);
       void this.run().finally(() => process.exit(code));
     };

@@ -207,7 +207,8 @@ export class ComponentReconciler implements Reconciler {
       session.condition('Progressing', 'False', reason, 'nothing runs until the prerequisites are met');
       await session.save();
       if (before?.reason !== reason) deps.events.event(session.obj, 'Warning', reason, message);
-      return { requeueAfterMs: 60_000 };
+      // Prerequisites are platform facts (installer, OS, cronus): looked at again like health.
+      return { requeueAfterMs: Math.min(interval, 60_000) };
     }
 
     if (result.plan.steps.length === 0) return this.idle(session, previous, comp, zone, result, interval);

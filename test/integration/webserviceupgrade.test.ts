@@ -65,12 +65,18 @@ beforeAll(async () => {
   scenarioFile = regionWithSpares();
   sc = await startScenario(cp, scenarioFile, { subnet: SUBNET, timeScale: 0.3 });
   await applyZone(sc, 'pek3a', 'pek3a', { global: true });
-  await sc.apply({
+  await sc.apply(subZone('pek3b'));
+  await sc.apply(subZone('pek3c'));
+  for (const z of ['pek3a', 'pek3b', 'pek3c']) await sc.waitCondition('zone', z, 'Ready', 'True', 30_000);
+}, 120_000);
+
+function subZone(zoneId: string) {
+  return {
     apiVersion: 'ops.pitrix.io/v1alpha1',
     kind: 'Zone',
-    metadata: { name: 'pek3b' },
+    metadata: { name: zoneId },
     spec: {
-      zoneId: 'pek3b',
+      zoneId,
       firstbox: {
         host: sc.sim.firstbox.address,
         port: sc.sim.firstbox.port,
@@ -78,10 +84,8 @@ beforeAll(async () => {
         hostKeys: [sc.sim.firstbox.hostKeyFingerprint],
       },
     },
-  });
-  await sc.waitCondition('zone', 'pek3a', 'Ready', 'True', 30_000);
-  await sc.waitCondition('zone', 'pek3b', 'Ready', 'True', 30_000);
-}, 120_000);
+  };
+}
 
 afterAll(async () => {
   await sc?.stop();
@@ -214,5 +218,236 @@ describe('WebserviceUpgrade (R5)', () => {
     expect(repins.length).toBeGreaterThanOrEqual(2);
     // The scale-out ran after the rollout released the zone.
     await sc.waitCondition('nodepool', 'hyper-more', 'Ready', 'True', 120_000);
+    console.log(`global zone rollout + scale-out: ${Date.now() - t0} ms`);
   }, 300_000);
+
+  it('rolls a rebuilt node back to its old image', async () => {
+    const t0 = Date.now();
+    await cp.kubectl([
+      'annotate',
+      'webserviceupgrade',
+      'pek3a-bionic',
+      '-n',
+      sc.ns,
+      'ops.pitrix.io/rollback-node=webservice-a1',
+      '--overwrite',
+    ]);
+    const r = await sc.waitCondition(
+      'webserviceupgrade',
+      'pek3a-bionic',
+      'Ready',
+      'False',
+      90_000,
+      'RolledBack',
+    );
+    const a1 = wsuStatus(r).nodes!.find((n) => n.name === 'webservice-a1')!;
+    expect(a1.phase).toBe('RolledBack');
+    expect(a1.rollbackAvailable).toBe(false);
+    expect(a1.newHostKey).toBe(sc.sim.host('webservice-a1').hostKeyFingerprint);
+    const s = await sc.sim.state('webservice-a1');
+    expect(s.facts.os.version).toBe('16.04.5');
+    expect(s.vm?.physicalHost).toBe('hyper-a1');
+    expect(s.packages['pitrix-ks-console']).toBeDefined();
+    expect(Object.values(s.supervisor.programs).every((p) => p.state === 'RUNNING')).toBe(true);
+    const vm = await sc.sim.commandLog('hyper-a1');
+    expect(
+      vm.some((e) =>
+        /mv -f \/pitrix\/vm\/old-webservice-a1\.img \/pitrix\/vm\/webservice-a1\.img/.test(e.command),
+      ),
+    ).toBe(true);
+    await expect(sc.sim.readState('hyper-a1', 'pitrix/vm/old-webservice-a1.img')).rejects.toThrow();
+    await cp.kubectl(['delete', 'webserviceupgrade', 'pek3a-bionic', '-n', sc.ns, '--wait=true']);
+    console.log(`rollback: ${Date.now() - t0} ms`);
+  }, 120_000);
+
+  it('sub zone (3 nodes): a failing health gate stops at node 1; fixed, the rollout finishes with the sub zone packages', async () => {
+    const t0 = Date.now();
+    await sc.apply(
+      upgrade('pek3b-bionic', 'pek3b', {
+        temporaryAddresses: [`127.77.${SUBNET}.90`],
+        healthChecks: [{ name: 'billing', command: 'test -f /pitrix/conf/billing-ok' }],
+      }),
+    );
+    const failed = await sc.waitCondition(
+      'webserviceupgrade',
+      'pek3b-bionic',
+      'Degraded',
+      'True',
+      120_000,
+      'HealthCheckFailed',
+    );
+    expect(condition(failed, 'Degraded')!.message).toMatch(/webservice-b1.*billing|billing.*webservice-b1/);
+    const st = wsuStatus(failed);
+    expect(st.phase).toBe('Failed');
+    expect(st.nodes!.map((n) => [n.name, n.phase])).toEqual([
+      ['webservice-b1', 'Failed'],
+      ['webservice-b2', 'Pending'],
+      ['webservice-b3', 'Pending'],
+    ]);
+    // Nothing was done to the next node.
+    for (const s of failed.status!.plan!.steps!.filter(
+      (x) => x.id.endsWith('-webservice-b2') && !x.id.startsWith('backupNode-'),
+    ))
+      expect(s.state, s.id).toBe('Pending');
+    expect((await sc.sim.state('webservice-b2')).facts.os.version).toBe('16.04.5');
+    await sc.sim.writeFile('firstbox', 'pitrix/conf/billing-ok', '');
+    const done = await waitReady('pek3b-bionic', 180_000);
+    const ws = ['webservice-b1', 'webservice-b2', 'webservice-b3'];
+    expect(wsuStatus(done).nodes!.map((n) => [n.name, n.holdsVip, n.phase])).toEqual([
+      ['webservice-b1', false, 'Succeeded'],
+      ['webservice-b2', false, 'Succeeded'],
+      ['webservice-b3', true, 'Succeeded'],
+    ]);
+    const timeline = (await sc.sim.timeline()).filter((e) => e.time >= t0);
+    expect(maxDownAtOnce(timeline, ws)).toBe(1);
+    expect(poweroffOrder(timeline, ws)).toEqual(ws);
+    for (const id of ws) {
+      const s = await sc.sim.state(id);
+      expect(s.facts.os.version).toBe('18.04');
+      expect(Object.keys(s.packages)).toEqual(
+        expect.arrayContaining(['pitrix-ks-api', 'pitrix-ks-cli', 'pitrix-ks-zone-webservice']),
+      );
+      expect(s.packages['pitrix-ks-console']).toBeUndefined();
+      // The temporary address was lent, then the node's own address written back.
+      const settings = await sc.sim.readState('firstbox', `pitrix/conf/settings/${id}`);
+      expect(settings).toContain(`mgmt_ip: ${sc.sim.host(id).address}`);
+      expect(settings).toMatch(/mgmt_mac: '52:54:9e:/);
+    }
+    const log = await sc.sim.commandLog('firstbox');
+    expect(
+      log.some((e) =>
+        e.command.includes('update.sh webservice-b1 pitrix-ks-api,pitrix-ks-cli,zone-webservice'),
+      ),
+    ).toBe(true);
+    expect(log.some((e) => /update\.sh webservice-b\d global-/.test(e.command))).toBe(false);
+    console.log(`sub zone rollout with a failed gate: ${Date.now() - t0} ms`);
+  }, 300_000);
+
+  it('re-pins only the rebuilt node: a changed host key on a node not being rebuilt is refused', async () => {
+    await sc.apply(upgrade('pek3c-keys', 'pek3c', { paused: true }));
+    await waitUntil(
+      async () => !!wsuStatus(await sc.get('webserviceupgrade', 'pek3c-keys')).nodes?.[0]?.oldHostKey,
+      60_000,
+      'old host key recorded',
+    );
+    const before = sc.sim.host('webservice-c1').hostKeyFingerprint;
+    expect(wsuStatus(await sc.get('webserviceupgrade', 'pek3c-keys')).nodes![0]!.oldHostKey).toBe(before);
+    await sc.sim.flipHostKey('webservice-c1');
+    await cp.kubectl([
+      'patch',
+      'webserviceupgrade',
+      'pek3c-keys',
+      '-n',
+      sc.ns,
+      '--type=merge',
+      '-p',
+      '{"spec":{"paused":false}}',
+    ]);
+    const r = await sc.waitCondition(
+      'webserviceupgrade',
+      'pek3c-keys',
+      'Degraded',
+      'True',
+      60_000,
+      'PreflightFailed',
+    );
+    expect(condition(r, 'Degraded')!.message).toMatch(/webservice-c1.*host key/i);
+    const s = await sc.sim.state('webservice-c1');
+    expect(s.power).toBe('on');
+    expect(s.facts.os.version).toBe('16.04.5');
+    expect(r.status!.plan!.steps!.find((x) => x.id === 'stopServices-webservice-c1')!.state).toBe('Pending');
+    await cp.kubectl(['delete', 'webserviceupgrade', 'pek3c-keys', '-n', sc.ns, '--wait=true']);
+  }, 120_000);
+
+  it('survives SIGKILL at a random step (seeded): converges, no finished step runs twice, one node down at most', async () => {
+    const runs = process.env.PITRIX_SOAK === '1' ? 20 : 2;
+    const rand = mulberry32(Number(process.env.PITRIX_SOAK_SEED ?? 6));
+    const ws = ['webservice-a1', 'webservice-a2'];
+    const started = Date.now();
+    for (let run = 0; run < runs; run++) {
+      const t0 = Date.now();
+      const name = `kill-${run}`;
+      await sc.apply(
+        upgrade(name, 'pek3a', { target: { osName: 'ubuntu', osVersion: run % 2 ? '18.04' : '20.04' } }),
+      );
+      let r = await waitPlan(name);
+      const steps = r.status!.plan!.steps!;
+      const victim = steps[Math.floor(rand() * steps.length)]!.id;
+      await waitUntil(
+        async () => {
+          r = await sc.get('webserviceupgrade', name);
+          return r.status?.plan?.steps?.find((x) => x.id === victim)?.state !== 'Pending';
+        },
+        120_000,
+        `${name}: step ${victim} started`,
+      );
+      // A little later, anywhere inside or after that step.
+      await new Promise((res) => setTimeout(res, Math.floor(rand() * 800)));
+      await sc.op.stop('SIGKILL');
+      const atKill = await sc.get('webserviceupgrade', name);
+      const countsAtKill = await commandCounts();
+      await sc.restartOperator();
+      const end = await waitReady(name, 180_000);
+      const countsAtEnd = await commandCounts();
+      type Journaled = { id: string; state: string; host?: string; command?: string; attempts?: number };
+      const killed = new Map((atKill.status!.plan!.steps! as Journaled[]).map((x) => [x.id, x]));
+      const final = end.status!.plan!.steps! as Journaled[];
+      // A step finished before the kill never starts again...
+      for (const s of final) {
+        const k = killed.get(s.id);
+        if (k?.state === 'Succeeded')
+          expect(s.attempts ?? 0, `${name}: ${s.id} ran again`).toBe(k.attempts ?? 0);
+      }
+      // ...and the firstbox ran nothing the journal does not account for (an in-flight command may
+      // be logged after the kill).
+      const allowed = new Map<string, number>();
+      for (const s of final.filter((x) => x.host === 'firstbox')) {
+        const k = killed.get(s.id);
+        const extra = (s.attempts ?? 0) - (k?.attempts ?? 0) + (k?.state === 'Running' ? 1 : 0);
+        allowed.set(s.command!, (allowed.get(s.command!) ?? 0) + extra);
+      }
+      for (const [cmd, n] of allowed)
+        expect(
+          (countsAtEnd.get(cmd) ?? 0) - (countsAtKill.get(cmd) ?? 0),
+          `${name}: ${cmd}`,
+        ).toBeLessThanOrEqual(n);
+      const timeline = (await sc.sim.timeline()).filter((e) => e.time >= t0);
+      expect(maxDownAtOnce(timeline, ws), `${name}: webservice nodes down at once`).toBe(1);
+      const target = run % 2 ? '18.04' : '20.04';
+      for (const id of ws) expect((await sc.sim.state(id)).facts.os.version, `${name} ${id}`).toBe(target);
+      console.log(`${name}: killed at ${victim}, converged in ${Date.now() - t0} ms`);
+    }
+    console.log(`SIGKILL loop: ${runs} run(s) in ${Date.now() - started} ms`);
+  }, 3_600_000);
 });
+
+async function waitPlan(name: string): Promise<Resource> {
+  let r: Resource | undefined;
+  await waitUntil(
+    async () => {
+      r = await sc.get('webserviceupgrade', name);
+      return (r.status?.plan?.steps?.length ?? 0) > 0;
+    },
+    60_000,
+    `${name}: plan published`,
+  );
+  return r!;
+}
+
+/** How often each exact command ran on the firstbox. */
+async function commandCounts(): Promise<Map<string, number>> {
+  const m = new Map<string, number>();
+  for (const e of await sc.sim.commandLog('firstbox')) m.set(e.command, (m.get(e.command) ?? 0) + 1);
+  return m;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

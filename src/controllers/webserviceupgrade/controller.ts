@@ -172,6 +172,23 @@ export class WebserviceUpgradeReconciler implements Reconciler {
     }
 
     const rollbackNode = obj.metadata.annotations?.[ROLLBACK_ANNOTATION]?.trim();
+    // A finished rollout is never planned again (later work in the zone changes what it would see).
+    if (
+      !rollbackNode &&
+      previous.phase === 'Succeeded' &&
+      previous.observedGeneration === obj.metadata.generation &&
+      isComplete(journal) &&
+      targets.every((t) => done.includes(t.nodeId))
+    ) {
+      session.condition('Ready', 'True', 'Completed', `${targets.length} webservice node(s) rebuilt`);
+      await session.save({
+        nodes: (previous.nodes ?? []).map((n) => ({
+          ...n,
+          rollbackAvailable: observed.oldImages[n.name] ?? false,
+        })),
+      });
+      return undefined;
+    }
     if (rollbackNode) {
       return this.rollback(
         session,

@@ -298,7 +298,7 @@ export function repoVersions(debs: readonly string[]): Record<string, string[]> 
   const out: Record<string, string[]> = {};
   for (const d of debs) {
     const m = /^(.+)_([^_]+)_(all|amd64)\.deb$/.exec(d);
-    if (m) (out[m[1]!] ??= []).push(m[2]!);
+    if (m) out[m[1]!] = [...(out[m[1]!] ?? []), m[2]!];
   }
   return out;
 }

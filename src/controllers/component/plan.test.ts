@@ -129,7 +129,13 @@ describe('YAML edits', () => {
 
 describe('R3 prerequisites', () => {
   it('refuses installer 4.2 with a condition naming it', () => {
-    const r = planComponent(input({ facts: facts((f) => void (f.installerVersion = '4.2.0')) }));
+    const r = planComponent(
+      input({
+        facts: facts((f) => {
+          f.installerVersion = '4.2.0';
+        }),
+      }),
+    );
     expect(r.prerequisites.find((p) => p.type === 'InstallerSupported')).toMatchObject({
       ok: false,
       reason: 'InstallerTooOld',
@@ -153,7 +159,14 @@ describe('R3 prerequisites', () => {
   });
   it('deploys only cronus in a sub zone', () => {
     const sub = { zoneId: 'gd2a', mode: 'standard' as const, global: false };
-    const r = planComponent(input({ zone: sub, facts: facts((f) => void (f.zones = [])) }));
+    const r = planComponent(
+      input({
+        zone: sub,
+        facts: facts((f) => {
+          f.zones = [];
+        }),
+      }),
+    );
     expect(r.violations.map((v) => v.reason)).toContain('SubZone');
     const c = planComponent(input({ zone: sub, spec: { name: 'cronus' } }));
     expect(c.violations).toEqual([]);
@@ -259,7 +272,13 @@ describe('R3 plan', () => {
       /pitrix-ks-boss2_4\.4\.3-2_all\.deb is not in \/pitrix\/repo\/indep\/boss2\//,
     );
     const r = planComponent(
-      input({ facts: facts((f) => (deployed(f), f.repoDebs.push('pitrix-ks-boss2_4.4.3-2_all.deb'))), spec }),
+      input({
+        facts: facts((f) => {
+          deployed(f);
+          f.repoDebs.push('pitrix-ks-boss2_4.4.3-2_all.deb');
+        }),
+        spec,
+      }),
     );
     await expect(render(r)).toMatchFileSnapshot('__golden__/boss-upgrade.txt');
     expect(r.plan.steps.at(-1)!.verify!('pitrix-ks-boss2 4.4.3-1\n')).toMatch(/4\.4\.3-1 < 4\.4\.3-2/);

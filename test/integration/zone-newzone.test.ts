@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../hack/controlplane.js';
 import type { CommandLogEntry } from '../../hack/sim/types.js';
+import { waitUntil } from '../helpers/operator.js';
 import { applyZone, condition, type Scenario, startScenario } from '../helpers/scenario.js';
 
 const RUNBOOK =
@@ -52,8 +53,23 @@ describe('Zone: new zone in a region (R4)', () => {
     expect(log.filter((e) => RUNBOOK.test(e.command)).map((e) => e.command)).toEqual([]);
   });
 
+  it('refuses, before any SSH command, a new zone whose globalZoneRef is not the global zone', async () => {
+    const before = (await sc.sim.commandLog()).length;
+    await applyZone(sc, 'pek3e', 'pek3e', {
+      regionId: 'pek3',
+      newZone: { ...newZoneSpec([{ id: 'proxy-d1', roles: ['proxy'] }]), globalZoneRef: { name: 'pek3b' } },
+    });
+    const z = await sc.waitCondition('zone', 'pek3e', 'Ready', 'False', 30_000, 'GlobalZoneRefNotGlobal');
+    expect(condition(z, 'Ready')!.message).toContain('Zone pek3b (pek3b) is not the global zone');
+    expect(z.status!.plan).toBeUndefined();
+    const after = (await sc.sim.commandLog()).slice(before);
+    expect(after.filter((e) => RUNBOOK.test(e.command)).map((e) => e.command)).toEqual([]);
+    await cp.kubectl(['delete', 'zone', 'pek3e', '-n', sc.ns, '--wait=true']);
+  });
+
   it('adds a zone the installer does not list: deployed, global services refreshed, proxies one at a time', async () => {
     const started = new Date().toISOString();
+    await sc.sim.setTimeScale(4);
     await applyZone(sc, 'pek3d', 'pek3d', {
       regionId: 'pek3',
       newZone: newZoneSpec([
@@ -64,6 +80,18 @@ describe('Zone: new zone in a region (R4)', () => {
         { id: 'hyper-d2', roles: ['hyper'] },
       ]),
     });
+    // Kill the operator in the middle of scale-qingcloud-zone.py (slowed down to be caught): the
+    // restarted one finds the job still running (check exit 3), waits for it, never starts it again.
+    await waitUntil(
+      async () => {
+        const d = await sc.get('zone', 'pek3d');
+        return d.status?.plan?.steps?.find((s) => s.id === 'scaleQingcloudZone')?.state === 'Running';
+      },
+      90_000,
+      'scaleQingcloudZone Running',
+    );
+    await sc.restartOperator('SIGKILL');
+    await sc.sim.setTimeScale(1);
     // Ready=True with reason Observed comes from the observation after the run: the zone is listed.
     const z = await sc.waitCondition('zone', 'pek3d', 'Ready', 'True', 90_000, 'Observed');
     const steps = z.status!.plan!.steps!;
@@ -157,5 +185,8 @@ describe('Zone: new zone in a region (R4)', () => {
       ).toBe(1);
     }
     expect(fbLog.some((e) => /-z pek3b/.test(e.command))).toBe(false);
+    // The restarted operator asked the platform and heard "still running" (3), not "not done".
+    const scaleChecks = fbLog.filter((e) => e.command.includes('get-scale-qingcloud-zone-status.py'));
+    expect(scaleChecks.map((e) => e.exitCode)).toContain(3);
   });
 });

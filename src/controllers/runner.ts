@@ -13,6 +13,7 @@ import { type Condition, setCondition } from '../runtime/conditions.js';
 import type { ReconcileContext, Result } from '../runtime/controller.js';
 import { isConflict, type KubeObject, type ResourceType } from '../runtime/kube.js';
 import { backoffDelay } from '../runtime/queue.js';
+import { statusChanged } from '../runtime/status.js';
 import type { Executor, HostTarget } from '../ssh/types.js';
 import { type ControllerDeps, nowIso, resourceType } from './deps.js';
 import { acquireZoneLock, type HolderState, releaseZoneLock } from './zonelock.js';
@@ -28,17 +29,30 @@ export type ActingStatus = Record<string, unknown> & {
   observedGeneration?: number;
 };
 
+/** The status changed underneath us (another writer, or a cache behind our own last write). */
+export class StaleStatusError extends Error {
+  override name = 'StaleStatusError';
+}
+
 /**
- * Keeps the latest version of an object and writes its status, retrying a conflict with a fresh
- * read: the status of our kinds is written only by this operator, so ours is the one to keep.
+ * Keeps the latest version of an object and writes its status with optimistic concurrency. A
+ * conflict caused only by a metadata change (an annotation, a finalizer) is retried on a fresh
+ * read; a conflict where the status itself moved since we read it means our view of the journal is
+ * old, so the write is refused (StaleStatusError) and the reconcile starts again from fresh state:
+ * a journal must never be overwritten by an older one, or a finished step could run twice.
  */
 export class StatusSession {
+  /** The status as last read from or written to the API server: what our changes are based on. */
+  private basis: unknown;
+
   constructor(
     private readonly deps: ControllerDeps,
     private readonly type: ResourceType,
     public obj: KubeObject,
     public status: ActingStatus,
-  ) {}
+  ) {
+    this.basis = obj.status;
+  }
 
   async save(patch: Partial<ActingStatus> = {}): Promise<void> {
     this.status = { ...this.status, ...patch };
@@ -46,6 +60,7 @@ export class StatusSession {
       const { outcome, object } = await this.deps.status.write(this.type, this.obj, this.status);
       if (outcome !== 'conflict') {
         this.obj = object;
+        this.basis = object.status;
         break;
       }
       const fresh = await this.deps.client.get(
@@ -55,9 +70,20 @@ export class StatusSession {
       );
       if (!fresh || attempt >= 4)
         throw new Error(`could not write status of ${this.type.kind} ${this.obj.metadata.name}: conflicts`);
-      this.obj = fresh;
       // A Zone's status.lock belongs to the zone lock (zonelock.ts), which may have changed it since:
       // the fresh value wins (R4 AddZone runs on the Zone itself while it holds its own lock).
+      const withoutLock = (st: unknown) => {
+        if (this.type.kind !== 'Zone' || !st) return st;
+        const { lock: _l, ...rest } = st as Record<string, unknown>;
+        return rest;
+      };
+      if (statusChanged(withoutLock(fresh.status), withoutLock(this.basis))) {
+        throw new StaleStatusError(
+          `status of ${this.type.kind} ${this.obj.metadata.namespace}/${this.obj.metadata.name} changed since it was read; reconciling again from the current state`,
+        );
+      }
+      this.obj = fresh;
+      this.basis = fresh.status;
       if (this.type.kind === 'Zone') {
         const { lock: _mine, ...rest } = this.status;
         const lock = (fresh.status as { lock?: unknown } | undefined)?.lock;

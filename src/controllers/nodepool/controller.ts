@@ -51,6 +51,9 @@ export class NodePoolReconciler implements Reconciler {
       return undefined;
     }
     obj = await ensureFinalizer(deps.client, poolType, obj, NODEPOOL_FINALIZER);
+    // The journal decides what never runs again: read it from the API server, not from a cache that
+    // may not have our own last write yet (StatusSession refuses to overwrite a newer one anyway).
+    obj = (await deps.client.get(poolType, req.namespace, req.name)) ?? obj;
     const previous = (obj.status ?? {}) as NodePoolStatus & ActingStatus;
     const session = new StatusSession(deps, poolType, obj, {
       ...previous,

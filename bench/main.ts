@@ -342,9 +342,11 @@ async function main(): Promise<number> {
     const ratioInproc = ansible ? round(oursInproc.nodesPerSecond / ansible.nodesPerSecond, 1) : undefined;
     const load1 = loadavg();
     const notes = [
-      cfg.real >= cfg.nodes
-        ? `Ours and Ansible ran on the same ${cfg.real} real OpenSSH sshd hosts (200 idle sshd processes are light enough for this 2-core machine); ours also ran alone on ${cfg.nodes} in-process ssh2 nodes.`
-        : `Ours and Ansible were compared on the same ${cfg.real} real OpenSSH sshd hosts, a subset (--real ${cfg.real}); ours alone also ran on ${cfg.nodes} in-process ssh2 nodes.`,
+      !cfg.ansible
+        ? `Ansible was not run (--no-ansible); our collector ran on ${cfg.real} real OpenSSH sshd hosts and ${cfg.nodes} in-process ssh2 nodes.`
+        : cfg.real >= cfg.nodes
+          ? `Ours and Ansible ran on the same ${cfg.real} real OpenSSH sshd hosts (200 idle sshd processes are light enough for this 2-core machine); ours also ran alone on ${cfg.nodes} in-process ssh2 nodes.`
+          : `Ours and Ansible were compared on the same ${cfg.real} real OpenSSH sshd hosts${cfg.real < 200 ? ` (--real ${cfg.real})` : ''}; ours alone also ran on ${cfg.nodes} in-process ssh2 nodes.`,
       startup.note,
       'Loopback: the "remote" side (sshd, our probe shell, Ansible\'s python module) runs on the same 2 cores as the collecting side, so throughput here is CPU-bound for both tools. What carries over to real nodes: the collecting side\'s CPU per node ("cpu ms/node") and the one-node latencies.',
       'Ansible\'s "cpu ms/node" counts ansible, its forks and the ssh clients it waited for; its ssh ControlPersist masters daemonize and are not counted, so it is a lower bound. Ours is this Node process.',

@@ -29,7 +29,7 @@ import {
 } from './lib/hosts.js';
 import { sshTrue } from './lib/openssh.js';
 import { collectRound, collectSequential, type RoundResult } from './lib/ours.js';
-import { killAllChildren } from './lib/proc.js';
+import { killAllChildren, run } from './lib/proc.js';
 import { fmt, latencyRow, type ThroughputResult, table, throughputRow } from './lib/report.js';
 import { median, round, type Summary, summarize } from './lib/stats.js';
 
@@ -79,6 +79,16 @@ function sshVersion(): string {
   // `ssh -V` prints its version on stderr.
   const r = spawnSync('ssh', ['-V'], { encoding: 'utf8' });
   return `${r.stderr ?? ''}${r.stdout ?? ''}`.trim() || 'unknown';
+}
+
+/** The repo lints bench/** with biome: write result files in its format so `npm run lint` stays clean. */
+async function formatJson(files: string[]): Promise<void> {
+  if (files.length === 0) return;
+  const biome = join(ROOT, 'node_modules', '.bin', 'biome');
+  const r = await run([biome, 'format', '--write', ...files], { timeoutMs: 30_000, cwd: ROOT }).catch(
+    (err: Error) => ({ code: 1, stderr: err.message }),
+  );
+  if (r.code !== 0) log(`could not format ${files.join(', ')} with biome (the JSON is still valid)`);
 }
 
 function sample<T>(items: readonly T[], n: number): T[] {
@@ -428,12 +438,15 @@ async function main(): Promise<number> {
     mkdirSync(dirname(outFile), { recursive: true });
     const json = `${JSON.stringify(result, null, 2)}\n`;
     writeFileSync(outFile, json);
+    const written = [outFile];
     log(`results written to ${relative(process.cwd(), outFile) || outFile}`);
     if (values.record) {
       const dated = join(ROOT, 'bench', 'results', `${started.toISOString().slice(0, 10)}.json`);
       writeFileSync(dated, json);
+      written.push(dated);
       log(`recorded ${relative(process.cwd(), dated)}`);
     }
+    await formatJson(written.filter((f) => f.startsWith(`${ROOT}/`)));
     const failed = oursReal.errors.length + oursInproc.errors.length + (ansible?.errors.length ?? 0) > 0;
     return failed ? 1 : 0;
   } finally {

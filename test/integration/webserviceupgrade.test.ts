@@ -395,8 +395,9 @@ describe('WebserviceUpgrade (R5)', () => {
       // A step finished before the kill never starts again...
       for (const s of final) {
         const k = killed.get(s.id);
-        if (k?.state === 'Succeeded')
-          expect(s.attempts ?? 0, `${name}: ${s.id} ran again`).toBe(k.attempts ?? 0);
+        if (k?.state !== 'Succeeded') continue;
+        expect(s.attempts ?? 0, `${name} (killed at ${victim}): ${s.id} ran again`).toBe(k.attempts ?? 0);
+        expect(s.command, `${name} (killed at ${victim}): ${s.id} was re-planned`).toBe(k.command);
       }
       // ...and the firstbox ran nothing the journal does not account for (an in-flight command may
       // be logged after the kill).
@@ -409,7 +410,7 @@ describe('WebserviceUpgrade (R5)', () => {
       for (const [cmd, n] of allowed)
         expect(
           (countsAtEnd.get(cmd) ?? 0) - (countsAtKill.get(cmd) ?? 0),
-          `${name}: ${cmd}`,
+          `${name} (killed at ${victim}): ${cmd.slice(0, 120)}`,
         ).toBeLessThanOrEqual(n);
       const timeline = (await sc.sim.timeline()).filter((e) => e.time >= t0);
       expect(maxDownAtOnce(timeline, ws), `${name}: webservice nodes down at once`).toBe(1);

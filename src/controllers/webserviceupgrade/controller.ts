@@ -641,7 +641,6 @@ export class WebserviceUpgradeReconciler implements Reconciler {
         `${node} restored from old-${node}.img and relaunched`,
       );
     this.repinEvents(session, previous, nodes);
-    void hostKeys;
     return res ?? (complete ? undefined : { requeueAfterMs: 5_000 });
   }
 

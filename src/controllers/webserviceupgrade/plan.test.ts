@@ -44,7 +44,9 @@ const settings = (zone: string, ip: string, host: string): NodeSettings => ({
   memoryMb: 16000,
 });
 
-function input(over: Partial<UpgradePlanInput> & { spec?: Record<string, unknown> } = {}): UpgradePlanInput {
+function input(
+  over: Omit<Partial<UpgradePlanInput>, 'spec'> & { spec?: Record<string, unknown> } = {},
+): UpgradePlanInput {
   const { spec, ...rest } = over;
   return {
     name: 'rebuild',

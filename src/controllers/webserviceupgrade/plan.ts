@@ -155,7 +155,8 @@ export function targetNodes(
 export function swapPhysicalHosts(
   nodes: readonly { name: string; physicalHost: string }[],
 ): Record<string, string> {
-  const hosts = [...new Set(nodes.map((n) => n.physicalHost))];
+  // Sorted, so the mapping does not depend on the rollout order (which follows the VIP).
+  const hosts = [...new Set(nodes.map((n) => n.physicalHost))].sort();
   return Object.fromEntries(
     nodes.map((n) => [n.name, hosts[(hosts.indexOf(n.physicalHost) + 1) % hosts.length]!]),
   );
@@ -380,7 +381,8 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
       timeoutMs: MIN,
     });
   }
-  const first = planned[0]!;
+  // Independent of the order (which follows the VIP), so a re-plan never changes this step.
+  const first = [...planned].sort((a, b) => a.name.localeCompare(b.name))[0]!;
   const firstBackup = nodeBackupDir(first.name, upgrade);
   prep({
     id: 'refreshKeys',

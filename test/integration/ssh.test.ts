@@ -158,13 +158,16 @@ describe('SshPool over real sshd', () => {
   it('times out a hung command with a clear error, then runs the next command', async () => {
     const p = pool({ killRemoteTree: true }); // so the hung sleep does not outlive the test
     try {
+      // Connect first: the timeout under test is the command's, and a loaded CI machine may take
+      // a while to shake hands.
+      await p.exec(target, shell(['true'], 'warm up'));
       const err = await p
-        .exec(target, sh('wait for the installer')`echo started; sleep 100`, { timeoutMs: 500 })
+        .exec(target, sh('wait for the installer')`echo started; sleep 100`, { timeoutMs: 1500 })
         .catch((e) => e);
       expect(err).toBeInstanceOf(CommandTimeoutError);
       expect(err.message).toContain('node-a');
       expect(err.message).toContain('wait for the installer');
-      expect(err.message).toContain('500 ms');
+      expect(err.message).toContain('1500 ms');
       expect((err as CommandTimeoutError).stdoutTail).toBe('started\n');
       const next = await p.exec(target, shell(['echo', 'ok'], 'after timeout'));
       expect(next.stdout).toBe('ok\n');

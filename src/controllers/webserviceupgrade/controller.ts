@@ -43,6 +43,7 @@ import { releaseZoneLock } from '../zonelock.js';
 import { keyscanFingerprint, parseFloatingIp, parseNodeSettings, splitSections } from './checks.js';
 import {
   floatingIpLocation,
+  isNodeStep,
   type NodeSettings,
   phaseOfStep,
   planUpgrade,
@@ -137,7 +138,8 @@ export class WebserviceUpgradeReconciler implements Reconciler {
     const journal = previous.plan;
     const prevNodes = new Map((previous.nodes ?? []).map((n) => [n.name, n]));
     const stepsOf = (node: string) => (journal?.steps ?? []).filter((s) => nodeOfStep(s.id) === node);
-    const rolloutSteps = (node: string) => stepsOf(node).filter((s) => !isRollbackStep(s.id));
+    // Only the node's own rollout steps say it started: its prep backup does not.
+    const rolloutSteps = (node: string) => stepsOf(node).filter((s) => isNodeStep(s.id));
     const { targets } = targetNodes(wsu.spec, zone.spec.zoneId, observed.nodes);
     const done: string[] = [];
     const started: string[] = [];
@@ -654,18 +656,6 @@ export class WebserviceUpgradeReconciler implements Reconciler {
     if (before?.reason !== reason) this.deps.events.event(session.obj, 'Warning', reason, message);
     return { requeueAfterMs: 60_000 };
   }
-}
-
-const ROLLBACK_KINDS = [
-  'rollbackStop',
-  'restoreOldImage',
-  'restoreSettings',
-  'relaunchOldVm',
-  'repinRolledBackKey',
-  'verifyRolledBack',
-];
-function isRollbackStep(id: string): boolean {
-  return ROLLBACK_KINDS.includes(id.split('-')[0]!);
 }
 
 /** The fingerprint the latest succeeded re-pin step of a node recorded in its output. */

@@ -205,6 +205,13 @@ describe('planUpgrade (R5)', () => {
     for (const s of a.plan.steps) expect(!!s.check || !!s.idempotent, s.id).toBe(true);
   });
 
+  it('judges "a node started" by its own rollout steps, never by its prep backup', () => {
+    expect(isNodeStep('backupNode-webservice-a1')).toBe(false);
+    expect(isNodeStep('refreshKeys')).toBe(false);
+    expect(isNodeStep('preflight-webservice-a1')).toBe(true);
+    expect(isNodeStep('healthGate-webservice-a1')).toBe(true);
+  });
+
   it('swaps the physical hosts of the pair, rotates across more hosts', () => {
     expect(
       swapPhysicalHosts([

@@ -234,6 +234,31 @@ const REFRESH_KEYS_PY = [
   '    put(".console_secret_key", w["console_secrect_key"])',
 ].join('\n');
 
+/** Kinds of the per-node rollout steps (prep steps such as `backupNode-N` are not among them). */
+export const NODE_STEP_KINDS = [
+  'preflight',
+  'writeNodeSettings',
+  'checkBridge',
+  'genNodeList',
+  'stopServices',
+  'keepOldImage',
+  'launchVm',
+  'installNode',
+  'nginxConfig',
+  'keepalived',
+  'deployServices',
+  'restoreAddress',
+  'removeStaleHostKeys',
+  'repinHostKey',
+  'verifyServices',
+  'healthGate',
+];
+
+/** Whether a step id is one of a node's rollout steps (what "the node started" is judged by). */
+export function isNodeStep(id: string): boolean {
+  return NODE_STEP_KINDS.includes(id.split('-')[0]!);
+}
+
 /** Which part of R5 a step id belongs to, for the node's phase. */
 export function phaseOfStep(id: string): UpgradeNodePhase {
   const kind = id.split('-')[0]!;

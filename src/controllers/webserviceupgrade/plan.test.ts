@@ -3,6 +3,7 @@ import { WebserviceUpgradeSpec } from '../../api/webserviceupgrade.js';
 import type { PlatformNode } from '../../facts/types.js';
 import { parseFloatingIp, parseNodeSettings, splitSections, verifySupervisor } from './checks.js';
 import {
+  isNodeStep,
   type NodeSettings,
   PACKAGES,
   planUpgrade,

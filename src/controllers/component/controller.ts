@@ -7,7 +7,7 @@
 import { Gauge } from 'prom-client';
 import { type Component, type ComponentStatus, parseComponent } from '../../api/component.js';
 import { componentKind, zoneKind } from '../../api/kinds.js';
-import { parseZone, type Zone, type ZoneLock } from '../../api/zone.js';
+import type { Zone, ZoneLock } from '../../api/zone.js';
 import { type Condition, findCondition, isTrue, removeCondition } from '../../runtime/conditions.js';
 import {
   Controller,
@@ -19,10 +19,10 @@ import {
 import type { KubeObject } from '../../runtime/kube.js';
 import type { Manager } from '../../runtime/manager.js';
 import type { OperatorMetrics } from '../../runtime/metrics.js';
+import { openActing, readyZone } from '../acting.js';
 import { type ControllerDeps, durationMs, nowIso, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
-import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
-import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
+import { type ActingStatus, runPlan, type StatusSession } from '../runner.js';
 import { releaseZoneLock } from '../zonelock.js';
 import { type ComponentFacts, observeCommand, parseObservation } from './observe.js';
 import { type ComponentPlan, planComponent } from './plan.js';
@@ -76,80 +76,17 @@ export class ComponentReconciler implements Reconciler {
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
     const { deps } = this;
-    let obj = deps.informers.component.get(req.namespace, req.name);
-    if (!obj) {
-      deps.metrics.forgetResource('Component', req.namespace, req.name);
-      this.forgetGauges(req);
-      return undefined;
-    }
-    if (obj.metadata.deletionTimestamp) {
-      // Deleting the object never touches the platform (the runbooks remove only BOSS V1).
-      const zoneName = specOf(obj).zoneRef?.name;
-      if (zoneName)
-        await releaseZoneLock(
-          deps.client,
-          zoneType,
-          { namespace: req.namespace, name: zoneName },
-          {
-            kind: 'Component',
-            name: req.name,
-            uid: obj.metadata.uid ?? '',
-          },
-        );
-      await removeFinalizer(deps.client, componentType, obj, COMPONENT_FINALIZER);
-      this.forgetGauges(req);
-      return undefined;
-    }
-    obj = await ensureFinalizer(deps.client, componentType, obj, COMPONENT_FINALIZER);
-    const previous = (obj.status ?? {}) as Status;
-    const session = new StatusSession(deps, componentType, obj, {
-      ...previous,
-      observedGeneration: obj.metadata.generation,
-    } as ActingStatus);
-
-    let comp: Component;
-    try {
-      comp = parseComponent(obj);
-    } catch (err) {
-      session.condition('Ready', 'False', 'InvalidSpec', (err as Error).message);
-      await session.save();
-      return undefined;
-    }
-    const zoneObj = deps.informers.zone.get(req.namespace, comp.spec.zoneRef.name);
-    if (!zoneObj) {
-      session.condition(
-        'Ready',
-        'False',
-        'ZoneNotFound',
-        `Zone ${comp.spec.zoneRef.name} does not exist in ${req.namespace}`,
-      );
-      await session.save();
-      return undefined;
-    }
-    let zone: Zone;
-    try {
-      zone = parseZone(zoneObj);
-    } catch (err) {
-      session.condition(
-        'Ready',
-        'False',
-        'ZoneInvalid',
-        `Zone ${comp.spec.zoneRef.name}: ${(err as Error).message}`,
-      );
-      await session.save();
-      return undefined;
-    }
-    const zoneReady = findCondition(zone.status?.conditions as Condition[] | undefined, 'Ready');
-    if (zoneReady?.status !== 'True') {
-      session.condition(
-        'Ready',
-        'False',
-        'ZoneNotReady',
-        `Zone ${zone.metadata.name} is not Ready${zoneReady ? ` (${zoneReady.reason}: ${zoneReady.message})` : ''}`,
-      );
-      await session.save();
-      return undefined;
-    }
+    const opened = await openActing<Component, Status>(deps, req, {
+      type: componentType,
+      finalizer: COMPONENT_FINALIZER,
+      informer: (d) => d.informers.component,
+      parse: parseComponent,
+      forget: (r) => this.forgetGauges(r),
+    });
+    if (!opened) return undefined;
+    const { previous, session, resource: comp } = opened;
+    const zone = await readyZone(deps, session, req.namespace, comp.spec.zoneRef.name);
+    if (!zone) return undefined;
     const interval = durationMs(comp.spec.healthCheckInterval);
 
     // Observe (read-only, one round trip through the firstbox).

@@ -7,102 +7,36 @@
 
 import { nodePoolKind } from '../../api/kinds.js';
 import { type NodePool, type NodePoolStatus, type NodeStatus, parseNodePool } from '../../api/nodepool.js';
-import { parseZone, type Zone } from '../../api/zone.js';
 import type { NodeFacts } from '../../facts/types.js';
 import { type Condition, findCondition, isTrue } from '../../runtime/conditions.js';
 import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/controller.js';
+import { type ActingKind, openActing, readyZone } from '../acting.js';
 import { type ControllerDeps, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
-import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
-import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
-import { releaseZoneLock } from '../zonelock.js';
+import { type ActingStatus, runPlan, type StatusSession } from '../runner.js';
 import { observePool, type PoolObservation } from './observe.js';
 import { planNodePool, staticViolations, type Violation } from './plan.js';
 
 export const NODEPOOL_FINALIZER = 'ops.pitrix.io/nodepool';
 const poolType = resourceType(nodePoolKind);
-const zoneType = resourceType({ kind: 'Zone', plural: 'zones' });
+
+const nodePoolActing: ActingKind<NodePool> = {
+  type: poolType,
+  finalizer: NODEPOOL_FINALIZER,
+  informer: (deps) => deps.informers.nodePool,
+  parse: parseNodePool,
+};
 
 export class NodePoolReconciler implements Reconciler {
   constructor(private readonly deps: ControllerDeps) {}
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
     const { deps } = this;
-    let obj = deps.informers.nodePool.get(req.namespace, req.name);
-    if (!obj) {
-      deps.metrics.forgetResource('NodePool', req.namespace, req.name);
-      return undefined;
-    }
-    if (obj.metadata.deletionTimestamp) {
-      const zoneName = (obj.spec as { zoneRef?: { name?: string } } | undefined)?.zoneRef?.name;
-      if (zoneName) {
-        await releaseZoneLock(
-          deps.client,
-          zoneType,
-          { namespace: req.namespace, name: zoneName },
-          {
-            kind: 'NodePool',
-            name: req.name,
-            uid: obj.metadata.uid,
-          },
-        );
-      }
-      await removeFinalizer(deps.client, poolType, obj, NODEPOOL_FINALIZER);
-      return undefined;
-    }
-    obj = await ensureFinalizer(deps.client, poolType, obj, NODEPOOL_FINALIZER);
-    // The journal decides what never runs again: read it from the API server, not from a cache that
-    // may not have our own last write yet (StatusSession refuses to overwrite a newer one anyway).
-    obj = (await deps.client.get(poolType, req.namespace, req.name)) ?? obj;
-    const previous = (obj.status ?? {}) as NodePoolStatus & ActingStatus;
-    const session = new StatusSession(deps, poolType, obj, {
-      ...previous,
-      observedGeneration: obj.metadata.generation,
-    } as ActingStatus);
-
-    let pool: NodePool;
-    try {
-      pool = parseNodePool(obj);
-    } catch (err) {
-      session.condition('Ready', 'False', 'InvalidSpec', (err as Error).message);
-      await session.save();
-      return undefined;
-    }
-    const zoneObj = deps.informers.zone.get(req.namespace, pool.spec.zoneRef.name);
-    if (!zoneObj) {
-      session.condition(
-        'Ready',
-        'False',
-        'ZoneNotFound',
-        `Zone ${pool.spec.zoneRef.name} does not exist in ${req.namespace}`,
-      );
-      await session.save();
-      return undefined;
-    }
-    let zone: Zone;
-    try {
-      zone = parseZone(zoneObj);
-    } catch (err) {
-      session.condition(
-        'Ready',
-        'False',
-        'ZoneInvalid',
-        `Zone ${pool.spec.zoneRef.name}: ${(err as Error).message}`,
-      );
-      await session.save();
-      return undefined;
-    }
-    const zoneReady = findCondition(zone.status?.conditions as Condition[] | undefined, 'Ready');
-    if (zoneReady?.status !== 'True') {
-      session.condition(
-        'Ready',
-        'False',
-        'ZoneNotReady',
-        `Zone ${zone.metadata.name} is not Ready${zoneReady ? ` (${zoneReady.reason}: ${zoneReady.message})` : ''}`,
-      );
-      await session.save();
-      return undefined;
-    }
+    const opened = await openActing<NodePool, NodePoolStatus & ActingStatus>(deps, req, nodePoolActing);
+    if (!opened) return undefined;
+    const { previous, session, resource: pool } = opened;
+    const zone = await readyZone(deps, session, req.namespace, pool.spec.zoneRef.name);
+    if (!zone) return undefined;
 
     // Rules that need no facts are enforced before any SSH connection is opened.
     const early = staticViolations(pool.spec, zone.spec.mode);

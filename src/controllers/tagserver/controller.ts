@@ -22,11 +22,10 @@ import { Controller } from '../../runtime/controller.js';
 import type { KubeObject } from '../../runtime/kube.js';
 import type { Manager } from '../../runtime/manager.js';
 import type { OperatorMetrics } from '../../runtime/metrics.js';
+import { openActing } from '../acting.js';
 import { type ControllerDeps, nowIso, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
-import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
-import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
-import { releaseZoneLock } from '../zonelock.js';
+import { type ActingStatus, runPlan, type StatusSession } from '../runner.js';
 import { auditTags, type Probe, parseProbe, type ZoneAudit } from './migration.js';
 import { migrateCommand, observeCommand, parseObservation } from './observe.js';
 import {
@@ -42,7 +41,7 @@ import {
 
 export const TAGSERVER_FINALIZER = 'ops.pitrix.io/tagserver';
 const tsType = resourceType(tagServerKind);
-const zoneType = resourceType({ kind: 'Zone', plural: 'zones' });
+const _zoneType = resourceType({ kind: 'Zone', plural: 'zones' });
 
 // ---- metrics ------------------------------------------------------------------------------------
 
@@ -130,40 +129,15 @@ export class TagServerReconciler implements Reconciler {
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
     const { deps } = this;
-    let obj = deps.informers.tagServer.get(req.namespace, req.name);
-    if (!obj) {
-      deps.metrics.forgetResource('TagServer', req.namespace, req.name);
-      this.forgetMetrics(req);
-      return undefined;
-    }
-    if (obj.metadata.deletionTimestamp) {
-      const zoneName = (obj.spec as { zoneRef?: { name?: string } } | undefined)?.zoneRef?.name;
-      if (zoneName)
-        await releaseZoneLock(
-          deps.client,
-          zoneType,
-          { namespace: req.namespace, name: zoneName },
-          { kind: 'TagServer', name: req.name, uid: obj.metadata.uid },
-        );
-      this.forgetMetrics(req);
-      await removeFinalizer(deps.client, tsType, obj, TAGSERVER_FINALIZER);
-      return undefined;
-    }
-    obj = await ensureFinalizer(deps.client, tsType, obj, TAGSERVER_FINALIZER);
-    const previous = (obj.status ?? {}) as Status;
-    const session = new StatusSession(deps, tsType, obj, {
-      ...previous,
-      observedGeneration: obj.metadata.generation,
-    } as ActingStatus);
-
-    let ts: TagServer;
-    try {
-      ts = parseTagServer(obj);
-    } catch (err) {
-      session.condition('Ready', 'False', 'InvalidSpec', (err as Error).message);
-      await session.save();
-      return undefined;
-    }
+    const opened = await openActing<TagServer, Status>(deps, req, {
+      type: tsType,
+      finalizer: TAGSERVER_FINALIZER,
+      informer: (d) => d.informers.tagServer,
+      parse: parseTagServer,
+      forget: (r) => this.forgetMetrics(r),
+    });
+    if (!opened) return undefined;
+    const { previous, session, resource: ts } = opened;
     const spec = ts.spec;
 
     // Preconditions that need no SSH.

@@ -58,11 +58,11 @@ function hyperPool(_sc: Scenario, name: string, addresses: string[], extra: Reco
 async function withScenario(
   file: string,
   fn: (sc: Scenario) => Promise<void>,
-  opts: { timeScale?: number } = {},
+  opts: { timeScale?: number; zoneId?: string } = {},
 ) {
   const sc = await startScenario(cp, file, opts);
   try {
-    await applyZone(sc, 'pek3a', 'pek3a');
+    await applyZone(sc, 'pek3a', opts.zoneId ?? 'pek3a', opts.zoneId ? { mode: 'fusion' } : {});
     await sc.waitCondition('zone', 'pek3a', 'Ready', 'True', 90_000);
     await fn(sc);
   } finally {
@@ -129,6 +129,27 @@ describe('NodePool scale-out (R4)', () => {
       const log = await sc.sim.commandLog(sc.sim.firstbox.id);
       expect(log.some((e) => e.command.includes('n0t-default'))).toBe(false);
     });
+  });
+
+  it('adds a single hyper node to a fusion zone and refreshes the hyper mirror', async () => {
+    await withScenario(
+      'fusion.yaml',
+      async (sc) => {
+        const spare = sc.sim.spare[0]!;
+        await sc.apply(hyperPool(sc, 'fusion-one', [spare.address]));
+        const pool = await sc.waitCondition('nodepool', 'fusion-one', 'Ready', 'True', 120_000);
+        const ids = pool.status!.plan!.steps!.map((s) => s.id);
+        expect(ids).toContain('updateHyperMirror');
+        expect(pool.status!.plan!.steps!.every((s) => s.state === 'Succeeded')).toBe(true);
+        expect(await countCommands(sc.sim, sc.sim.firstbox.id, /update_hyper_mirror\.sh -n hyper/)).toBe(1);
+        await waitUntil(
+          async () => (await sc.get('nodepool', 'fusion-one')).status?.nodesReady === '1/1',
+          30_000,
+          'node deployed',
+        );
+      },
+      { zoneId: 'sh1a' },
+    );
   });
 
   it('refuses an odd hyper count in standard mode before any SSH command', async () => {

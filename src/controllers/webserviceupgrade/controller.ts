@@ -202,7 +202,6 @@ export class WebserviceUpgradeReconciler implements Reconciler {
         rollbackNode,
         backupSuffix,
         startedAt,
-        hostKeys,
         ctx,
       );
     }
@@ -557,7 +556,6 @@ export class WebserviceUpgradeReconciler implements Reconciler {
     node: string,
     backupSuffix: string,
     startedAt: string,
-    hostKeys: Record<string, string>,
     ctx: ReconcileContext,
   ): Promise<Result | undefined> {
     const { targets } = targetNodes(wsu.spec, zone.spec.zoneId, observed.nodes);

@@ -164,7 +164,8 @@ export async function startInProcess(opts: InProcessOptions): Promise<InProcessP
     const server = new Server({ hostKeys: [keys.private] }, (client) => {
       clients.add(client);
       // As OpenSSH does: without it, delayed ACKs stall each handshake round trip (~40 ms).
-      client.setNoDelay(true);
+      // ssh2's server Connection has setNoDelay at run time; its type definitions lack it.
+      (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
       client.on('close', () => clients.delete(client));
       client.on('authentication', (ctx) => {
         if (ctx.username !== 'root') return ctx.reject();

@@ -1,13 +1,12 @@
 /** One controller per kind, registered with the manager with the watches each needs. */
 import { Controller } from '../runtime/controller.js';
 import type { Manager } from '../runtime/manager.js';
+import { registerComponentController } from './component/controller.js';
 import type { ControllerDeps } from './deps.js';
 import { NodePoolReconciler } from './nodepool/controller.js';
-import { ZoneReconciler } from './zone/controller.js';
-// @imports (one line per controller, added by its author)
-import { registerComponentController } from './component/controller.js';
-import { registerWebserviceUpgradeController } from './webserviceupgrade/controller.js';
 import { registerTagServerController } from './tagserver/controller.js';
+import { registerWebserviceUpgradeController } from './webserviceupgrade/controller.js';
+import { ZoneReconciler } from './zone/controller.js';
 
 export interface RegisterOptions {
   maxConcurrentReconciles: number;
@@ -45,7 +44,7 @@ export function registerControllers(manager: Manager, deps: ControllerDeps, opts
   );
   manager.add(pools);
 
-  // @registrations (one line per controller: registerXController(manager, deps, base);)
+  // The acting kinds register themselves with their watches.
   registerComponentController(manager, deps, base);
   registerWebserviceUpgradeController(manager, deps, base);
   registerTagServerController(manager, deps, base);

@@ -17,7 +17,7 @@ import {
   type WebserviceUpgrade,
   type WebserviceUpgradeStatus,
 } from '../../api/webserviceupgrade.js';
-import { parseZone, type Zone } from '../../api/zone.js';
+import type { Zone } from '../../api/zone.js';
 import { collectFirstboxFacts } from '../../facts/collector.js';
 import type { PlatformNode } from '../../facts/types.js';
 import { isComplete, nextStep } from '../../runbook/journal.js';
@@ -33,13 +33,12 @@ import {
 import type { Manager } from '../../runtime/manager.js';
 import type { OperatorMetrics } from '../../runtime/metrics.js';
 import { seq, sh, shell } from '../../ssh/command.js';
+import { openActing, readyZone } from '../acting.js';
 import { type ControllerDeps, nowIso, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
-import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
 import { splitExecNodesOutput } from '../nodepool/checks.js';
 import type { ZoneAccess } from '../platform.js';
-import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
-import { releaseZoneLock } from '../zonelock.js';
+import { type ActingStatus, runPlan, type StatusSession } from '../runner.js';
 import { keyscanFingerprint, parseFloatingIp, parseNodeSettings, splitSections } from './checks.js';
 import {
   floatingIpLocation,
@@ -58,7 +57,7 @@ import { describeWindow, msUntilOpen, windowOpen } from './window.js';
 
 export const WEBSERVICEUPGRADE_FINALIZER = 'ops.pitrix.io/webserviceupgrade';
 const upgradeType = resourceType(webserviceUpgradeKind);
-const zoneType = resourceType({ kind: 'Zone', plural: 'zones' });
+const _zoneType = resourceType({ kind: 'Zone', plural: 'zones' });
 
 type Status = WebserviceUpgradeStatus & ActingStatus;
 
@@ -82,42 +81,15 @@ export class WebserviceUpgradeReconciler implements Reconciler {
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
     const { deps } = this;
-    let obj = deps.informers.webserviceUpgrade.get(req.namespace, req.name);
-    if (!obj) {
-      deps.metrics.forgetResource('WebserviceUpgrade', req.namespace, req.name);
-      return undefined;
-    }
-    if (obj.metadata.deletionTimestamp) {
-      const zoneName = (obj.spec as { zoneRef?: { name?: string } } | undefined)?.zoneRef?.name;
-      if (zoneName)
-        await releaseZoneLock(
-          deps.client,
-          zoneType,
-          { namespace: req.namespace, name: zoneName },
-          { kind: 'WebserviceUpgrade', name: req.name, uid: obj.metadata.uid },
-        );
-      await removeFinalizer(deps.client, upgradeType, obj, WEBSERVICEUPGRADE_FINALIZER);
-      return undefined;
-    }
-    obj = await ensureFinalizer(deps.client, upgradeType, obj, WEBSERVICEUPGRADE_FINALIZER);
-    // The journal decides what never runs again: read it from the API server, not a cache that may
-    // lag behind our own last write.
-    obj = (await deps.client.get(upgradeType, req.namespace, req.name)) ?? obj;
-    const previous = (obj.status ?? {}) as Status;
-    const session = new StatusSession(deps, upgradeType, obj, {
-      ...previous,
-      observedGeneration: obj.metadata.generation,
-    } as ActingStatus);
-
-    let wsu: WebserviceUpgrade;
-    try {
-      wsu = parseWebserviceUpgrade(obj);
-    } catch (err) {
-      session.condition('Ready', 'False', 'InvalidSpec', (err as Error).message);
-      await session.save();
-      return undefined;
-    }
-    const zone = await this.readyZone(session, req.namespace, wsu.spec.zoneRef.name);
+    const opened = await openActing<WebserviceUpgrade, Status>(deps, req, {
+      type: upgradeType,
+      finalizer: WEBSERVICEUPGRADE_FINALIZER,
+      informer: (d) => d.informers.webserviceUpgrade,
+      parse: parseWebserviceUpgrade,
+    });
+    if (!opened) return undefined;
+    const { obj, previous, session, resource: wsu } = opened;
+    const zone = await readyZone(deps, session, req.namespace, wsu.spec.zoneRef.name);
     if (!zone) return { requeueAfterMs: 30_000 };
 
     const startedAt = previous.startedAt ?? nowIso();
@@ -344,36 +316,6 @@ export class WebserviceUpgradeReconciler implements Reconciler {
   }
 
   /** The Zone, Ready; otherwise a condition saying why and undefined. */
-  private async readyZone(
-    session: StatusSession,
-    namespace: string,
-    name: string,
-  ): Promise<Zone | undefined> {
-    const zoneObj = this.deps.informers.zone.get(namespace, name);
-    let why: [string, string] | undefined;
-    let zone: Zone | undefined;
-    if (!zoneObj) why = ['ZoneNotFound', `Zone ${name} does not exist in ${namespace}`];
-    else {
-      try {
-        zone = parseZone(zoneObj);
-      } catch (err) {
-        why = ['ZoneInvalid', `Zone ${name}: ${(err as Error).message}`];
-      }
-    }
-    const ready = zone && findCondition(zone.status?.conditions as Condition[] | undefined, 'Ready');
-    if (zone && ready?.status !== 'True')
-      why = [
-        'ZoneNotReady',
-        `Zone ${name} is not Ready${ready ? ` (${ready.reason}: ${ready.message})` : ''}`,
-      ];
-    if (why) {
-      session.condition('Ready', 'False', why[0], why[1]);
-      await session.save();
-      return undefined;
-    }
-    return zone;
-  }
-
   /** Two firstbox round trips: node list + settings + floating IP, then the kept images. */
   private async observe(
     access: ZoneAccess,

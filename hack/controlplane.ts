@@ -286,6 +286,8 @@ export async function startControlPlane(
           rej(new Error(`kubectl ${args.join(' ')} failed (${code}): ${stderr}`));
         } else res(result);
       });
+      // A command that exits without reading its stdin makes the write fail with EPIPE: not an error here.
+      child.stdin.on('error', () => {});
       child.stdin.end(kOpts.input ?? '');
     });
   let stopped = false;

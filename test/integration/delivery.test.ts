@@ -43,6 +43,8 @@ function exec(
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', rej);
     child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+    // A command that exits without reading its stdin makes the write fail with EPIPE: not an error here.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }

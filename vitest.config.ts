@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // kube-apiserver/etcd/sshd processes, so it runs one file at a time on this 2-core machine.
 export default defineConfig({
   test: {
+    reporters: ['default', './test/summary-reporter.ts'],
     projects: [
       {
         test: {

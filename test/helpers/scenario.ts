@@ -109,35 +109,54 @@ export async function startScenario(
   return sc;
 }
 
+/** The non-default node credentials of the simulator's spare machines (examples/sim/*.yaml). */
+export const nodeCredentialsSecret = {
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name: 'node-creds' },
+  stringData: { username: 'ubuntu', password: 'n0t-default' },
+};
+
 /** The Secret and Zone for the simulated firstbox, pinned to its real host key. */
+export function zoneManifests(
+  sim: Platform,
+  name: string,
+  zoneId: string,
+  extra: Record<string, unknown> = {},
+): object[] {
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'firstbox-ssh' },
+      type: 'kubernetes.io/ssh-auth',
+      stringData: { 'ssh-privatekey': sim.clientKey.privateKey },
+    },
+    {
+      apiVersion: 'ops.pitrix.io/v1alpha1',
+      kind: 'Zone',
+      metadata: { name },
+      spec: {
+        zoneId,
+        firstbox: {
+          host: sim.firstbox.address,
+          port: sim.firstbox.port,
+          credentialsSecretRef: { name: 'firstbox-ssh' },
+          hostKeys: [sim.firstbox.hostKeyFingerprint],
+        },
+        ...extra,
+      },
+    },
+  ];
+}
+
 export async function applyZone(
   sc: Scenario,
   name: string,
   zoneId: string,
   extra: Record<string, unknown> = {},
 ) {
-  await sc.apply({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'firstbox-ssh' },
-    type: 'kubernetes.io/ssh-auth',
-    stringData: { 'ssh-privatekey': sc.sim.clientKey.privateKey },
-  });
-  await sc.apply({
-    apiVersion: 'ops.pitrix.io/v1alpha1',
-    kind: 'Zone',
-    metadata: { name },
-    spec: {
-      zoneId,
-      firstbox: {
-        host: sc.sim.firstbox.address,
-        port: sc.sim.firstbox.port,
-        credentialsSecretRef: { name: 'firstbox-ssh' },
-        hostKeys: [sc.sim.firstbox.hostKeyFingerprint],
-      },
-      ...extra,
-    },
-  });
+  for (const m of zoneManifests(sc.sim, name, zoneId, extra)) await sc.apply(m);
 }
 
 /** How many times each command matching `pattern` ran on a host, per the simulator's log. */

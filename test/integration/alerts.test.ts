@@ -16,7 +16,7 @@ import { parse, stringify } from 'yaml';
 import { type ControlPlane, freePort, startControlPlane, testNamespace } from '../../hack/controlplane.js';
 import { startPlatform } from '../../hack/sim/platform.js';
 import { type OperatorProcess, startOperator, waitUntil } from '../helpers/operator.js';
-import { type Resource, repoRoot } from '../helpers/scenario.js';
+import { nodeCredentialsSecret, type Resource, repoRoot, zoneManifests } from '../helpers/scenario.js';
 
 const run = promisify(execFile);
 const SUBNET = 42;
@@ -163,33 +163,7 @@ describe('end to end with a real Prometheus', () => {
         cp.kubectl(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify(obj) });
       const get = async (kind: string, name: string) =>
         JSON.parse((await cp.kubectl(['get', kind, name, '-n', ns, '-o', 'json'])).stdout) as Resource;
-      await apply({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'firstbox-ssh' },
-        type: 'kubernetes.io/ssh-auth',
-        stringData: { 'ssh-privatekey': sim.clientKey.privateKey },
-      });
-      await apply({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'node-creds' },
-        stringData: { username: 'ubuntu', password: 'n0t-default' },
-      });
-      await apply({
-        apiVersion: 'ops.pitrix.io/v1alpha1',
-        kind: 'Zone',
-        metadata: { name: 'pek3a' },
-        spec: {
-          zoneId: 'pek3a',
-          firstbox: {
-            host: sim.firstbox.address,
-            port: sim.firstbox.port,
-            credentialsSecretRef: { name: 'firstbox-ssh' },
-            hostKeys: [sim.firstbox.hostKeyFingerprint],
-          },
-        },
-      });
+      for (const m of [...zoneManifests(sim, 'pek3a', 'pek3a'), nodeCredentialsSecret]) await apply(m);
       // The injected failure: the platform refuses the scale settings.
       await sim.setFault(sim.firstbox.id, {
         kind: 'fail',

@@ -16,7 +16,7 @@ import { type ControlPlane, startControlPlane } from '../../hack/controlplane.js
 import { startPlatform } from '../../hack/sim/platform.js';
 import { CHART_DIR, deliveryCommand, helmPath } from '../../src/cli/delivery.js';
 import { type OperatorProcess, startOperator, waitUntil } from '../helpers/operator.js';
-import { type Resource, repoRoot } from '../helpers/scenario.js';
+import { nodeCredentialsSecret, type Resource, repoRoot, zoneManifests } from '../helpers/scenario.js';
 
 const SUBNET = 41;
 const chart = join(repoRoot, CHART_DIR);
@@ -351,33 +351,7 @@ describe('least privilege: the operator as the chart ServiceAccount', () => {
         JSON.parse((await cp.kubectl(['get', kind, name, '-n', ns, '-o', 'json'])).stdout) as Resource;
       const cond = (r: Resource, type: string) => r.status?.conditions?.find((c) => c.type === type);
 
-      await apply({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'firstbox-ssh' },
-        type: 'kubernetes.io/ssh-auth',
-        stringData: { 'ssh-privatekey': sim.clientKey.privateKey },
-      });
-      await apply({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'node-creds' },
-        stringData: { username: 'ubuntu', password: 'n0t-default' },
-      });
-      await apply({
-        apiVersion: 'ops.pitrix.io/v1alpha1',
-        kind: 'Zone',
-        metadata: { name: 'pek3a' },
-        spec: {
-          zoneId: 'pek3a',
-          firstbox: {
-            host: sim.firstbox.address,
-            port: sim.firstbox.port,
-            credentialsSecretRef: { name: 'firstbox-ssh' },
-            hostKeys: [sim.firstbox.hostKeyFingerprint],
-          },
-        },
-      });
+      for (const m of [...zoneManifests(sim, 'pek3a', 'pek3a'), nodeCredentialsSecret]) await apply(m);
       await waitUntil(
         async () => cond(await get('zone', 'pek3a'), 'Ready')?.status === 'True',
         60_000,

@@ -17,6 +17,7 @@ import {
   applyZone,
   condition,
   countCommands,
+  nodeCredentialsSecret,
   repoRoot,
   type Scenario,
   startScenario,
@@ -74,12 +75,7 @@ describe('NodePool scale-out (R4)', () => {
   it('deploys a pair of hyper nodes in a standard zone, every step journaled', async () => {
     await withScenario('standard.yaml', async (sc) => {
       const [a, b] = sc.sim.spare.map((h) => h.address);
-      await sc.apply({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'node-creds' },
-        stringData: { username: 'ubuntu', password: 'n0t-default' },
-      });
+      await sc.apply(nodeCredentialsSecret);
       await sc.apply(
         hyperPool(sc, 'hyper-b', [a!, b!], {
           nodes: [
@@ -219,12 +215,7 @@ describe('NodePool scale-out (R4)', () => {
             eraseDataDisks: { devices: ['sdb'], confirm: 'crash' },
           }),
         );
-        await sc.apply({
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'node-creds' },
-          stringData: { username: 'ubuntu', password: 'n0t-default' },
-        });
+        await sc.apply(nodeCredentialsSecret);
         await waitUntil(
           async () => {
             const p = await sc.get('nodepool', 'crash');
@@ -252,12 +243,7 @@ describe('NodePool scale-out (R4)', () => {
         exitCode: 2,
         message: 'settings check failed: vbc network overlaps mgmt network',
       });
-      await sc.apply({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'node-creds' },
-        stringData: { username: 'ubuntu', password: 'n0t-default' },
-      });
+      await sc.apply(nodeCredentialsSecret);
       await sc.apply(
         hyperPool(sc, 'failing', [a!, b!], {
           nodeCredentialsSecretRef: { name: 'node-creds' },
@@ -282,12 +268,7 @@ describe('NodePool scale-out (R4)', () => {
   it('with Manual approval runs nothing until the annotation matches the current plan', async () => {
     await withScenario('standard.yaml', async (sc) => {
       const [a, b] = sc.sim.spare.map((h) => h.address);
-      await sc.apply({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'node-creds' },
-        stringData: { username: 'ubuntu', password: 'n0t-default' },
-      });
+      await sc.apply(nodeCredentialsSecret);
       const spec = {
         approval: 'Manual',
         nodeCredentialsSecretRef: { name: 'node-creds' },
@@ -381,12 +362,7 @@ describe('NodePool scale-out (R4)', () => {
           },
         }),
       ]);
-      await sc.apply({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'node-creds' },
-        stringData: { username: 'ubuntu', password: 'n0t-default' },
-      });
+      await sc.apply(nodeCredentialsSecret);
       await sc.apply(
         hyperPool(sc, 'locked', [a!, b!], {
           nodeCredentialsSecretRef: { name: 'node-creds' },

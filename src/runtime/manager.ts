@@ -47,6 +47,7 @@ export class Manager {
   private server: Server | undefined;
   private leading = false;
   private stopping = false;
+  private synced = false;
 
   constructor(readonly opts: ManagerOptions) {
     this.events = new KubeEventRecorder(opts.client, 'pitrix-operator', opts.log);
@@ -134,8 +135,6 @@ export class Manager {
     });
     this.elector.start();
   }
-
-  private synced = false;
 
   private startLeading(): void {
     if (this.leading || this.stopping) return;

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeClient, KubeObject } from '../runtime/kube.js';
-import {
-  formatList,
-  formatPlan,
-  formatStatus,
-  parseTarget,
-  pluginCommand,
-  resolveKind,
-} from './kubectl-plugin.js';
+import { parseTarget, pluginCommand, resolveKind } from './kubectl-plugin.js';
+import { formatList, formatPlan, formatStatus } from './kubectl-plugin-format.js';
 
 const now = Date.parse('2026-01-01T12:00:00Z');
 const pool = (over: Partial<KubeObject> = {}): KubeObject => ({

@@ -1,0 +1,179 @@
+/**
+ * Runbook R3 "maintain" for an installed BOSS V2: configuration (spec.config merged into boss2 and
+ * console settings, then rebuilt and installed) and upgrade to the versions spec.packages pins.
+ */
+import { compareDebianVersions } from '../../facts/version.js';
+import type { Step } from '../../runbook/step.js';
+import { shell, validated } from '../../ssh/command.js';
+import {
+  boss2YamlPath,
+  DJANGO_MANAGE,
+  LOCAL_CONFIG,
+  parseBossVersions,
+  REPO_DIRS,
+  repoVersions,
+} from './observe.js';
+import type { ComponentPlanInput } from './plan.js';
+import { execNodes, fb, HOUR, MIN, PlanError, verifyReached, writeFileStep } from './steps-common.js';
+import { applySettings, type YamlSetting } from './yamledit.js';
+
+/** Packages BOSS V2 consists of (`django_manage.sh versions` lists them). */
+export const BOSS_PACKAGES = [
+  'pitrix-ks-boss2',
+  'pitrix-ks-boss2-console',
+  'pitrix-ks-boss2-conf',
+  'pitrix-transit-upload-server',
+] as const;
+
+// ---- R3 maintain: configuration ----
+
+export const CONFIGS = [
+  { key: 'boss2', path: boss2YamlPath, pkg: 'pitrix-ks-boss2-conf' },
+  { key: 'console', path: () => LOCAL_CONFIG, pkg: 'pitrix-ks-boss2-console' },
+] as const;
+
+export function configSteps(
+  key: string,
+  path: string,
+  pkg: string,
+  current: string | undefined,
+  settings: YamlSetting[],
+): Step[] {
+  return [
+    writeFileStep(
+      `conf-${key}-write`,
+      `R3 maintain: merge spec.config.${key} (${settings.map((s) => s.path.join('.')).join(', ')}) into ${path}`,
+      path,
+      applySettings(current, settings, path),
+    ),
+    {
+      id: `conf-${key}-build`,
+      description: `R3 maintain: build ${pkg} (build_pkgs.py)`,
+      host: fb,
+      command: shell(['/pitrix/build/build_pkgs.py', '-p', pkg], `build ${pkg}`),
+      idempotent: true,
+      timeoutMs: 30 * MIN,
+    },
+    {
+      id: `conf-${key}-update`,
+      description: `R3 maintain: install ${pkg} on boss nodes (update.sh boss)`,
+      host: fb,
+      command: shell(['/pitrix/upgrade/update.sh', 'boss', pkg], `update ${pkg}`),
+      idempotent: true,
+      timeoutMs: HOUR,
+    },
+  ];
+}
+
+// ---- R3 maintain: upgrade ----
+
+interface PinPlan {
+  name: string;
+  version: string;
+}
+
+/** Pins newer than what the boss nodes run; each must be in the repository directories. */
+export function outdatedPins(input: ComponentPlanInput, bossNodeIds: string[]): PinPlan[] {
+  const pins = input.spec.packages ?? [];
+  const repo = repoVersions(input.facts.repoDebs);
+  const out: PinPlan[] = [];
+  const problems: string[] = [];
+  for (const p of pins) {
+    if (!(BOSS_PACKAGES as readonly string[]).includes(p.name)) {
+      problems.push(`${p.name} is not part of BOSS V2 (${BOSS_PACKAGES.join(', ')})`);
+      continue;
+    }
+    const installed = bossNodeIds
+      .map((id) => input.facts.nodeObs[id]?.packages[p.name])
+      .filter((v): v is string => !!v);
+    const oldest = installed.sort(compareDebianVersions)[0];
+    if (oldest && compareDebianVersions(p.version, oldest) <= 0) continue;
+    if (!repo[p.name]?.includes(p.version)) {
+      const dir = p.name === 'pitrix-ks-boss2-console' ? REPO_DIRS[0] : REPO_DIRS[1];
+      problems.push(`${p.name}_${p.version}_all.deb is not in ${dir} on firstbox; place it there`);
+      continue;
+    }
+    out.push({ name: p.name, version: p.version });
+  }
+  if (problems.length > 0)
+    throw new PlanError('PackageNotInRepository', `spec.packages: ${problems.join('; ')} (R3 upgrade)`);
+  return out;
+}
+
+export function upgradeSteps(
+  input: ComponentPlanInput,
+  zoneId: string,
+  bossNodeIds: string[],
+  outdated: PinPlan[],
+): Step[] {
+  const first = bossNodeIds[0];
+  if (!first) throw new PlanError('NoBossNodes', `zone ${zoneId} lists no deployed boss node to upgrade`);
+  const firstBoss = validated('NODE_ID', first, 'boss node id');
+  const pins = (input.spec.packages ?? []).filter((p) =>
+    (BOSS_PACKAGES as readonly string[]).includes(p.name),
+  );
+  const what = outdated.map((p) => `${p.name} ${p.version}`).join(', ') || 'pinned packages';
+  const upd = (id: string, pkg: string, description: string): Step => ({
+    id,
+    description,
+    host: fb,
+    command: shell(['/pitrix/upgrade/update.sh', 'boss', pkg], `update ${pkg}`),
+    idempotent: true,
+    timeoutMs: HOUR,
+  });
+  const manage = (id: string, sub: string): Step => ({
+    id,
+    description: `R3 upgrade: django_manage.sh ${sub} on the first boss node ${firstBoss}`,
+    host: fb,
+    command: execNodes(firstBoss, `${DJANGO_MANAGE} ${sub}`, `django_manage.sh ${sub}`),
+    verify: verifyReached([firstBoss]),
+    idempotent: true,
+    timeoutMs: HOUR,
+  });
+  return [
+    {
+      id: 'upgrade-scan',
+      description: `R3 upgrade to ${what}: index the packages placed in ${REPO_DIRS.join(' and ')} (scan_all.sh)`,
+      host: fb,
+      command: shell(['/pitrix/bin/scan_all.sh'], 'scan the repository'),
+      idempotent: true,
+      timeoutMs: 30 * MIN,
+    },
+    upd('upgrade-backend', 'boss', 'R3 upgrade: update.sh boss boss (backend packages)'),
+    upd(
+      'upgrade-transit',
+      'pitrix-transit-upload-server',
+      'R3 upgrade: update.sh boss pitrix-transit-upload-server',
+    ),
+    manage('upgrade-migrate', 'migrate'),
+    manage('upgrade-init-data', 'init_data'),
+    {
+      id: 'upgrade-console-build',
+      description: 'R3 upgrade: rebuild the console package (build_pkgs.py -p pitrix-ks-boss2-console)',
+      host: fb,
+      command: shell(['/pitrix/build/build_pkgs.py', '-p', 'pitrix-ks-boss2-console'], 'build console'),
+      idempotent: true,
+      timeoutMs: 30 * MIN,
+    },
+    upd(
+      'upgrade-console-update',
+      'pitrix-ks-boss2-console',
+      'R3 upgrade: update.sh boss pitrix-ks-boss2-console',
+    ),
+    {
+      id: 'upgrade-verify',
+      description: `R3 upgrade: verify the versions (django_manage.sh versions) reach ${pins.map((p) => `${p.name} ${p.version}`).join(', ')}`,
+      host: fb,
+      command: shell([DJANGO_MANAGE, 'versions'], 'boss versions'),
+      verify: (out) => {
+        const v = parseBossVersions(out);
+        const low = pins.filter((p) => !v[p.name] || compareDebianVersions(v[p.name]!, p.version) < 0);
+        return low.length
+          ? `still below spec.packages: ${low.map((p) => `${p.name} ${v[p.name] ?? 'none'} < ${p.version}`).join(', ')}`
+          : undefined;
+      },
+      idempotent: true,
+      timeoutMs: 5 * MIN,
+    },
+  ];
+}

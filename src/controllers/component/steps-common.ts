@@ -1,0 +1,61 @@
+/**
+ * Building blocks the R3 sections share (runbook R3, BOSS V2 / cronus / websupervisor): the firstbox
+ * host, timeouts, commands run on a role's nodes through exec_nodes.sh with their reachability check,
+ * file writes with a one-time backup, and the error a section raises when it cannot be planned.
+ */
+import type { Step } from '../../runbook/step.js';
+import { sh, shell } from '../../ssh/command.js';
+import type { ShellCommand } from '../../ssh/types.js';
+import { splitExecNodes } from './observe.js';
+
+export const MIN = 60_000;
+export const HOUR = 60 * MIN;
+
+export const fb = { kind: 'firstbox' } as const;
+
+export class PlanError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function execNodes(target: string, command: string, purpose: string): ShellCommand {
+  return shell(['/pitrix/upgrade/exec_nodes.sh', '-f', target, command], purpose);
+}
+
+/** Every node of `nodeIds` answered through exec_nodes.sh (a refused connection is a failure). */
+export function verifyReached(nodeIds: readonly string[]) {
+  return (stdout: string): string | undefined => {
+    const blocks = splitExecNodes(stdout);
+    const problems: string[] = [];
+    for (const id of nodeIds) {
+      const b = blocks.get(id);
+      if (!b) problems.push(`${id}: no output from exec_nodes.sh`);
+      else if (/ssh: connect to host|Connection refused|No route to host/.test(b.text))
+        problems.push(`${id}: ${b.text.trim().split('\n')[0]}`);
+    }
+    return problems.length ? problems.join('; ') : undefined;
+  };
+}
+
+/**
+ * Writes a file as computed, keeping a one-time copy of the original under /pitrix/backup/operator
+ * (outside every directory the installer globs), and reads it back.
+ */
+export function writeFileStep(id: string, description: string, path: string, text: string): Step {
+  const backup = `/pitrix/backup/operator${path}.orig`;
+  const tmp = `${path}.operator-tmp`;
+  return {
+    id,
+    description,
+    host: fb,
+    command: sh(
+      `write ${path}`,
+    )`mkdir -p ${backup.slice(0, backup.lastIndexOf('/'))} && { [ -e ${backup} ] || [ ! -e ${path} ] || cp -p ${path} ${backup}; } && mkdir -p ${path.slice(0, path.lastIndexOf('/'))} && printf '%s' ${text} > ${tmp} && mv -f ${tmp} ${path} && printf '%s' ${text} | cmp - ${path}`,
+    check: sh(`${path} already written?`)`printf '%s' ${text} | cmp -s - ${path}`,
+    timeoutMs: MIN,
+  };
+}

@@ -5,7 +5,7 @@
 import { parse } from 'yaml';
 import { parseSupervisorStatus } from '../../facts/supervisor.js';
 import { fingerprintSha256, parseKnownHosts } from '../../ssh/hostkeys.js';
-import type { NodeSettings } from './plan.js';
+import type { NodeSettings } from './installer.js';
 
 /** `supervisorctl status` on one node: at least one program, every one RUNNING. */
 export function verifySupervisor(stdout: string, node: string): string | undefined {

@@ -7,7 +7,13 @@
 import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { and, sh, shell, validated } from '../../ssh/command.js';
 import { verifySupervisor } from './checks.js';
-import { installerTools, type NodeSettings, settingsBackupDir, settingsPath, sshPortOpen } from './plan.js';
+import {
+  installerTools,
+  type NodeSettings,
+  settingsBackupDir,
+  settingsPath,
+  sshPortOpen,
+} from './installer.js';
 
 const MIN = 60_000;
 

@@ -1,0 +1,94 @@
+/**
+ * Runbook R1.1-2 and R1.8 (tag service) packages: which packages make up the tag server and proxy,
+ * the steps that build and install them where missing, and the upgrade to the versions
+ * spec.packages pins.
+ */
+import type { TagServerSpec } from '../../api/tagserver.js';
+import { compareDebianVersions } from '../../facts/version.js';
+import type { Step } from '../../runbook/step.js';
+import { shell, validated } from '../../ssh/command.js';
+import type { NodeObservation } from './observe.js';
+import { fb, HOUR, MIN } from './steps-common.js';
+
+export const SERVER_PACKAGES = ['pitrix-ks-tag-server', 'pitrix-tag-server'];
+export const PROXY_PACKAGES = ['pitrix-ks-proxy-tag', 'pitrix-tag-proxy'];
+
+export function installedOf(obs: NodeObservation | undefined, names: readonly string[]): string | undefined {
+  for (const n of names) if (obs?.packages?.[n]) return obs.packages[n];
+  return undefined;
+}
+
+export function build(id: string, pkg: string): Step {
+  return {
+    id,
+    description: `R1.1 build ${pkg} (build_pkgs.py -p ${pkg})`,
+    host: { kind: 'firstbox' },
+    command: shell(['/pitrix/build/build_pkgs.py', '-p', pkg], `build ${pkg}`),
+    idempotent: true,
+    timeoutMs: HOUR,
+  };
+}
+
+export function install(id: string, target: string, pkg: string): Step {
+  return {
+    id,
+    description: `R1.2 install ${pkg} on ${target} (update.sh ${target} ${pkg})`,
+    host: { kind: 'firstbox' },
+    command: shell(
+      ['/pitrix/upgrade/update.sh', validated('NODE_ID', target, 'update target'), pkg],
+      `install ${pkg}`,
+    ),
+    verify: (out) =>
+      new RegExp(`^update ${pkg.replaceAll('.', '\\.')} on \\S+: \\S+ -> \\S+$`, 'm').test(out) &&
+      /update\.sh: done/.test(out)
+        ? undefined
+        : `update.sh did not report ${pkg} installed on ${target}`,
+    idempotent: true,
+    timeoutMs: HOUR,
+  };
+}
+
+/** R1.8: index the placed packages, then update each target that runs an older one. */
+export function upgradeSteps(packages: TagServerSpec['packages'], targets: ReadonlySet<string>): Step[] {
+  const steps: Step[] = [
+    {
+      id: 'scanRepository',
+      description: 'R1.8 index the packages placed in /pitrix/repo (scan_all.sh)',
+      host: fb,
+      command: shell(['/pitrix/bin/scan_all.sh'], 'scan the repository'),
+      idempotent: true,
+      timeoutMs: 30 * MIN,
+    },
+  ];
+  const pins = (packages ?? []).filter((p) => [...SERVER_PACKAGES, ...PROXY_PACKAGES].includes(p.name));
+  for (const target of [...targets].sort()) {
+    steps.push({
+      id: `upgradeTag-${target}`,
+      description: `R1.8 upgrade the tag packages on ${target} (update.sh ${target} tag; the runbook's "webservice" target would also install the group on sub-zone webservice nodes that carry none)`,
+      host: fb,
+      command: shell(
+        ['/pitrix/upgrade/update.sh', validated('NODE_ID', target, 'update target'), 'tag'],
+        'upgrade tag packages',
+      ),
+      verify: (out) => verifyUpgrade(out, pins),
+      idempotent: true,
+      timeoutMs: HOUR,
+    });
+  }
+  return steps;
+}
+
+/** `update PKG on NODE: OLD -> NEW` for every pinned package: NEW at least the pinned version. */
+export function verifyUpgrade(
+  out: string,
+  pins: ReadonlyArray<{ name: string; version: string }>,
+): string | undefined {
+  if (!/update\.sh: done/.test(out)) return 'update.sh did not print "update.sh: done"';
+  const problems: string[] = [];
+  for (const m of out.matchAll(/^update (\S+) on (\S+): (\S+) -> (\S+)$/gm)) {
+    const pin = pins.find((p) => p.name === m[1]);
+    if (pin && compareDebianVersions(m[4]!, pin.version) < 0)
+      problems.push(`${m[1]} on ${m[2]} is ${m[4]}, pinned ${pin.version}`);
+  }
+  return problems.length > 0 ? problems.join('; ') : undefined;
+}

@@ -4,24 +4,21 @@
  * the firstbox, compute the plan with `planUpgrade` (or `planRollback` when asked) and hand it to the
  * runner, which holds the zone lock for the whole rollout. This file adds what R5 needs around the
  * runner: the maintenance window at node boundaries, the re-pin of exactly the rebuilt node, the
- * health gate's condition, and the per-node status.
+ * health gate's condition, and the per-node status. What the reconciler observes is in observe.ts,
+ * the re-pin in hostkeys.ts, and the status it reports in status.ts.
  */
 
 import type { Logger } from 'pino';
-import type { Plan, PlanStep } from '../../api/common.js';
+import type { PlanStep } from '../../api/common.js';
 import { webserviceUpgradeKind } from '../../api/kinds.js';
 import {
   parseWebserviceUpgrade,
   type UpgradeNodeStatus,
   type UpgradePhase,
   type WebserviceUpgrade,
-  type WebserviceUpgradeStatus,
 } from '../../api/webserviceupgrade.js';
 import type { Zone } from '../../api/zone.js';
-import { collectFirstboxFacts } from '../../facts/collector.js';
-import type { PlatformNode } from '../../facts/types.js';
 import { isComplete, nextStep } from '../../runbook/journal.js';
-import type { PlannedRunbook } from '../../runbook/step.js';
 import { type Condition, findCondition } from '../../runtime/conditions.js';
 import {
   Controller,
@@ -32,49 +29,23 @@ import {
 } from '../../runtime/controller.js';
 import type { Manager } from '../../runtime/manager.js';
 import type { OperatorMetrics } from '../../runtime/metrics.js';
-import { seq, sh, shell } from '../../ssh/command.js';
 import { openActing, readyZone } from '../acting.js';
 import { type ControllerDeps, nowIso, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
-import { splitExecNodesOutput } from '../nodepool/checks.js';
 import type { ZoneAccess } from '../platform.js';
-import { type ActingStatus, runPlan, type StatusSession } from '../runner.js';
-import { keyscanFingerprint, parseFloatingIp, parseNodeSettings, splitSections } from './checks.js';
-import {
-  floatingIpLocation,
-  isNodeStep,
-  type NodeSettings,
-  phaseOfStep,
-  planUpgrade,
-  settingsBackupDir,
-  settingsPath,
-  targetNodes,
-  type UpgradePlan,
-  type Violation,
-} from './plan.js';
+import { runPlan, type StatusSession } from '../runner.js';
+import { latestRepin, repinEvents, withRepins } from './hostkeys.js';
+import { type Observed, observeUpgrade } from './observe.js';
+import { isNodeStep, planUpgrade, targetNodes, type Violation } from './plan.js';
 import { planRollback, ROLLBACK_ANNOTATION } from './rollback.js';
+import { finishedAt, lastLine, nodeOfStep, nodeStatuses, rolloutProgress, type Status } from './status.js';
 import { describeWindow, msUntilOpen, windowOpen } from './window.js';
+
+export { nodeOfStep } from './status.js';
 
 export const WEBSERVICEUPGRADE_FINALIZER = 'ops.pitrix.io/webserviceupgrade';
 const upgradeType = resourceType(webserviceUpgradeKind);
 const _zoneType = resourceType({ kind: 'Zone', plural: 'zones' });
-
-type Status = WebserviceUpgradeStatus & ActingStatus;
-
-/** The node a step id belongs to (`launchVm-webservice-a1` → `webservice-a1`). */
-export const nodeOfStep = (id: string): string | undefined => {
-  const i = id.indexOf('-');
-  return i > 0 ? id.slice(i + 1) : undefined;
-};
-
-interface Observed {
-  nodes: PlatformNode[];
-  installerVersion: string;
-  settings: Record<string, NodeSettings | undefined>;
-  floatingIp?: string;
-  /** Node id → old-N.img exists on its original physical host. */
-  oldImages: Record<string, boolean>;
-}
 
 export class WebserviceUpgradeReconciler implements Reconciler {
   constructor(private readonly deps: ControllerDeps) {}
@@ -99,7 +70,7 @@ export class WebserviceUpgradeReconciler implements Reconciler {
     const hostKeys: Record<string, string> = {};
     try {
       access = await deps.platform.forZone(zone);
-      observed = await this.observe(access, wsu, zone, backupSuffix, ctx);
+      observed = await observeUpgrade(access, wsu, zone, backupSuffix, ctx);
     } catch (err) {
       const failure = classifyAccessError(err, `firstbox ${zone.spec.firstbox.host}`);
       session.condition('Ready', 'False', failure.reason, failure.message);
@@ -226,9 +197,9 @@ export class WebserviceUpgradeReconciler implements Reconciler {
     const fresh = new Set(
       targets.map((t) => t.nodeId).filter((n) => !done.includes(n) && !started.includes(n)),
     );
-    const before = this.nodeStatuses(result, session.status.plan, previous, observed, hostKeys, fresh);
+    const before = nodeStatuses(result, session.status.plan, previous, observed, hostKeys, fresh);
     session.status = { ...session.status, nodes: before, startedAt };
-    const plan = this.withRepins(result.plan, result.repinSteps, access, ctx.log);
+    const plan = withRepins(result.plan, result.repinSteps, access, ctx.log);
     const spec = () =>
       (deps.informers.webserviceUpgrade.get(req.namespace, req.name)?.spec ?? {}) as { paused?: boolean };
     let waitingForWindow = false;
@@ -258,7 +229,7 @@ export class WebserviceUpgradeReconciler implements Reconciler {
       ctx,
     );
 
-    const nodes = this.nodeStatuses(
+    const nodes = nodeStatuses(
       result,
       session.status.plan,
       { ...previous, nodes: before },
@@ -266,12 +237,9 @@ export class WebserviceUpgradeReconciler implements Reconciler {
       hostKeys,
       fresh,
     );
-    const doneCount = nodes.filter((n) => n.phase === 'Succeeded').length;
-    const current = nodes.find(
-      (n) => n.phase !== 'Succeeded' && n.phase !== 'Pending' && n.phase !== 'RolledBack',
-    );
-    const complete = isComplete(session.status.plan) && (session.status.plan?.steps?.length ?? 0) > 0;
-    let phase: UpgradePhase = complete ? 'Succeeded' : current ? 'Progressing' : 'Pending';
+    const progress = rolloutProgress(nodes, session.status.plan);
+    const { complete } = progress;
+    let phase: UpgradePhase = progress.phase;
     const degraded = findCondition(session.status.conditions as Condition[] | undefined, 'Degraded');
     const failedStep = session.status.plan?.steps?.find((s) => s.state === 'Failed');
     if (degraded?.status === 'True' && failedStep) {
@@ -303,189 +271,16 @@ export class WebserviceUpgradeReconciler implements Reconciler {
     await session.save({
       nodes,
       phase,
-      progress: `${doneCount}/${nodes.length}`,
-      currentNode: current?.name ?? (complete ? undefined : nodes.find((n) => n.phase === 'Pending')?.name),
+      progress: progress.progress,
+      currentNode: progress.currentNode,
       startedAt,
     });
-    this.repinEvents(session, previous, nodes);
+    repinEvents(this.deps.events, session, previous, nodes);
     if (waitingForWindow && wsu.spec.window)
       return {
         requeueAfterMs: Math.min(Math.max(msUntilOpen(wsu.spec.window, new Date()), 1000), 10 * 60_000),
       };
     return res ?? (complete ? { requeueAfterMs: 10 * 60_000 } : undefined);
-  }
-
-  /** The Zone, Ready; otherwise a condition saying why and undefined. */
-  /** Two firstbox round trips: node list + settings + floating IP, then the kept images. */
-  private async observe(
-    access: ZoneAccess,
-    wsu: WebserviceUpgrade,
-    zone: Zone,
-    backupSuffix: string,
-    ctx: ReconcileContext,
-  ): Promise<Observed> {
-    const facts = await collectFirstboxFacts(access.pool, access.firstbox, { signal: ctx.signal });
-    const { targets } = targetNodes(wsu.spec, zone.spec.zoneId, facts.nodes);
-    const backup = settingsBackupDir(backupSuffix);
-    const marker = `${backup}/.pitrix-operator-${wsu.metadata.name}`;
-    const loc = floatingIpLocation({
-      zoneId: zone.spec.zoneId,
-      global: zone.spec.global,
-      installerVersion: facts.installerVersion,
-    });
-    const section = (name: string) => shell(['printf', '@@wsu:%s@@\\n', name], 'section');
-    const cat = (file: string) => sh('read file')`cat ${file} 2>/dev/null || true`;
-    const parts = [section('fip'), cat(loc.file)];
-    for (const t of targets) {
-      parts.push(section(`live:${t.nodeId}`), cat(settingsPath(t.nodeId)));
-      parts.push(
-        section(`backup:${t.nodeId}`),
-        sh('read backup')`if test -f ${marker}; then cat ${`${backup}/${t.nodeId}`} 2>/dev/null; fi; true`,
-      );
-    }
-    const out = targets.length
-      ? splitSections(
-          (
-            await access.pool.exec(access.firstbox, seq(parts, 'read node settings'), {
-              timeoutMs: 60_000,
-              signal: ctx.signal,
-            })
-          ).stdout,
-        )
-      : new Map<string, string>();
-    const settings: Record<string, NodeSettings | undefined> = {};
-    for (const t of targets) {
-      const b = out.get(`backup:${t.nodeId}`);
-      settings[t.nodeId] = parseNodeSettings(b?.trim() ? b : (out.get(`live:${t.nodeId}`) ?? ''));
-    }
-    const oldImages: Record<string, boolean> = {};
-    const hosts = [
-      ...new Set(
-        targets
-          .map((t) => settings[t.nodeId]?.physicalHost)
-          .filter((h): h is string => !!h && /^[a-z][a-z0-9-]*$/.test(h)),
-      ),
-    ];
-    if (hosts.length) {
-      const res = await access.pool.exec(
-        access.firstbox,
-        shell(['/pitrix/upgrade/exec_nodes.sh', '-f', hosts.join(','), 'ls /pitrix/vm'], 'list kept images'),
-        { timeoutMs: 60_000, signal: ctx.signal },
-      );
-      const byIp = splitExecNodesOutput(res.stdout);
-      for (const t of targets) {
-        const ph = settings[t.nodeId]?.physicalHost;
-        const ip = facts.nodes.find((n) => n.nodeId === ph)?.mgmtIp;
-        const listing = ip ? byIp.get(ip) : undefined;
-        oldImages[t.nodeId] = !!listing?.split(/\s+/).includes(`old-${t.nodeId}.img`);
-      }
-    }
-    const fip = parseFloatingIp(out.get('fip'), loc.key);
-    return {
-      nodes: facts.nodes,
-      installerVersion: facts.installerVersion,
-      settings,
-      ...(fip ? { floatingIp: fip } : {}),
-      oldImages,
-    };
-  }
-
-  /** The repin steps re-pin exactly their node once ssh-keyscan on the firstbox returned its key. */
-  private withRepins(
-    plan: PlannedRunbook,
-    repins: UpgradePlan['repinSteps'],
-    access: ZoneAccess,
-    log: Logger,
-  ): PlannedRunbook {
-    return {
-      hash: plan.hash,
-      steps: plan.steps.map((s) => {
-        const r = repins[s.id];
-        if (!r) return s;
-        return {
-          ...s,
-          verify: (out: string) => {
-            const fp = keyscanFingerprint(out);
-            if (!fp) return `ssh-keyscan on firstbox returned no host key for ${r.node} (${r.address})`;
-            access.pool.repin(
-              r.address,
-              fp,
-              `R5 rebuilt VM ${r.node}; key read through the trusted firstbox`,
-            );
-            log.info({ node: r.node, address: r.address, fingerprint: fp }, 'host key re-pinned');
-            return undefined;
-          },
-        };
-      }),
-    };
-  }
-
-  private nodeStatuses(
-    result: UpgradePlan,
-    journal: Plan | undefined,
-    previous: Status,
-    observed: Observed,
-    hostKeys: Record<string, string>,
-    fresh: ReadonlySet<string>,
-  ): UpgradeNodeStatus[] {
-    const prevNodes = new Map((previous.nodes ?? []).map((n) => [n.name, n]));
-    return result.order.map((n) => {
-      const prev = prevNodes.get(n.name);
-      const ids = result.nodeSteps[n.name] ?? [];
-      const steps = ids
-        .map((id) => journal?.steps?.find((s) => s.id === id))
-        .filter((s): s is PlanStep => !!s);
-      const allDone =
-        steps.length > 0 && steps.every((s) => s.state === 'Succeeded' || s.state === 'Skipped');
-      const failed = steps.find((s) => s.state === 'Failed');
-      const startedStep = steps.find((s) => s.state !== 'Pending');
-      const phase: UpgradeNodeStatus['phase'] = allDone
-        ? 'Succeeded'
-        : failed
-          ? 'Failed'
-          : !startedStep
-            ? prev?.phase === 'RolledBack'
-              ? 'RolledBack'
-              : 'Pending'
-            : phaseOfStep(steps.find((s) => s.state !== 'Succeeded')!.id);
-      const repinned = latestRepin(journal, n.name);
-      const gate = steps.find((s) => s.id === `healthGate-${n.name}`);
-      const oldKey = prev?.oldHostKey ?? (fresh.has(n.name) ? hostKeys[n.name] : undefined);
-      const newKey = repinned ?? prev?.newHostKey;
-      return {
-        name: n.name,
-        address: n.address,
-        phase,
-        holdsVip: startedStep || allDone ? (prev?.holdsVip ?? n.holdsVip) : n.holdsVip,
-        ...(startedStep?.startedAt
-          ? { startedAt: startedStep.startedAt }
-          : prev?.startedAt
-            ? { startedAt: prev.startedAt }
-            : {}),
-        ...(allDone && gate?.finishedAt
-          ? { finishedAt: gate.finishedAt }
-          : allDone && prev?.finishedAt
-            ? { finishedAt: prev.finishedAt }
-            : {}),
-        ...(oldKey ? { oldHostKey: oldKey } : {}),
-        ...(newKey ? { newHostKey: newKey } : {}),
-        rollbackAvailable: observed.oldImages[n.name] ?? false,
-        ...(failed ? { message: lastLine(failed.outputTail) ?? `step ${failed.id} failed` } : {}),
-      };
-    });
-  }
-
-  private repinEvents(session: StatusSession, previous: Status, nodes: UpgradeNodeStatus[]): void {
-    for (const n of nodes) {
-      const before = previous.nodes?.find((p) => p.name === n.name)?.newHostKey;
-      if (n.newHostKey && n.newHostKey !== before)
-        this.deps.events.event(
-          session.obj,
-          'Normal',
-          'HostKeyRepinned',
-          `${n.name} (${n.address}) was rebuilt: host key ${n.oldHostKey ?? 'unknown'} → ${n.newHostKey}, read through the trusted firstbox and pinned for this node only`,
-        );
-    }
   }
 
   private async rollback(
@@ -526,7 +321,7 @@ export class WebserviceUpgradeReconciler implements Reconciler {
     } catch (err) {
       return refuse('InvalidSpec', (err as Error).message);
     }
-    const plan = this.withRepins(rb.plan, rb.repinSteps, access, ctx.log);
+    const plan = withRepins(rb.plan, rb.repinSteps, access, ctx.log);
     const res = await runPlan(
       this.deps,
       {
@@ -582,7 +377,7 @@ export class WebserviceUpgradeReconciler implements Reconciler {
         'RolledBack',
         `${node} restored from old-${node}.img and relaunched`,
       );
-    this.repinEvents(session, previous, nodes);
+    repinEvents(this.deps.events, session, previous, nodes);
     return res ?? (complete ? undefined : { requeueAfterMs: 5_000 });
   }
 
@@ -596,32 +391,6 @@ export class WebserviceUpgradeReconciler implements Reconciler {
     if (before?.reason !== reason) this.deps.events.event(session.obj, 'Warning', reason, message);
     return { requeueAfterMs: 60_000 };
   }
-}
-
-/** The fingerprint the latest succeeded re-pin step of a node recorded in its output. */
-function latestRepin(journal: Plan | undefined, node: string): string | undefined {
-  const steps = (journal?.steps ?? []).filter(
-    (s) =>
-      (s.id === `repinHostKey-${node}` || s.id === `repinRolledBackKey-${node}`) && s.state === 'Succeeded',
-  );
-  steps.sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''));
-  for (const s of steps.reverse()) {
-    const fp = keyscanFingerprint(s.outputTail);
-    if (fp) return fp;
-  }
-  return undefined;
-}
-
-function finishedAt(prev: UpgradeNodeStatus | undefined, steps: PlanStep[]): string {
-  return steps.find((s) => s.id.startsWith('healthGate-'))?.finishedAt ?? prev?.finishedAt ?? '';
-}
-
-function lastLine(text: string | undefined): string | undefined {
-  const lines = (text ?? '')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  return lines.at(-1);
 }
 
 /** Creates the WebserviceUpgrade controller, its watches, and adds it to the manager. */

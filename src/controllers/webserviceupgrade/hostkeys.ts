@@ -1,0 +1,73 @@
+/**
+ * Host keys across a rebuild (runbook R5, "Host keys"): a rebuilt node comes back with a new key,
+ * read through the trusted firstbox and re-pinned for exactly that node; the fingerprint is kept in
+ * the step's output so a restarted operator pins it again, and an event names old and new.
+ */
+import type { Logger } from 'pino';
+import type { Plan } from '../../api/common.js';
+import type { UpgradeNodeStatus } from '../../api/webserviceupgrade.js';
+import type { PlannedRunbook } from '../../runbook/step.js';
+import type { ControllerDeps } from '../deps.js';
+import type { ZoneAccess } from '../platform.js';
+import type { StatusSession } from '../runner.js';
+import { keyscanFingerprint } from './checks.js';
+import type { UpgradePlan } from './plan.js';
+import type { Status } from './status.js';
+
+/** The repin steps re-pin exactly their node once ssh-keyscan on the firstbox returned its key. */
+export function withRepins(
+  plan: PlannedRunbook,
+  repins: UpgradePlan['repinSteps'],
+  access: ZoneAccess,
+  log: Logger,
+): PlannedRunbook {
+  return {
+    hash: plan.hash,
+    steps: plan.steps.map((s) => {
+      const r = repins[s.id];
+      if (!r) return s;
+      return {
+        ...s,
+        verify: (out: string) => {
+          const fp = keyscanFingerprint(out);
+          if (!fp) return `ssh-keyscan on firstbox returned no host key for ${r.node} (${r.address})`;
+          access.pool.repin(r.address, fp, `R5 rebuilt VM ${r.node}; key read through the trusted firstbox`);
+          log.info({ node: r.node, address: r.address, fingerprint: fp }, 'host key re-pinned');
+          return undefined;
+        },
+      };
+    }),
+  };
+}
+
+export function repinEvents(
+  events: ControllerDeps['events'],
+  session: StatusSession,
+  previous: Status,
+  nodes: UpgradeNodeStatus[],
+): void {
+  for (const n of nodes) {
+    const before = previous.nodes?.find((p) => p.name === n.name)?.newHostKey;
+    if (n.newHostKey && n.newHostKey !== before)
+      events.event(
+        session.obj,
+        'Normal',
+        'HostKeyRepinned',
+        `${n.name} (${n.address}) was rebuilt: host key ${n.oldHostKey ?? 'unknown'} → ${n.newHostKey}, read through the trusted firstbox and pinned for this node only`,
+      );
+  }
+}
+
+/** The fingerprint the latest succeeded re-pin step of a node recorded in its output. */
+export function latestRepin(journal: Plan | undefined, node: string): string | undefined {
+  const steps = (journal?.steps ?? []).filter(
+    (s) =>
+      (s.id === `repinHostKey-${node}` || s.id === `repinRolledBackKey-${node}`) && s.state === 'Succeeded',
+  );
+  steps.sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''));
+  for (const s of steps.reverse()) {
+    const fp = keyscanFingerprint(s.outputTail);
+    if (fp) return fp;
+  }
+  return undefined;
+}

@@ -26,7 +26,11 @@ describe('job guard', () => {
   it('runs a job once, reports it running while it runs and done after, and refuses a second start', async () => {
     const marker = join(root, 'runs');
     const g = guardJob(
-      { stepId: 'scaleQingcloud', lockScope: 'pek3a', command: sh('job')`echo started >> ${marker}; sleep 2; echo finished` },
+      {
+        stepId: 'scaleQingcloud',
+        lockScope: 'pek3a',
+        command: sh('job')`echo started >> ${marker}; sleep 2; echo finished`,
+      },
       root,
     );
     expect((await run(g.check)).code).toBe(1); // no directory, no status check: not done
@@ -45,7 +49,10 @@ describe('job guard', () => {
   });
 
   it('keeps the job running when the session that started it dies', async () => {
-    const g = guardJob({ stepId: 'configQingcloud', lockScope: 'z2', command: sh('job')`sleep 2; echo ok` }, root);
+    const g = guardJob(
+      { stepId: 'configQingcloud', lockScope: 'z2', command: sh('job')`sleep 2; echo ok` },
+      root,
+    );
     const p = spawn('/bin/sh', ['-c', g.command.script], { stdio: 'ignore' });
     await sleep(800);
     p.kill('SIGKILL');

@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import { shell } from '../ssh/command.js';
 import type { ShellCommand } from '../ssh/types.js';
+import type { Step } from './step.js';
 
 export const JOB_ROOT = '/pitrix/conf/operator/jobs';
 
@@ -97,7 +98,9 @@ const CHECK = [
 
 /** Stable id of a job: step, command and inputs; short enough for a path, long enough never to collide. */
 export function jobId(spec: JobSpec): string {
-  const h = createHash('sha256').update(JSON.stringify([spec.stepId, spec.command.script, spec.inputs ?? []]));
+  const h = createHash('sha256').update(
+    JSON.stringify([spec.stepId, spec.command.script, spec.inputs ?? []]),
+  );
   return `${spec.stepId}-${h.digest('hex').slice(0, 16)}`;
 }
 
@@ -114,4 +117,19 @@ export function guardJob(spec: JobSpec, root = JOB_ROOT): GuardedJob {
       `${spec.command.purpose}: job state`,
     ),
   };
+}
+
+/**
+ * A plan step whose command runs under the guard: `step.command` is the runbook's command and
+ * `step.check`, if any, the runbook's own status check (answering 0 done / 1 not done).
+ */
+export function guardedStep(step: Step, guard: { lockScope: string; inputs?: readonly string[] }): Step {
+  const g = guardJob({
+    stepId: step.id,
+    lockScope: guard.lockScope,
+    command: step.command,
+    inputs: guard.inputs,
+    statusCheck: step.check,
+  });
+  return { ...step, command: g.command, check: g.check, job: { dir: g.dir } };
 }

@@ -18,13 +18,18 @@ export interface Step {
   command: ShellCommand;
   timeoutMs: number;
   /**
-   * "Already done?" Exit 0: done, skip or mark succeeded; exit 3: still in progress (a job the
-   * platform runs on its own), poll again later; anything else: not done, run the command.
+   * "Already done?" Exit 0: done; 1: not done, run the command; 3: still in progress (a job the
+   * platform runs on its own), poll again later. Any other answer, or none (timeout, dropped
+   * connection, cancelled), is unknown and stops the plan (src/runbook/outcome.ts).
    * A step found Running after a restart is never re-run without this check saying "not done".
    */
   check?: ShellCommand;
   /** Safe to run again when its outcome is unknown (after an interruption) and it has no check. */
   idempotent?: boolean;
+  /** Only reads (listings, describe-*, status): may simply run again after an interruption. */
+  readOnly?: boolean;
+  /** Set by `guardedStep` (jobguard.ts): the command runs under the job guard in this directory. */
+  job?: { dir: string };
   /** Exit codes that count as success when `verify` judges the output (default: only 0). */
   acceptExitCodes?: readonly number[];
   /** Destroys data (erasing disks, shutting a VM down): shown as such in the plan. */
@@ -41,6 +46,7 @@ export interface PlannedRunbook {
 }
 
 export const CHECK_DONE = 0;
+export const CHECK_NOT_DONE = 1;
 export const CHECK_IN_PROGRESS = 3;
 
 export function hostLabel(host: StepHost): string {

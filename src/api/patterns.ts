@@ -38,6 +38,8 @@ export const OS_VERSION = '^[0-9]+(\\.[0-9]+){0,3}$';
 /** An OpenSSH SHA256 fingerprint as printed by `ssh-keygen -lf`: `SHA256:` + 43 base64 chars. */
 export const SHA256_FINGERPRINT = '^SHA256:[A-Za-z0-9+/]{43}=?$';
 
+/** An absolute path on firstbox without `..`, spaces or shell characters: `/pitrix/kernels/bionic.img`. */
+export const FIRSTBOX_PATH = '^/([A-Za-z0-9_+-][A-Za-z0-9._+-]*/?)*$';
 /** A Kubernetes object name (DNS-1123 subdomain), for Secret and Zone references. */
 export const K8S_NAME = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 /** A key inside a Secret's data. */
@@ -72,6 +74,7 @@ export const patterns = {
   UNIX_USER,
   OS_VERSION,
   SHA256_FINGERPRINT,
+  FIRSTBOX_PATH,
   K8S_NAME,
   SECRET_KEY,
   DURATION,

@@ -69,8 +69,30 @@ export const WebserviceUpgradeSpec = d(
     ),
     target: d(
       z.object({
-        osName: d(pattern('NODE_ID', 32), 'Target os_name (`ubuntu`).'),
-        osVersion: d(pattern('OS_VERSION', 16), 'Target os_version (`18.04`).'),
+        osName: d(
+          withRules(pattern('NODE_ID', 32), [
+            {
+              rule: "!(self in ['ubuntu', 'debian', 'centos', 'kylin', 'rhel', 'redhat'])",
+              message:
+                'osName is the release code name the installer settings take (os_name="xenial" in runbook R5), like bionic, not the distribution',
+              check: (v) => !['ubuntu', 'debian', 'centos', 'kylin', 'rhel', 'redhat'].includes(v),
+            },
+          ]),
+          'Target os_name as the node settings file takes it: the release code name (`xenial`, `bionic`; runbook R5 writes `os_name="xenial"`).',
+        ),
+        osVersion: d(
+          pattern('OS_VERSION', 16),
+          'Target os_version as the settings file takes it (`16.04.5` in runbook R5, `18.04`).',
+        ),
+        baseImage: d(
+          pattern('FIRSTBOX_PATH', 255).optional(),
+          'Path on firstbox of the new OS base image prepared in advance (runbook R5: "on firstbox, prepare in advance the base image of the new OS"; ' +
+            'the runbook does not say where, so it is named here). Checked to exist before the first node goes down; without it the rollout does not start.',
+        ),
+        repository: d(
+          pattern('FIRSTBOX_PATH', 255).optional(),
+          'Directory on firstbox of the software repository of the new OS prepared in advance (runbook R5). Checked to exist and be non-empty before the first node goes down; without it the rollout does not start.',
+        ),
       }),
       'The OS the nodes are rebuilt on.',
     ),

@@ -176,6 +176,10 @@ const DESCRIPTIONS: Partial<Record<PatternName, [expected: string, fix: string]>
   ],
   UNIX_USER: ['a Unix user name', 'use lower-case letters, digits, _ and -, like root'],
   OS_VERSION: ['an OS version', 'use digits and dots, like 16.04.5'],
+  FIRSTBOX_PATH: [
+    'an absolute path on firstbox',
+    'use a path like /pitrix/kernels/bionic.img (no spaces, quotes or ..)',
+  ],
   SHA256_FINGERPRINT: [
     'an OpenSSH SHA256 fingerprint',
     'copy the SHA256:... value printed by ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub',

@@ -2,10 +2,10 @@
  * Output verifications of the R5 steps and the readers of the observation round trip. Pure
  * functions over command output.
  */
-import { parse } from 'yaml';
 import { parseSupervisorStatus } from '../../facts/supervisor.js';
 import { fingerprintSha256, parseKnownHosts } from '../../ssh/hostkeys.js';
 import type { NodeSettings } from './installer.js';
+import { parseSettingsText } from './settingsfile.js';
 
 /** `supervisorctl status` on one node: at least one program, every one RUNNING. */
 export function verifySupervisor(stdout: string, node: string): string | undefined {
@@ -23,29 +23,27 @@ export function keyscanFingerprint(output: string | undefined): string | undefin
   return best ? fingerprintSha256(best.keyBlob) : undefined;
 }
 
-/** A settings file (`key: value` YAML as the installer writes it). */
+/** A settings file in R5's `key="value"` format; undefined when it is empty or in another shape. */
 export function parseNodeSettings(text: string): NodeSettings | undefined {
-  let doc: Record<string, unknown>;
-  try {
-    doc = (parse(text) ?? {}) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  if (typeof doc !== 'object' || Array.isArray(doc)) return undefined;
-  const str = (k: string) => (doc[k] === undefined || doc[k] === null ? undefined : String(doc[k]));
-  const num = (k: string) => (typeof doc[k] === 'number' ? (doc[k] as number) : undefined);
+  if (!text.trim()) return undefined;
+  const r = parseSettingsText(text);
+  if ('error' in r) return undefined;
+  const v = r.values;
+  // The observation's section split drops the file's last newline; the installer's files end in one.
+  if (!text.endsWith('\n')) text = `${text}\n`;
+  const str = (k: string) => (v[k] === undefined || v[k] === '' ? undefined : v[k]);
   return {
+    text,
+    values: v,
     hostname: str('hostname'),
     role: str('role'),
     zoneId: str('zone_id'),
-    mgmtIp: str('mgmt_ip'),
-    mgmtMac: str('mgmt_mac'),
+    mgmtIp: str('mgmt_network_address'),
+    mgmtMac: str('mgmt_network_mac_address'),
     physicalHost: str('physical_host'),
-    bridge: str('bridge'),
+    bridge: str('physical_host_network_interface'),
     osName: str('os_name'),
     osVersion: str('os_version'),
-    cpu: num('cpu'),
-    memoryMb: num('memory_mb'),
   };
 }
 
@@ -72,4 +70,49 @@ export function parseFloatingIp(text: string | undefined, key: string | undefine
   if (!key) return /^\s*(\d+\.\d+\.\d+\.\d+)\s*$/m.exec(text)?.[1];
   const m = new RegExp(`^${key}:\\s*['"]?(\\d+\\.\\d+\\.\\d+\\.\\d+)`, 'm').exec(text);
   return m?.[1];
+}
+
+/**
+ * `virsh list --all` as libvirt prints it: ` Id  Name  State` rows, `-` as the id of a domain that
+ * is not running, states such as `running` and `shut off`. Name → state.
+ */
+export function parseVirshList(out: string): Map<string, string> {
+  const domains = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const m = /^\s*(\d+|-)\s+(\S+)\s+(\S.*?)\s*$/.exec(line);
+    if (m) domains.set(m[2]!, m[3]!);
+  }
+  return domains;
+}
+
+/** The `ls -1` part after `@@kernels@@` of the image check. */
+function kernelsListing(out: string): Set<string> | undefined {
+  const i = out.indexOf('@@kernels@@');
+  if (i < 0) return undefined;
+  return new Set(
+    out
+      .slice(i + '@@kernels@@'.length)
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  );
+}
+
+/**
+ * Before a node goes down (R5 step 3, seed 004 lines 137–142): libvirt on its physical host knows
+ * the VM and /pitrix/kernels/ has the image and definition R5 moves aside, and no old image of
+ * an earlier rebuild that the move would overwrite.
+ */
+export function verifyVmDefined(out: string, node: string, host: string): string | undefined {
+  const state = parseVirshList(out).get(node);
+  if (!state)
+    return `virsh list --all on ${host} does not list ${node}: the VM is not where settings/${node} says (physical_host); nothing is shut down`;
+  const files = kernelsListing(out);
+  if (!files) return `no listing of /pitrix/kernels/ from ${host}; nothing is shut down`;
+  const missing = [`${node}.img`, `${node}.xml`].filter((f) => !files.has(f));
+  if (missing.length)
+    return `/pitrix/kernels/ on ${host} has no ${missing.join(' or ')}: the old image could not be kept for a rollback, so ${node} is not shut down`;
+  if (files.has(`old-${node}.img`))
+    return `/pitrix/kernels/old-${node}.img already exists on ${host} (an earlier rebuild's image): move it away first; R5's mv would overwrite it`;
+  return undefined;
 }

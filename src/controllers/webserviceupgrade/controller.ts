@@ -35,6 +35,7 @@ import { classifyAccessError } from '../errors.js';
 import type { ZoneAccess } from '../platform.js';
 import { runPlan, type StatusSession } from '../runner.js';
 import { latestRepin, repinEvents, withRepins } from './hostkeys.js';
+import { KEYS_REFRESHED_ANNOTATION, keysRefreshMessage } from './keys.js';
 import { type Observed, observeUpgrade } from './observe.js';
 import { isNodeStep, planUpgrade, targetNodes, type Violation } from './plan.js';
 import { planRollback, ROLLBACK_ANNOTATION } from './rollback.js';
@@ -203,7 +204,14 @@ export class WebserviceUpgradeReconciler implements Reconciler {
     const spec = () =>
       (deps.informers.webserviceUpgrade.get(req.namespace, req.name)?.spec ?? {}) as { paused?: boolean };
     let waitingForWindow = false;
+    let waitingForKeys = false;
     const firstSteps = new Set(Object.values(result.nodeSteps).map((ids) => ids[0]!));
+    const keysConfirmed = () =>
+      (
+        deps.informers.webserviceUpgrade.get(req.namespace, req.name)?.metadata as
+          | { annotations?: Record<string, string> }
+          | undefined
+      )?.annotations?.[KEYS_REFRESHED_ANNOTATION] === 'true';
     const res = await runPlan(
       deps,
       {
@@ -213,6 +221,9 @@ export class WebserviceUpgradeReconciler implements Reconciler {
         paused: () => {
           if (spec().paused) return true;
           const next = session.status.plan ? nextStep(session.status.plan) : undefined;
+          // The account-database keys gate (keys.ts): no node goes down before it is confirmed.
+          waitingForKeys = !!next && next.state === 'Pending' && firstSteps.has(next.id) && !keysConfirmed();
+          if (waitingForKeys) return true;
           waitingForWindow =
             !!next &&
             next.state === 'Pending' &&
@@ -258,6 +269,14 @@ export class WebserviceUpgradeReconciler implements Reconciler {
         const n = nodes.find((x) => x.name === node);
         if (n) n.message = why;
       }
+    }
+    if (waitingForKeys && !spec().paused) {
+      session.condition(
+        'Progressing',
+        'False',
+        'KeysRefreshRequired',
+        keysRefreshMessage(wsu.metadata.name, zone.spec.global),
+      );
     }
     if (waitingForWindow && !spec().paused && wsu.spec.window) {
       phase = 'WaitingForWindow';

@@ -8,19 +8,26 @@ import { installerAtLeast } from '../../facts/version.js';
 import { shell } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
 
-/** `/pitrix/conf/settings/NODE` as the installer writes it (platform-interface: YAML). */
+/**
+ * `/pitrix/conf/settings/NODE` in R5's shell-style `key="value"` format (seed 004 lines 79–118),
+ * as the node had it before this upgrade: the whole text (every rewrite edits it, see
+ * settingsfile.ts) and the values the plan reads.
+ */
 export interface NodeSettings {
+  text: string;
+  values: Record<string, string>;
   hostname?: string;
   role?: string;
   zoneId?: string;
+  /** mgmt_network_address */
   mgmtIp?: string;
+  /** mgmt_network_mac_address */
   mgmtMac?: string;
   physicalHost?: string;
+  /** physical_host_network_interface: the bridge on the physical host (seed 004 line 76). */
   bridge?: string;
   osName?: string;
   osVersion?: string;
-  cpu?: number;
-  memoryMb?: number;
 }
 
 export interface UpgradeZoneView {
@@ -37,7 +44,10 @@ export const PACKAGES = {
 export const settingsPath = (node: string) => `/pitrix/conf/settings/${node}`;
 export const settingsBackupDir = (suffix: string) => `/pitrix/conf/settings.${suffix}`;
 export const nodeBackupDir = (node: string, name: string) => `/root/${node}-bak/${name}`;
-export const VM_DIR = '/pitrix/vm';
+/** Where a physical host keeps its VMs' images (seed 004 line 139: `cd /pitrix/kernels/`). */
+export const KERNELS_DIR = '/pitrix/kernels';
+/** seed 004 line 74. */
+export const GEN_MAC = '/pitrix/bin/gen_mac.py';
 const WS_BASE = '/pitrix/build/packages/deb/pitrix-ks-webservice-base';
 export const NGINX_CONF = `${WS_BASE}/pitrix/ks/webservice-base/conf/nginx/nginx.conf`;
 export const KEEPALIVED = `${WS_BASE}/etc/keepalived`;

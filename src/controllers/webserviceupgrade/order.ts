@@ -8,6 +8,16 @@ import type { PlatformNode } from '../../facts/types.js';
 import { validated } from '../../ssh/command.js';
 import type { NodeSettings } from './installer.js';
 
+/** Keys of settings/N a rebuild changes (seed 004 lines 73–75, 102–103) or reads (line 76). */
+const REQUIRED_KEYS = [
+  'mgmt_network_address',
+  'mgmt_network_mac_address',
+  'physical_host',
+  'physical_host_network_interface',
+  'os_name',
+  'os_version',
+] as const;
+
 export interface Violation {
   reason: string;
   message: string;
@@ -94,7 +104,17 @@ export function orderNodes(input: {
     if (!s?.physicalHost) {
       violations.push({
         reason: 'SettingsMissing',
-        message: `${n.nodeId}: /pitrix/conf/settings/${n.nodeId} on firstbox has no physical_host; R5 rebuilds VMs only (restore the node's settings file)`,
+        message: `${n.nodeId}: /pitrix/conf/settings/${n.nodeId} on firstbox is missing, not in R5's key="value" format, or has no physical_host; R5 rebuilds VMs only (restore the node's settings file)`,
+      });
+      return;
+    }
+    // The keys R5 changes or reads must be in the node's own file: the operator never adds keys
+    // (seed 004 lines 79–118 show them all).
+    const absent = [...REQUIRED_KEYS].filter((k) => s.values[k] === undefined);
+    if (absent.length) {
+      violations.push({
+        reason: 'SettingsMissing',
+        message: `${n.nodeId}: /pitrix/conf/settings/${n.nodeId} has no ${absent.join(', ')} line (seed 004's settings example has them); add them as the installer writes them`,
       });
       return;
     }

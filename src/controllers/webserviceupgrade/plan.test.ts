@@ -31,19 +31,52 @@ function ws(nodeId: string, zoneId: string, ip: string, vip = false): PlatformNo
   };
 }
 
-const settings = (zone: string, ip: string, host: string): NodeSettings => ({
-  hostname: `${zone}-ws`,
-  role: 'webservice',
-  zoneId: zone,
-  mgmtIp: ip,
-  mgmtMac: '52:54:7e:00:00:01',
-  physicalHost: host,
-  bridge: 'br0',
-  osName: 'Ubuntu',
-  osVersion: '16.04.5',
-  cpu: 8,
-  memoryMb: 16000,
-});
+/** A settings file as seed 004 lines 79–118 show it (values of this test zone). */
+const settingsText = (zone: string, ip: string, host: string) =>
+  [
+    '## Role',
+    'role="webservice"',
+    '',
+    '## Region',
+    'is_region="0"',
+    'region_id=""',
+    `zone_id="${zone}"`,
+    '',
+    '## Feature',
+    'feature_vmnode="on"',
+    'feature_ksnode="on"',
+    'feature_vgnode="off"',
+    'feature_hypernode="off"',
+    'feature_conntrack="off"',
+    '',
+    '## Firstbox',
+    'firstbox_address="10.16.1.2"',
+    '',
+    '## General',
+    'cpu_arch="x86_64"',
+    'cpu_cores="8"',
+    'memory_size="16000"',
+    'os_name="xenial"',
+    'os_version="16.04.5"',
+    `hostname="${zone}-ws"`,
+    '',
+    '## Mgmt Network',
+    'mgmt_network_interface="eth0"',
+    `mgmt_network_address="${ip}"`,
+    'mgmt_network_netmask="255.255.255.0"',
+    'mgmt_network_gateway="10.16.1.1"',
+    'mgmt_network_dns_servers="10.16.1.2"',
+    'mgmt_network_mac_address="52:54:7e:00:00:01"',
+    '',
+    '## Host',
+    `physical_host="${host}"`,
+    'physical_host_network_interface="br0"',
+    'physical_host_eip_network_interface=""',
+    '',
+  ].join('\n');
+
+const settings = (zone: string, ip: string, host: string): NodeSettings =>
+  parseNodeSettings(settingsText(zone, ip, host))!;
 
 function input(
   over: Omit<Partial<UpgradePlanInput>, 'spec'> & { spec?: Record<string, unknown> } = {},
@@ -53,7 +86,12 @@ function input(
     name: 'rebuild',
     spec: WebserviceUpgradeSpec.parse({
       zoneRef: { name: 'pek3a' },
-      target: { osName: 'ubuntu', osVersion: '18.04' },
+      target: {
+        osName: 'bionic',
+        osVersion: '18.04',
+        baseImage: '/pitrix/kernels/base/bionic.img',
+        repository: '/pitrix/repo/bionic',
+      },
       minReadySeconds: 30,
       ...spec,
     }),
@@ -90,7 +128,8 @@ describe('planUpgrade (R5)', () => {
       ['webservice1', true, 'hyper1', 'hyper2'],
     ]);
     const ids = r.plan.steps.map((s) => s.id);
-    expect(ids.slice(0, 5)).toEqual([
+    expect(ids.slice(0, 6)).toEqual([
+      'checkBaseImage',
       'backupSettings',
       'backupNode-webservice2',
       'backupNode-webservice1',
@@ -102,6 +141,7 @@ describe('planUpgrade (R5)', () => {
       'writeNodeSettings-webservice2',
       'checkBridge-webservice2',
       'genNodeList-webservice2',
+      'checkImage-webservice2',
       'stopServices-webservice2',
       'keepOldImage-webservice2',
       'launchVm-webservice2',
@@ -238,6 +278,7 @@ describe('rollback plan', () => {
       'restoreOldImage-webservice1',
       'restoreSettings-webservice1',
       'relaunchOldVm-webservice1',
+      'removeRolledBackHostKeys-webservice1',
       'repinRolledBackKey-webservice1',
       'verifyRolledBack-webservice1',
     ]);
@@ -270,11 +311,16 @@ describe('window', () => {
 
 describe('R5 output readers', () => {
   it('parses settings, floating IPs, sections and supervisor status', () => {
-    expect(parseNodeSettings("physical_host: hyper1\nos_version: '18.04'\nbridge: br0\n")).toMatchObject({
+    expect(parseNodeSettings(settingsText('pek3a', '10.16.1.21', 'hyper1'))).toMatchObject({
       physicalHost: 'hyper1',
-      osVersion: '18.04',
+      osName: 'xenial',
+      osVersion: '16.04.5',
       bridge: 'br0',
+      mgmtIp: '10.16.1.21',
     });
+    // Not R5's key="value" format (seed 004 lines 79–118): not read as settings at all.
+    expect(parseNodeSettings("physical_host: hyper1\nos_version: '18.04'\nbridge: br0\n")).toBeUndefined();
+    expect(parseNodeSettings('physical_host="hyper1"\nx=$(reboot)\n')).toBeUndefined();
     expect(parseFloatingIp('a: 1\nwebservice_floating_ip: 10.0.0.5\n', 'webservice_floating_ip')).toBe(
       '10.0.0.5',
     );

@@ -15,7 +15,7 @@ import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js'
 import { validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
 import { healthGateSteps } from './healthgate.js';
-import type { NodeSettings, UpgradeZoneView } from './installer.js';
+import { type NodeSettings, settingsBackupDir, type UpgradeZoneView } from './installer.js';
 import { orderNodes, type PlannedNode, targetNodes, type Violation } from './order.js';
 import { preparationSteps } from './prepare.js';
 import { rebuildSteps } from './rebuild.js';
@@ -77,6 +77,7 @@ export const NODE_STEP_KINDS = [
   'writeNodeSettings',
   'checkBridge',
   'genNodeList',
+  'checkImage',
   'stopServices',
   'keepOldImage',
   'launchVm',
@@ -99,7 +100,8 @@ export function isNodeStep(id: string): boolean {
 /** Which part of R5 a step id belongs to, for the node's phase. */
 export function phaseOfStep(id: string): UpgradeNodePhase {
   const kind = id.split('-')[0]!;
-  if (['preflight', 'writeNodeSettings', 'checkBridge', 'genNodeList'].includes(kind)) return 'Preparing';
+  if (['preflight', 'writeNodeSettings', 'checkBridge', 'genNodeList', 'checkImage'].includes(kind))
+    return 'Preparing';
   if (['stopServices', 'keepOldImage', 'launchVm', 'installNode', 'nginxConfig', 'keepalived'].includes(kind))
     return 'Rebuilding';
   if (['deployServices', 'restoreAddress', 'removeStaleHostKeys', 'repinHostKey'].includes(kind))
@@ -131,6 +133,12 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
       message: `spec.floatingIP ${spec.floatingIP} differs from the zone's recorded webservice_floating_ip ${input.floatingIp}; remove spec.floatingIP or make them equal`,
     });
   const floatingIp = input.floatingIp ?? spec.floatingIP;
+  if (!spec.target.baseImage || !spec.target.repository)
+    violations.push({
+      reason: 'BaseImageUnknown',
+      message:
+        'runbook R5 prepares the new OS base image and its repository on firstbox in advance, and does not say where: set spec.target.baseImage and spec.target.repository to their paths on firstbox (checked before the first node goes down)',
+    });
 
   const empty: UpgradePlan = {
     violations,
@@ -160,7 +168,7 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
   // One node at a time: each node's steps follow the previous node's health gate.
   for (const n of planned) {
     const rebuild = rebuildSteps(n, {
-      upgrade,
+      settingsBackup: settingsBackupDir(validated('OS_VERSION', input.backupSuffix, 'backup date')),
       spec,
       zone,
       settings: input.settings[n.name]!,

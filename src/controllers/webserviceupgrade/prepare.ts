@@ -63,6 +63,21 @@ export function preparationSteps(input: {
   const backup = settingsBackupDir(validated('OS_VERSION', input.backupSuffix, 'backup date'));
   const backupMarker = `${backup}/.pitrix-operator-${upgrade}`;
 
+  // seed 004 line 13: "On firstbox, prepare in advance the base image of the new OS and the
+  // corresponding software repository". Where is not said; the spec names both (planUpgrade
+  // refuses without them) and this read-only check runs before any node is touched.
+  const image = validated('FIRSTBOX_PATH', spec.target.baseImage ?? '', 'spec.target.baseImage');
+  const repo = validated('FIRSTBOX_PATH', spec.target.repository ?? '', 'spec.target.repository');
+  steps.push({
+    id: 'checkBaseImage',
+    description: `R5 precondition: the ${spec.target.osName} ${spec.target.osVersion} base image ${image} and repository ${repo} are prepared on firstbox`,
+    host: fb,
+    command: sh(
+      'check base image and repository',
+    )`test -s ${image} || { echo ${`base image ${image} is missing or empty on firstbox: prepare it before the rebuild (runbook R5)`} >&2; exit 1; }; test -d ${repo} && test -n "$(ls -A ${repo})" || { echo ${`repository ${repo} is missing or empty on firstbox: prepare it before the rebuild (runbook R5)`} >&2; exit 1; }; echo ${`base image ${image} and repository ${repo} present`}`,
+    idempotent: true,
+    timeoutMs: MIN,
+  });
   steps.push({
     id: 'backupSettings',
     description: `R5 prep: dated backup of /pitrix/conf/settings to ${backup}`,

@@ -6,22 +6,25 @@
  */
 import type { WebserviceUpgradeSpec } from '../../api/webserviceupgrade.js';
 import type { Step } from '../../runbook/step.js';
-import { and, sh, shell, validated } from '../../ssh/command.js';
+import { and, seq, sh, shell, validated } from '../../ssh/command.js';
 import { parseKnownHosts } from '../../ssh/hostkeys.js';
-import { verifySupervisor } from './checks.js';
+import type { ShellCommand } from '../../ssh/types.js';
+import { verifySupervisor, verifyVmDefined } from './checks.js';
 import {
   execNodes,
+  GEN_MAC,
   installerTools,
   KEEPALIVED,
+  KERNELS_DIR,
   NGINX_CONF,
   type NodeSettings,
   PACKAGES,
   settingsPath,
   sshPortOpen,
   type UpgradeZoneView,
-  VM_DIR,
 } from './installer.js';
 import type { PlannedNode } from './order.js';
+import { editSettingsText, settingsLine } from './settingsfile.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -30,52 +33,71 @@ function majorMinor(version: string): string {
   return version.split('.').slice(0, 2).join('.');
 }
 
+/**
+ * settings/N for the rebuild: the node's own file (the dated backup) with only the keys R5 changes
+ * (seed 004 lines 73–75 and the example's os_name/os_version, lines 102–103). The MAC is `@MAC@`
+ * here and becomes gen_mac.py's output on the firstbox. The lines returned are what the file must
+ * contain afterwards (the step's check).
+ */
 export function renderNodeSettings(
   name: string,
-  upgrade: string,
   s: NodeSettings,
   next: { mgmtIp: string; physicalHost: string; osName: string; osVersion: string },
-): { text: string; marker: string } {
-  const marker = `# pitrix-operator WebserviceUpgrade/${upgrade}: rebuild on ${next.osName} ${next.osVersion} (R5.1)`;
-  const lines = [
-    `# settings of ${name}`,
-    marker,
-    `hostname: ${s.hostname ?? name}`,
-    `role: ${s.role ?? 'webservice'}`,
-    `zone_id: ${s.zoneId ?? ''}`,
-    `mgmt_ip: ${next.mgmtIp}`,
-    // Replaced by the output of gen_mac.py when the step runs.
-    "mgmt_mac: '@MAC@'",
-    `physical_host: ${next.physicalHost}`,
-    `bridge: ${s.bridge ?? 'br0'}`,
-    `os_name: ${next.osName}`,
-    `os_version: '${next.osVersion}'`,
-  ];
-  if (s.cpu !== undefined) lines.push(`cpu: ${s.cpu}`);
-  if (s.memoryMb !== undefined) lines.push(`memory_mb: ${s.memoryMb}`);
-  return { text: `${lines.join('\n')}\n`, marker };
+): { text: string; lines: string[] } {
+  const changes = {
+    mgmt_network_address: next.mgmtIp,
+    mgmt_network_mac_address: '@MAC@',
+    physical_host: next.physicalHost,
+    os_name: next.osName,
+    os_version: next.osVersion,
+  };
+  const r = editSettingsText(s.text, changes);
+  if ('error' in r) throw new Error(`/pitrix/conf/settings/${name}: ${r.error}`);
+  return {
+    text: r.text,
+    lines: (['mgmt_network_address', 'physical_host', 'os_name', 'os_version'] as const).map((k) =>
+      settingsLine(k, changes[k]),
+    ),
+  };
+}
+
+/**
+ * R5 step 7 (seed 004 lines 200–203): remove the node's stale host keys by name and address on
+ * firstbox and, through `exec_nodes.sh -f all`, on every node. Also used after a rollback.
+ */
+export function removeStaleHostKeys(name: string, addresses: readonly string[]): ShellCommand {
+  const one = (k: string) =>
+    sh('remove stale host key')`{ ssh-keygen -f /root/.ssh/known_hosts -R ${k} >/dev/null 2>&1 || true; }`;
+  const local = seq([name, ...addresses].map(one), 'remove stale host keys');
+  return sh('remove stale host keys')`${local}; ${execNodes(
+    'all',
+    local,
+    'remove stale host keys on all nodes',
+    true,
+  )} || echo 'warning: some nodes did not answer exec_nodes.sh'`;
 }
 
 /** The steps that rebuild node `n`, in order, and the id of the one whose output re-pins its key. */
 export function rebuildSteps(
   n: PlannedNode,
   input: {
-    /** The validated metadata.name of the upgrade. */
-    upgrade: string;
     spec: WebserviceUpgradeSpec;
     zone: UpgradeZoneView;
     /** The node's settings before this upgrade touched them. */
     settings: NodeSettings;
     floatingIp?: string | undefined;
+    /** The dated backup of /pitrix/conf/settings (the node's own file is read from it). */
+    settingsBackup: string;
   },
 ): { steps: Step[]; repinStep: string } {
-  const { upgrade, spec, zone, floatingIp } = input;
+  const { spec, zone, floatingIp } = input;
   const fb = { kind: 'firstbox' } as const;
   const tools = installerTools(zone.installerVersion);
   const steps: Step[] = [];
   const s = input.settings;
   const file = settingsPath(n.name);
-  const bridge = validated('DEVICE', s.bridge ?? 'br0', `bridge of ${n.name}`);
+  const bridge = validated('DEVICE', s.bridge ?? '', `physical_host_network_interface of ${n.name}`);
+  const settingsBackup = input.settingsBackup;
   const osName = spec.target.osName;
   const osVersion = spec.target.osVersion;
   const node = { kind: 'node', address: n.address, port: 22 } as const;
@@ -90,32 +112,38 @@ export function rebuildSteps(
     idempotent: true,
     timeoutMs: 2 * MIN,
   });
-  const rendered = renderNodeSettings(n.name, upgrade, s, {
+  const rendered = renderNodeSettings(n.name, s, {
     mgmtIp: n.temporaryAddress ?? n.address,
     physicalHost: n.newPhysicalHost,
     osName,
     osVersion,
   });
+  const backup = `${settingsBackup}/${n.name}`;
+  const written = and(
+    rendered.lines.map((l) => shell(['grep', '-qxF', l, file], 'settings line written?')),
+    'settings of this rebuild written?',
+  );
+  // gen_mac.py prints one MAC (ASSUMPTION, platform-interface.md); anything else stops the step.
   const write = sh(
     'write node settings',
-  )`mac=$(/pitrix/install/gen_mac.py) && test -n "$mac" && printf '%s' ${rendered.text} | sed "s/@MAC@/$mac/" > ${`${file}.tmp`} && mv ${`${file}.tmp`} ${file}`;
+  )`mac=$(${GEN_MAC}) && printf '%s\\n' "$mac" | grep -qxE '([0-9a-f]{2}:){5}[0-9a-f]{2}' || { echo ${`${GEN_MAC} printed no MAC address:`} "$mac" >&2; exit 1; }; printf '%s' ${rendered.text} | sed "s/@MAC@/$mac/" > ${`${file}.tmp`} && mv ${`${file}.tmp`} ${file}`;
   steps.push({
     id: `writeNodeSettings-${n.name}`,
     description:
-      `R5.1 write settings/${n.name}: ${n.temporaryAddress ? `temporary address ${n.temporaryAddress} (verified unused)` : `its own address ${n.address}`}, ` +
-      `a new MAC from gen_mac.py, physical host ${n.physicalHost} → ${n.newPhysicalHost}, ${osName} ${osVersion}`,
+      `R5.1 write settings/${n.name} from its own file (${backup}), changing only mgmt_network_address (${n.temporaryAddress ? `temporary ${n.temporaryAddress}, verified unused` : `kept ${n.address}`}), ` +
+      `mgmt_network_mac_address (${GEN_MAC}), physical_host ${n.physicalHost} → ${n.newPhysicalHost}, os_name ${osName}, os_version ${osVersion}`,
     host: fb,
     command: n.temporaryAddress
       ? sh(
           'write node settings',
         )`if ${sshPortOpen(n.temporaryAddress)}; then echo ${`temporary address ${n.temporaryAddress} answers on port 22: it is in use; pick another in spec.temporaryAddresses`} >&2; exit 1; fi; ${write}`
       : write,
-    check: shell(['grep', '-qxF', rendered.marker, file], 'settings already written?'),
+    check: written,
     timeoutMs: 2 * MIN,
   });
   steps.push({
     id: `checkBridge-${n.name}`,
-    description: `R5.1 bridge ${bridge} exists on ${n.newPhysicalHost}`,
+    description: `R5.1 bridge ${bridge} (physical_host_network_interface) exists on ${n.newPhysicalHost}`,
     host: fb,
     command: execNodes(
       n.newPhysicalHost,
@@ -125,7 +153,7 @@ export function rebuildSteps(
     verify: (out) =>
       new RegExp(`: ${bridge}[:@]`).test(out)
         ? undefined
-        : `bridge ${bridge} not found on ${n.newPhysicalHost}; fix bridge in /pitrix/conf/settings/${n.name}`,
+        : `bridge ${bridge} not found on ${n.newPhysicalHost}; set physical_host_network_interface in /pitrix/conf/settings/${n.name} to its bridge (seed 004 line 76: usually br0 or br1)`,
     idempotent: true,
     timeoutMs: 2 * MIN,
   });
@@ -140,6 +168,23 @@ export function rebuildSteps(
     idempotent: true,
     timeoutMs: HOUR,
   });
+  const k = KERNELS_DIR;
+  const inKernels = (f: string) => `${k}/${f}`;
+  // Before the node goes down: its image is where R5 moves it from (seed 004 lines 138–142), or
+  // the rebuild would leave nothing to roll back to. Read-only.
+  steps.push({
+    id: `checkImage-${n.name}`,
+    description: `R5.3 before the shutdown, on ${n.physicalHost}: virsh list --all shows ${n.name}, ${k}/ holds ${n.name}.img and ${n.name}.xml and no old-${n.name}.img`,
+    host: fb,
+    command: execNodes(
+      n.physicalHost,
+      sh('list vms and images')`virsh list --all && echo @@kernels@@ && ls -1 ${k}/`,
+      'list vms and images',
+    ),
+    verify: (out) => verifyVmDefined(out, n.name, n.physicalHost),
+    idempotent: true,
+    timeoutMs: 2 * MIN,
+  });
   const down = sshPortOpen(n.address);
   steps.push({
     id: `stopServices-${n.name}`,
@@ -152,24 +197,24 @@ export function rebuildSteps(
     destructive: true,
     timeoutMs: 5 * MIN,
   });
-  const img = `${VM_DIR}/${n.name}.img`;
-  const xml = `${VM_DIR}/${n.name}.xml`;
-  const oldImg = `${VM_DIR}/old-${n.name}.img`;
-  const oldXml = `${VM_DIR}/old-${n.name}.xml`;
+  // seed 004 lines 138–142, verbatim but for the node's name; the domain must be shut off first
+  // (the original only lists it: what to look for is ours, platform-interface.md).
   steps.push({
     id: `keepOldImage-${n.name}`,
-    description: `R5.3 on ${n.physicalHost}: keep the old image (old-${n.name}.img, old-${n.name}.xml), remove ${n.name}.Done`,
+    description: `R5.3 on ${n.physicalHost}: virsh list --all shows ${n.name} shut off; cd ${k}/; rm -f ${n.name}.Done; mv ${n.name}.img old-${n.name}.img; mv ${n.name}.xml old-${n.name}.xml`,
     host: fb,
     command: execNodes(
       n.physicalHost,
       sh(
         'keep old image',
-      )`rm -f ${`${VM_DIR}/${n.name}.Done`} && { test ! -e ${img} || mv ${img} ${oldImg}; } && { test ! -e ${xml} || mv ${xml} ${oldXml}; }`,
+      )`state=$(virsh list --all | awk -v d=${n.name} '$2 == d { $1 = ""; $2 = ""; sub(/^ +/, ""); print }') && if [ "$state" != 'shut off' ]; then echo ${`${n.name} on ${n.physicalHost} is not shut off, its image is not moved; virsh list --all says:`} "$state" >&2; exit 1; fi && cd ${k}/ && rm -f ${`${n.name}.Done`} && mv ${`${n.name}.img`} ${`old-${n.name}.img`} && mv ${`${n.name}.xml`} ${`old-${n.name}.xml`}`,
       'keep old image',
     ),
     check: execNodes(
       n.physicalHost,
-      sh('old image kept?')`test ! -e ${img} && test ! -e ${xml} && test -e ${oldImg}`,
+      sh(
+        'old image kept?',
+      )`test ! -e ${inKernels(`${n.name}.img`)} && test -e ${inKernels(`old-${n.name}.img`)} && test -e ${inKernels(`old-${n.name}.xml`)}`,
       'old image kept?',
     ),
     timeoutMs: 10 * MIN,
@@ -181,7 +226,7 @@ export function rebuildSteps(
     command: shell(['/pitrix/install/launch_vms.sh', '-f', n.name], 'launch vm'),
     check: and(
       [
-        shell(['grep', '-qxF', rendered.marker, file], 'settings of this rebuild?'),
+        written,
         sh(
           'vm up on the target os?',
         )`${execNodes(n.name, shell(['lsb_release', '-rs'], 'os release'), 'os release')} | grep -qx ${majorMinor(osVersion)}`,
@@ -261,28 +306,22 @@ export function rebuildSteps(
     timeoutMs: 30 * MIN,
   });
   if (n.temporaryAddress) {
-    const line = `mgmt_ip: ${n.address}`;
+    const line = settingsLine('mgmt_network_address', n.address);
     steps.push({
       id: `restoreAddress-${n.name}`,
-      description: `R5.1 give ${n.name} its own address ${n.address} back in settings/${n.name} (the temporary ${n.temporaryAddress} was lent)`,
+      description: `R5.1 give ${n.name} its own address ${n.address} back in settings/${n.name} (the temporary ${n.temporaryAddress} was lent; seed 004 line 73)`,
       host: fb,
-      command: sh('restore address')`sed -i ${`s/^mgmt_ip: .*$/${line}/`} ${file}`,
+      command: sh('restore address')`sed -i ${`s/^mgmt_network_address=.*$/${line}/`} ${file}`,
       check: shell(['grep', '-qxF', line, file], 'address restored?'),
       timeoutMs: MIN,
     });
   }
-  const removeKeys = (k: string) =>
-    sh('remove stale host key')`{ ssh-keygen -f /root/.ssh/known_hosts -R ${k} >/dev/null 2>&1 || true; }`;
+  const stale = [n.address, ...(n.temporaryAddress ? [n.temporaryAddress] : [])];
   steps.push({
     id: `removeStaleHostKeys-${n.name}`,
-    description: `R5.7 remove ${n.name}'s stale host keys (ssh-keygen -R ${n.name} and ${n.address}) on firstbox and all nodes`,
+    description: `R5.7 remove ${n.name}'s stale host keys (ssh-keygen -R ${n.name}, ${stale.join(', ')}) on firstbox and all nodes`,
     host: fb,
-    command: sh('remove stale host keys')`${removeKeys(n.name)}; ${removeKeys(n.address)}; ${execNodes(
-      'all',
-      sh('remove stale host keys')`${removeKeys(n.name)}; ${removeKeys(n.address)}`,
-      'remove stale host keys on all nodes',
-      true,
-    )} || echo 'warning: some nodes did not answer exec_nodes.sh'`,
+    command: removeStaleHostKeys(n.name, stale),
     idempotent: true,
     timeoutMs: 10 * MIN,
   });

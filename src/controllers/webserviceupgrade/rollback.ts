@@ -9,11 +9,13 @@ import { and, sh, shell, validated } from '../../ssh/command.js';
 import { verifySupervisor } from './checks.js';
 import {
   installerTools,
+  KERNELS_DIR,
   type NodeSettings,
   settingsBackupDir,
   settingsPath,
   sshPortOpen,
 } from './installer.js';
+import { removeStaleHostKeys } from './rebuild.js';
 
 const MIN = 60_000;
 
@@ -39,9 +41,9 @@ export function planRollback(input: RollbackInput): RollbackPlan {
   const host = validated('NODE_ID', input.original.physicalHost ?? '', `original physical_host of ${node}`);
   const backup = settingsBackupDir(validated('OS_VERSION', input.backupSuffix, 'backup date'));
   const tools = installerTools(input.installerVersion);
-  const vm = '/pitrix/vm';
-  const img = `${vm}/${node}.img`;
-  const oldImg = `${vm}/old-${node}.img`;
+  const k = KERNELS_DIR;
+  const img = `${k}/${node}.img`;
+  const oldImg = `${k}/old-${node}.img`;
   const down = sshPortOpen(address);
   const fb = { kind: 'firstbox' } as const;
   const execOn = (target: string, inner: ReturnType<typeof shell>, purpose: string) =>
@@ -61,13 +63,14 @@ export function planRollback(input: RollbackInput): RollbackPlan {
     },
     {
       id: `restoreOldImage-${node}`,
-      description: `R5 rollback: on ${host} move old-${node}.img/.xml back to ${node}.img/.xml`,
+      description: `R5 rollback: on ${host}, with virsh list --all showing ${node} shut off, move ${k}/old-${node}.img/.xml back to ${node}.img/.xml`,
       host: fb,
+      // The reverse of seed 004 lines 138–142, after virsh list --all shows the domain shut off.
       command: execOn(
         host,
         sh(
           'restore old image',
-        )`cd ${vm} && mv -f ${oldImg} ${img} && mv -f ${`${vm}/old-${node}.xml`} ${`${vm}/${node}.xml`} && touch ${`${vm}/${node}.Done`}`,
+        )`state=$(virsh list --all | awk -v d=${node} '$2 == d { $1 = ""; $2 = ""; sub(/^ +/, ""); print }'); if [ "$state" != 'shut off' ]; then echo ${`${node} on ${host} is not shut off, the old image is not moved back; virsh list --all says:`} "$state" >&2; exit 1; fi; cd ${k}/ && mv -f ${`old-${node}.img`} ${`${node}.img`} && mv -f ${`old-${node}.xml`} ${`${node}.xml`} && touch ${`${node}.Done`}`,
         'restore old image',
       ),
       check: execOn(
@@ -102,6 +105,14 @@ export function planRollback(input: RollbackInput): RollbackPlan {
         'old vm up?',
       )`${execOn(node, shell(['lsb_release', '-rs'], 'os release'), 'os release')} | grep -qx ${osMm}`,
       timeoutMs: 30 * MIN,
+    },
+    {
+      id: `removeRolledBackHostKeys-${node}`,
+      description: `R5 rollback: remove ${node}'s stale host keys (ssh-keygen -R ${node}, ${address}) on firstbox and all nodes, as step 7 does`,
+      host: fb,
+      command: removeStaleHostKeys(node, [address]),
+      idempotent: true,
+      timeoutMs: 10 * MIN,
     },
     {
       id: `repinRolledBackKey-${node}`,

@@ -94,7 +94,8 @@ export function firstboxTools(installerVersion: string): string[] {
     '/pitrix/lib/pitrix-scripts/src/tag/migrate_for_tag_server.py',
     '/pitrix/install/launch_vms.sh',
     '/pitrix/install/install_nodes.sh',
-    '/pitrix/install/gen_mac.py',
+    // seed 004 line 74.
+    '/pitrix/bin/gen_mac.py',
     ...cli.map((c) => `/pitrix/cli/${c}.py`),
     ...jobs.flatMap((j) => [`/pitrix/cli/get-${j}-status.py`, `/pitrix/cli/get-${j}-log.py`]),
   ];
@@ -233,6 +234,9 @@ export function layoutHost(p: LayoutPaths, h: HostState, all: HostState[]): stri
     for (const name of FIRSTBOX_SHIMS) shim(join(R, '.sim/shims', name), factShim(p, name));
   const tools = h.kind === 'firstbox' ? firstboxTools(h.firstbox!.installerVersion) : nodeTools(h.roles);
   for (const t of tools) shim(join(R, t), commandShim(p, t.split('/').pop()!));
+  // A physical host of VMs has libvirt's virsh (seed 004 line 138).
+  if (all.some((x) => x.vm?.physicalHost === h.id))
+    shim(join(R, '.sim/shims/virsh'), commandShim(p, 'virsh'));
   if (h.kind === 'firstbox') layoutFirstbox(R, h, all);
   else layoutNode(R, h, all);
   const init = join(dir, 'init.sh');
@@ -295,7 +299,8 @@ function layoutFirstbox(R: string, h: HostState, all: HostState[]): void {
   w('pitrix/config/templates/settings.template.yaml', SETTINGS_TEMPLATE);
   w('pitrix/config/templates/vm_variables.template.yaml', VM_VARIABLES_TEMPLATE);
   w('pitrix/conf/settings/global', `domain: ${fb.domain}\nglobal_zone: ${globalZone}\n`);
-  for (const n of all) if (n.kind === 'node' && !n.spare) w(`pitrix/conf/settings/${n.id}`, nodeSettings(n));
+  for (const n of all)
+    if (n.kind === 'node' && !n.spare) w(`pitrix/conf/settings/${n.id}`, nodeSettings(n, h.address));
   w('pitrix/conf/node_list', nodeListText(fb.nodes));
   for (const d of [
     'repo/indep/boss2',
@@ -345,14 +350,15 @@ function layoutNode(R: string, h: HostState, all: HostState[]): void {
       `ACCESS_KEY_ID = '${h.zone.toUpperCase()}CONSOLEKEY'\n`,
     );
   }
-  // VM images live on the physical host the scenario puts each VM on (R5 step 3).
+  // VM images live on the physical host the scenario puts each VM on, in /pitrix/kernels/
+  // (seed 004 lines 139–142), with the libvirt domain definition beside them.
   for (const vm of all.filter((x) => x.vm?.physicalHost === h.id)) {
-    w(`pitrix/vm/${vm.id}.img`, `${JSON.stringify(imageOf(vm))}\n`);
+    w(`pitrix/kernels/${vm.id}.img`, `${JSON.stringify(imageOf(vm))}\n`);
     w(
-      `pitrix/vm/${vm.id}.xml`,
+      `pitrix/kernels/${vm.id}.xml`,
       `<domain type='kvm'><name>${vm.id}</name><memory unit='KiB'>${vm.facts.memoryKb}</memory></domain>\n`,
     );
-    w(`pitrix/vm/${vm.id}.Done`, '');
+    w(`pitrix/kernels/${vm.id}.Done`, '');
   }
 }
 

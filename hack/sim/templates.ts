@@ -2,6 +2,7 @@
  * Initial file contents of a simulated firstbox: server.yaml per zone (with the comments a real
  * one carries, so the operator's YAML edits must keep them), settings templates, node settings.
  */
+import { renderSettings } from './settings.js';
 import type { HostState, ZoneRecord } from './types.js';
 
 export function serverYaml(
@@ -88,18 +89,6 @@ deploy_websupervisor: 0
 `;
 
 /** /pitrix/conf/settings/NODE: the node's VM definition that launch_vms.sh reads (R5 step 1). */
-export function nodeSettings(h: HostState): string {
-  return `# settings of ${h.id}
-hostname: ${h.hostname}
-role: ${h.roles.join(',')}
-zone_id: ${h.zone}
-mgmt_ip: ${h.address}
-mgmt_mac: '${h.vm?.mac ?? h.facts.nics[0]?.mac ?? ''}'
-physical_host: ${h.vm?.physicalHost ?? ''}
-bridge: br0
-os_name: ${h.facts.os.name}
-os_version: ${h.facts.os.version}
-cpu: ${h.facts.cpu}
-memory_mb: ${Math.round(h.facts.memoryKb / 1024)}
-`;
+export function nodeSettings(h: HostState, firstboxAddress = ''): string {
+  return renderSettings(h, firstboxAddress);
 }

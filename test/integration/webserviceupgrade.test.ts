@@ -6,7 +6,7 @@
  * re-pin of exactly the rebuilt node, the health gate stopping the rollout, rollback, crash safety
  * (seeded SIGKILL loop) and the zone lock against a NodePool scale-out.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,11 @@ beforeAll(async () => {
   await sc.apply(subZone('pek3b'));
   await sc.apply(subZone('pek3c'));
   for (const z of ['pek3a', 'pek3b', 'pek3c']) await sc.waitCondition('zone', z, 'Ready', 'True', 30_000);
+  // What R5 prepares on firstbox in advance (seed 004 line 13): the new OS base image and repository.
+  for (const c of ['bionic', 'focal']) {
+    await sc.sim.writeFile('firstbox', `pitrix/kernels/base/${c}.img`, `base image ${c}\n`);
+    await sc.sim.writeFile('firstbox', `pitrix/repo/${c}/Packages`, `Package: pitrix-node-base\n`);
+  }
 }, 120_000);
 
 function subZone(zoneId: string) {
@@ -92,14 +97,25 @@ afterAll(async () => {
   await cp?.stop();
 });
 
-function upgrade(name: string, zone: string, extra: Record<string, unknown> = {}) {
+const target = (codename: string, osVersion: string) => ({
+  osName: codename,
+  osVersion,
+  baseImage: `/pitrix/kernels/base/${codename}.img`,
+  repository: `/pitrix/repo/${codename}`,
+});
+
+/** An upgrade whose account-database keys are confirmed refreshed unless `keysRefreshed` is false. */
+function upgrade(name: string, zone: string, extra: Record<string, unknown> = {}, keysRefreshed = true) {
   return {
     apiVersion: 'ops.pitrix.io/v1alpha1',
     kind: 'WebserviceUpgrade',
-    metadata: { name },
+    metadata: {
+      name,
+      ...(keysRefreshed ? { annotations: { 'ops.pitrix.io/keys-refreshed': 'true' } } : {}),
+    },
     spec: {
       zoneRef: { name: zone },
-      target: { osName: 'ubuntu', osVersion: '18.04' },
+      target: target('bionic', '18.04'),
       minReadySeconds: 1,
       ...extra,
     },
@@ -149,7 +165,31 @@ async function waitReady(name: string, timeoutMs = 150_000): Promise<Resource> {
 describe('WebserviceUpgrade (R5)', () => {
   it('rebuilds the global zone (2 nodes): one at a time, VIP holder last, floating IP, global packages; a NodePool waits on the lock', async () => {
     const t0 = Date.now();
-    await sc.apply(upgrade('pek3a-bionic', 'pek3a', { floatingIP: `127.77.${SUBNET}.100` }));
+    await sc.apply(upgrade('pek3a-bionic', 'pek3a', { floatingIP: `127.77.${SUBNET}.100` }, false));
+    // The account-database keys (seed 004 lines 52, 57): no node goes down until a human confirms.
+    const gate = await sc.waitCondition(
+      'webserviceupgrade',
+      'pek3a-bionic',
+      'Progressing',
+      'False',
+      90_000,
+      'KeysRefreshRequired',
+    );
+    expect(condition(gate, 'Progressing')!.message).toMatch(
+      /secret_access_key.*secret_console_key.*keys-refreshed=true/,
+    );
+    expect(gate.status!.plan!.steps!.find((x) => x.id === 'checkBaseImage')!.state).toBe('Succeeded');
+    for (const x of gate.status!.plan!.steps!.filter((x) => x.id.startsWith('stopServices-')))
+      expect(x.state, x.id).toBe('Pending');
+    expect((await sc.sim.state('webservice-a1')).power).toBe('on');
+    await cp.kubectl([
+      'annotate',
+      'webserviceupgrade',
+      'pek3a-bionic',
+      '-n',
+      sc.ns,
+      'ops.pitrix.io/keys-refreshed=true',
+    ]);
     // Once the rollout holds the zone, a scale-out of the same zone waits for it.
     await waitUntil(
       async () => {
@@ -251,11 +291,19 @@ describe('WebserviceUpgrade (R5)', () => {
     expect(Object.values(s.supervisor.programs).every((p) => p.state === 'RUNNING')).toBe(true);
     const vm = await sc.sim.commandLog('hyper-a1');
     expect(
-      vm.some((e) =>
-        /mv -f \/pitrix\/vm\/old-webservice-a1\.img \/pitrix\/vm\/webservice-a1\.img/.test(e.command),
+      vm.some(
+        (e) =>
+          e.command.startsWith('state=$(virsh list --all') &&
+          e.command.includes('cd /pitrix/kernels/ && mv -f old-webservice-a1.img webservice-a1.img'),
       ),
     ).toBe(true);
-    await expect(sc.sim.readState('hyper-a1', 'pitrix/vm/old-webservice-a1.img')).rejects.toThrow();
+    await expect(sc.sim.readState('hyper-a1', 'pitrix/kernels/old-webservice-a1.img')).rejects.toThrow();
+    expect(await sc.sim.readState('hyper-a1', 'pitrix/kernels/webservice-a1.img')).toContain('16.04.5');
+    // Stale host keys removed after the rollback, as R5 step 7 does (seed 004 lines 200–203).
+    const fbLog = (await sc.sim.commandLog('firstbox')).filter((e) => Date.parse(e.time) >= t0);
+    expect(
+      fbLog.some((e) => e.command.includes('ssh-keygen -f /root/.ssh/known_hosts -R webservice-a1')),
+    ).toBe(true);
     await cp.kubectl(['delete', 'webserviceupgrade', 'pek3a-bionic', '-n', sc.ns, '--wait=true']);
     console.log(`rollback: ${Date.now() - t0} ms`);
   }, 120_000);
@@ -309,9 +357,20 @@ describe('WebserviceUpgrade (R5)', () => {
       );
       expect(s.packages['pitrix-ks-console']).toBeUndefined();
       // The temporary address was lent, then the node's own address written back.
+      // settings/N was rewritten from the node's own file, only R5's keys changed (seed 004 l. 72–118).
       const settings = await sc.sim.readState('firstbox', `pitrix/conf/settings/${id}`);
-      expect(settings).toContain(`mgmt_ip: ${sc.sim.host(id).address}`);
-      expect(settings).toMatch(/mgmt_mac: '52:54:9e:/);
+      const date = String(wsuStatus(done).startedAt ?? '')
+        .slice(0, 10)
+        .replaceAll('-', '');
+      const before = await sc.sim.readState('firstbox', `pitrix/conf/settings.${date}/${id}`);
+      const a = before.split('\n');
+      const b = settings.split('\n');
+      expect(b.length).toBe(a.length);
+      const changed = a.flatMap((l, i) => (l === b[i] ? [] : [l.split('=')[0]]));
+      expect(changed).toEqual(['os_name', 'os_version', 'mgmt_network_mac_address', 'physical_host']);
+      expect(settings).toContain(`mgmt_network_address="${sc.sim.host(id).address}"`);
+      expect(settings).toContain('os_name="bionic"');
+      expect(settings).toMatch(/mgmt_network_mac_address="52:54:9e:/);
     }
     const log = await sc.sim.commandLog('firstbox');
     expect(
@@ -359,6 +418,27 @@ describe('WebserviceUpgrade (R5)', () => {
     await cp.kubectl(['delete', 'webserviceupgrade', 'pek3c-keys', '-n', sc.ns, '--wait=true']);
   }, 120_000);
 
+  it('a missing image stops the node before its shutdown (seed 004 lines 136–143)', async () => {
+    const host = (await sc.sim.state('webservice-c2')).vm!.physicalHost;
+    const img = join(sc.sim.rootOf(host), 'pitrix/kernels/webservice-c2.img');
+    renameSync(img, `${img}.away`);
+    try {
+      await sc.apply(upgrade('pek3c-noimage', 'pek3c', { nodes: ['webservice-c2'] }));
+      const r = await sc.waitCondition('webserviceupgrade', 'pek3c-noimage', 'Degraded', 'True', 90_000);
+      expect(condition(r, 'Degraded')!.message).toMatch(/no webservice-c2\.img.*not shut down/);
+      const steps = r.status!.plan!.steps!;
+      expect(steps.find((x) => x.id === 'checkImage-webservice-c2')!.state).toBe('Failed');
+      expect(steps.find((x) => x.id === 'stopServices-webservice-c2')!.state).toBe('Pending');
+      expect((await sc.sim.state('webservice-c2')).power).toBe('on');
+      expect((await sc.sim.commandLog(host)).some((e) => e.command.startsWith('virsh list --all'))).toBe(
+        true,
+      );
+    } finally {
+      renameSync(`${img}.away`, img);
+      await cp.kubectl(['delete', 'webserviceupgrade', 'pek3c-noimage', '-n', sc.ns, '--wait=true']);
+    }
+  }, 120_000);
+
   it('survives SIGKILL at a random step (seeded): converges, no finished step runs twice, one node down at most', async () => {
     const runs = process.env.PITRIX_SOAK === '1' ? 20 : 2;
     const rand = mulberry32(Number(process.env.PITRIX_SOAK_SEED ?? 6));
@@ -368,7 +448,7 @@ describe('WebserviceUpgrade (R5)', () => {
       const t0 = Date.now();
       const name = `kill-${run}`;
       await sc.apply(
-        upgrade(name, 'pek3a', { target: { osName: 'ubuntu', osVersion: run % 2 ? '18.04' : '20.04' } }),
+        upgrade(name, 'pek3a', { target: run % 2 ? target('bionic', '18.04') : target('focal', '20.04') }),
       );
       let r = await waitPlan(name);
       const steps = r.status!.plan!.steps!;
@@ -414,8 +494,8 @@ describe('WebserviceUpgrade (R5)', () => {
         ).toBeLessThanOrEqual(n);
       const timeline = (await sc.sim.timeline()).filter((e) => e.time >= t0);
       expect(maxDownAtOnce(timeline, ws), `${name}: webservice nodes down at once`).toBe(1);
-      const target = run % 2 ? '18.04' : '20.04';
-      for (const id of ws) expect((await sc.sim.state(id)).facts.os.version, `${name} ${id}`).toBe(target);
+      const version = run % 2 ? '18.04' : '20.04';
+      for (const id of ws) expect((await sc.sim.state(id)).facts.os.version, `${name} ${id}`).toBe(version);
       console.log(`${name}: killed at ${victim}, converged in ${Date.now() - t0} ms`);
     }
     console.log(`SIGKILL loop: ${runs} run(s) in ${Date.now() - started} ms`);

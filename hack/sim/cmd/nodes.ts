@@ -1,9 +1,9 @@
 /** R4 steps 1–4 on the firstbox: the installer's node list, key access, hardware collection, fixes. */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { nodeListText } from '../layout.js';
 import { effectiveFacts, recordOf } from '../render.js';
+import { parseSettings } from '../settings.js';
 import { readConfig } from '../store.js';
 import type { FirstboxData, NodeRecord } from '../types.js';
 import {
@@ -273,7 +273,7 @@ const genNodeList: Cmd = () => {
     for (const file of readdirSync(dir)) {
       const r = f.nodes.find((x) => x.node_id === file);
       if (!r) continue;
-      const s = parse(readFileSync(join(dir, file), 'utf8')) as { role?: string; hostname?: string } | null;
+      const s = parseSettings(readFileSync(join(dir, file), 'utf8'), `/pitrix/conf/settings/${file}`);
       if (s?.role) r.roles = String(s.role).split(',');
       if (s?.hostname) r.hostname = s.hostname;
     }

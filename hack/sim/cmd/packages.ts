@@ -181,7 +181,7 @@ export function installOnNode(nodeId: string, pkg: string, version: string, f: F
 export function syncImage(nodeId: string, _f: FirstboxData): void {
   const vm = readNode(nodeId);
   if (!vm.vm) return;
-  const img = join(nodeRoot(vm.vm.physicalHost), 'pitrix/vm', `${nodeId}.img`);
+  const img = join(nodeRoot(vm.vm.physicalHost), 'pitrix/kernels', `${nodeId}.img`);
   if (existsSync(img)) writeFileSync(img, `${JSON.stringify(imageOf(vm))}\n`);
 }
 

@@ -1,13 +1,13 @@
 /** R5: VM rebuilds (launch_vms.sh, install_nodes.sh), MACs, and the webservice cache tool. */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { ROLE_SERVICES } from '../catalog.js';
 import { writeFacts } from '../facts-files.js';
 import type { imageOf } from '../layout.js';
 import { codenameOf } from '../render.js';
-import { readConfig, timeline } from '../store.js';
-import type { HostState } from '../types.js';
+import { parseSettings } from '../settings.js';
+import { readConfig, readJson, TIMELINE, timeline } from '../store.js';
+import type { HostState, TimelineEvent } from '../types.js';
 import {
   CmdError,
   ctl,
@@ -34,14 +34,9 @@ const KERNELS: Record<string, string> = {
   '20.04': '5.4.0-182-generic',
 };
 
-interface NodeSettings {
-  physical_host?: string;
-  bridge?: string;
-  os_name?: string;
-  os_version?: string;
-  mgmt_mac?: string;
-  mgmt_ip?: string;
-}
+/** Where a physical host keeps what its libvirt started, and when (what virsh reports). */
+const DOMAINS = '.sim/domains.json';
+type Domains = Record<string, { startedAt: number }>;
 
 const launchVms: Cmd = async (args) => {
   const { opts, pos } = getopt(args, []);
@@ -60,7 +55,7 @@ const launchVms: Cmd = async (args) => {
       2,
     );
   }
-  const s = (parse(readFileSync(settingsPath, 'utf8')) ?? {}) as NodeSettings;
+  const s = parseSettings(readFileSync(settingsPath, 'utf8'), `/pitrix/conf/settings/${id}`);
   const ph = s.physical_host;
   if (!ph || !f.nodes.some((n) => n.node_id === ph))
     throw new CmdError(`settings/${id}: unknown physical_host ${ph}`, 2);
@@ -69,10 +64,10 @@ const launchVms: Cmd = async (args) => {
     throw new CmdError(`VM ${id} is running; stop it (shutdown -h now) before launching`, 1);
   const host = readNode(ph);
   if (host.power !== 'on') throw new CmdError(`physical host ${ph} is down`, 1);
-  const bridge = s.bridge ?? 'br0';
+  const bridge = s.physical_host_network_interface ?? '';
   if (!host.facts.nics.some((n) => n.name === bridge))
     throw new CmdError(`bridge ${bridge} not found on ${ph}`, 1);
-  const dir = join(nodeRoot(ph), 'pitrix/vm');
+  const dir = join(nodeRoot(ph), 'pitrix/kernels');
   mkdirSync(dir, { recursive: true });
   const img = join(dir, `${id}.img`);
   let boot: ReturnType<typeof imageOf>;
@@ -85,10 +80,14 @@ const launchVms: Cmd = async (args) => {
     if (existsSync(img)) out(`launch_vms: WARNING: overwriting existing ${id}.img`);
     const osv = s.os_version ?? vm.facts.os.version;
     const mm = osv.split('.').slice(0, 2).join('.');
+    // os_name is the release code name (seed 004 line 102: os_name="xenial").
+    const codename = s.os_name ?? vm.facts.os.codename;
+    if (codename !== codenameOf(osv))
+      throw new CmdError(`launch_vms: no base image for os_name="${codename}" os_version="${osv}"`, 1);
     boot = {
       facts: {
         ...vm.facts,
-        os: { name: s.os_name ?? vm.facts.os.name, version: osv, codename: codenameOf(osv) },
+        os: { name: vm.facts.os.name, version: osv, codename },
         kernel: KERNELS[mm] ?? vm.facts.kernel,
       },
       packages: {},
@@ -98,14 +97,19 @@ const launchVms: Cmd = async (args) => {
     writeFileSync(img, `${JSON.stringify(boot)}\n`);
     writeFileSync(
       join(dir, `${id}.xml`),
-      `<domain type='kvm'><name>${id}</name><os>${boot.facts.os.name} ${osv}</os></domain>\n`,
+      `<domain type='kvm'><name>${id}</name><os>${boot.facts.os.name} ${osv} (${codename})</os></domain>\n`,
     );
     writeFileSync(join(dir, `${id}.Done`), '');
   }
+  const domains = join(nodeRoot(ph), DOMAINS);
+  writeFileSync(
+    domains,
+    JSON.stringify({ ...readJson<Domains>(domains, {}), [id]: { startedAt: Date.now() } }),
+  );
   const after = updateNode(rec.host, (h: HostState) => {
     Object.assign(h, boot);
     h.power = 'on';
-    h.vm = { physicalHost: ph, mac: s.mgmt_mac ?? h.vm?.mac ?? '' };
+    h.vm = { physicalHost: ph, mac: s.mgmt_network_mac_address ?? h.vm?.mac ?? '' };
     return h;
   });
   writeFacts(nodeRoot(rec.host), after, faultsOf(nodeRoot(rec.host)));
@@ -176,9 +180,51 @@ const operateCache: Cmd = (args) => {
   return 0;
 };
 
+/**
+ * `virsh list --all` on a physical host, in libvirt's table format: every domain whose definition
+ * is in /pitrix/kernels/ (`N.xml`, or `old-N.xml` after R5 moved it aside: the domain stays
+ * defined, seed 004 note 4 on lines 136–143), running when it was started here and has not been
+ * shut down since, `shut off` otherwise. Nothing else of virsh is simulated.
+ */
+const virsh: Cmd = (args) => {
+  if (args[0] !== 'list' || args.slice(1).some((a) => a !== '--all'))
+    throw new CmdError(
+      `error: unknown command or option: '${args.join(' ')}' (only 'virsh list --all' is simulated)`,
+      1,
+    );
+  const dir = join(ROOT, 'pitrix/kernels');
+  const started = readJson<Domains>(join(ROOT, DOMAINS), {});
+  const names = new Set<string>(Object.keys(started));
+  if (existsSync(dir))
+    for (const f of readdirSync(dir)) {
+      const m = /^(?:old-)?(.+)\.xml$/.exec(f);
+      if (m) names.add(m[1]!);
+    }
+  const lastOff = new Map<string, number>();
+  for (const line of readFileSync(join(SERVICES, TIMELINE), 'utf8').split('\n')) {
+    if (!line) continue;
+    const ev = JSON.parse(line) as TimelineEvent;
+    if (ev.event === 'poweroff') lastOff.set(ev.host, ev.time);
+  }
+  out(' Id    Name                           State');
+  out('----------------------------------------------------');
+  let n = 0;
+  for (const name of [...names].sort()) {
+    // Started by launch_vms here after its last shutdown; one the layout defined runs until shut down.
+    const since = started[name]?.startedAt;
+    const off = lastOff.get(name);
+    const on = since !== undefined ? off === undefined || since > off : off === undefined;
+    n++;
+    out(` ${(on ? String(n) : '-').padEnd(5)} ${name.padEnd(30)} ${on ? 'running' : 'shut off'}`);
+  }
+  out('');
+  return 0;
+};
+
 export const VM_COMMANDS: Record<string, Cmd> = {
   'launch_vms.sh': launchVms,
   'install_nodes.sh': installNodes,
   'gen_mac.py': genMac,
+  virsh,
   operate_cache_by_re: operateCache,
 };

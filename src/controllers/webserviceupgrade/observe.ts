@@ -2,7 +2,7 @@
  * What the WebserviceUpgrade reconciler sees of a zone (runbook R5), in two firstbox round trips:
  * the installer's node list with the VIP, each target's settings (the dated backup when this
  * upgrade took it, the live file otherwise) and the recorded floating IP; then which physical hosts
- * still keep an old-N.img (what makes a rollback possible).
+ * still keep an old-N.img in /pitrix/kernels/ (what makes a rollback possible).
  */
 import type { WebserviceUpgrade } from '../../api/webserviceupgrade.js';
 import type { Zone } from '../../api/zone.js';
@@ -78,7 +78,7 @@ export async function observeUpgrade(
   if (hosts.length) {
     const res = await access.pool.exec(
       access.firstbox,
-      shell(['/pitrix/upgrade/exec_nodes.sh', '-f', hosts.join(','), 'ls /pitrix/vm'], 'list kept images'),
+      shell(['/pitrix/upgrade/exec_nodes.sh', '-f', hosts.join(','), 'ls /pitrix/kernels/'], 'list kept images'),
       { timeoutMs: 60_000, signal: ctx.signal },
     );
     const byIp = splitExecNodesOutput(res.stdout);

@@ -1,15 +1,15 @@
 /**
- * YAML edits that keep everything else: the file observed on the firstbox is parsed as a yaml
- * Document (comments, key order and untouched values survive), only the named key paths are set,
- * and the resulting text is what a plan step writes. Pure; the same edit applied to its own
- * output yields the same text, so a re-computed plan keeps its hash.
+ * R3's config edits (boss2.yaml, server.yaml, vm_variables) as key paths, applied by the one shared
+ * YAML editor (../yamledit.ts): only the named keys' bytes change, values compared as YAML 1.1
+ * like the platform's Python tools read them, every other byte kept. Pure; the same edit applied
+ * to its own output yields the same text, so a re-computed plan keeps its hash.
  */
-import { isMap, isScalar, parseDocument } from 'yaml';
 import { patternRegExp } from '../../api/patterns.js';
+import { editsHold, editYaml, YamlEditError } from '../yamledit.js';
 
 /** A key path (`nf_server.notify_settings.system.enable_save_notifylog`) and the value it must hold. */
 export interface YamlSetting {
-  path: string[];
+  path: readonly string[];
   value: unknown;
 }
 
@@ -43,53 +43,22 @@ export function flattenOverrides(overrides: Record<string, unknown>, field: stri
 
 /** Whether every setting already holds in `text` (a missing file holds none). */
 export function settingsHold(text: string | undefined, settings: readonly YamlSetting[]): boolean {
-  if (text === undefined) return settings.length === 0;
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) return false;
-  return settings.every((s) => deepEqual(toJs(doc.getIn(s.path)), s.value));
+  return editsHold(text, settings, 'file');
 }
 
-/** `text` with every setting applied; a missing file starts empty. Throws ConfigError on a broken file. */
+/**
+ * `text` with every setting applied on the shared byte-preserving editor; a missing file starts
+ * empty. Throws ConfigError, naming the file and the key, when the file cannot be edited that way.
+ */
 export function applySettings(
   text: string | undefined,
   settings: readonly YamlSetting[],
   what: string,
 ): string {
-  const doc = parseDocument(text ?? '');
-  if (doc.errors.length > 0)
-    throw new ConfigError(
-      `${what} is not valid YAML (${doc.errors[0]!.message.split('\n')[0]}); fix it by hand`,
-    );
-  if (doc.contents !== null && !isMap(doc.contents))
-    throw new ConfigError(`${what} is not a YAML mapping; fix it by hand`);
-  for (const s of settings) {
-    if (deepEqual(toJs(doc.getIn(s.path)), s.value)) continue;
-    // A scalar standing where a mapping must go is replaced, as an editor would.
-    for (let i = 1; i < s.path.length; i++) {
-      const parent = doc.getIn(s.path.slice(0, i), true);
-      if (parent !== undefined && !isMap(parent)) doc.setIn(s.path.slice(0, i), doc.createNode({}));
-    }
-    const existing = doc.getIn(s.path, true);
-    // A scalar keeps its node (and with it a trailing comment); anything else is replaced.
-    if (isScalar(existing) && (s.value === null || typeof s.value !== 'object')) existing.value = s.value;
-    else doc.setIn(s.path, doc.createNode(s.value));
+  try {
+    return editYaml(text ?? '', settings, what).text;
+  } catch (err) {
+    if (err instanceof YamlEditError) throw new ConfigError(`${err.message}; fix it by hand`);
+    throw err;
   }
-  return doc.toString();
-}
-
-function toJs(v: unknown): unknown {
-  if (v && typeof v === 'object' && 'toJSON' in v && typeof (v as { toJSON: unknown }).toJSON === 'function')
-    return (v as { toJSON(): unknown }).toJSON();
-  return v;
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b))
-    return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  if (isPlainObject(a) && isPlainObject(b)) {
-    const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => deepEqual(a[k], b[k]));
-  }
-  return false;
 }

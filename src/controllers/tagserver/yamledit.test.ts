@@ -44,10 +44,10 @@ describe('server.yaml key edits', () => {
       { key: 'common.zones_enable_tag_server', value: 'pek3' },
       { key: 'tag_server.register_to_zk', value: true },
     ]);
-    // zones_enable_tag_server is missing in the template: added with the Document API, comments kept.
+    // zones_enable_tag_server is missing in the template: one line added under common, comments kept.
     expect(parse(once.text).common.zones_enable_tag_server).toBe('pek3');
     expect(once.text).toContain('# deployment mode: standard | fusion | devops');
-    expect(once.text).toContain("zones_enable_tag_server: 'pek3'");
+    expect(once.text).toContain('  zones_enable_tag_server: pek3\n');
     const twice = editYaml(once.text, [
       { key: 'common.enable_global_tag_server', value: true },
       { key: 'common.zones_enable_tag_server', value: 'pek3' },

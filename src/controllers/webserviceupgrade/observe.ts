@@ -78,7 +78,10 @@ export async function observeUpgrade(
   if (hosts.length) {
     const res = await access.pool.exec(
       access.firstbox,
-      shell(['/pitrix/upgrade/exec_nodes.sh', '-f', hosts.join(','), 'ls /pitrix/kernels/'], 'list kept images'),
+      shell(
+        ['/pitrix/upgrade/exec_nodes.sh', '-f', hosts.join(','), 'ls /pitrix/kernels/'],
+        'list kept images',
+      ),
       { timeoutMs: 60_000, signal: ctx.signal },
     );
     const byIp = splitExecNodesOutput(res.stdout);

@@ -40,6 +40,13 @@ export const TagServerSpec = d(
           z.boolean().default(true),
           'Re-run with -a update and require total_count == inserted + warnings and no errors.',
         ),
+        predictWarnings: d(
+          z.boolean().default(true),
+          'Before each zone, run migrate_for_tag_server.py -a describe (read-only; not a runbook step, see ' +
+            'docs/platform-interface.md) to predict its warnings. A script that refuses the option is tolerated: the ' +
+            'zone migrates without a prediction and says so. The runbook rule (total_count == inserted + warnings, ' +
+            'no errors) decides either way. Set false to never run it.',
+        ),
       }),
       'Migration of existing tags into the tag service.',
     ).optional(),

@@ -198,10 +198,12 @@ export class TagServerReconciler implements Reconciler {
 
     // Pre-flight tag audit (read-only -a describe), while any zone still has to migrate or lost its prediction.
     const prevMigration = previous.migration ?? {};
-    const needAudit = migrationZones.some((z) => {
-      const started = /There are \d+ tag items/.test(observation.logs[z]?.insert?.text ?? '');
-      return !started || prevMigration[z]?.predictedWarnings === undefined;
-    });
+    const needAudit =
+      (spec.migration?.predictWarnings ?? true) &&
+      migrationZones.some((z) => {
+        const started = /There are \d+ tag items/.test(observation.logs[z]?.insert?.text ?? '');
+        return !started || prevMigration[z]?.predictedWarnings === undefined;
+      });
     const audit: Record<string, ZoneAudit | undefined> = {};
     const auditProblems: string[] = [];
     if (needAudit) {

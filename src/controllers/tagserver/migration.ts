@@ -264,12 +264,18 @@ export function auditTags(
 
 export interface Verdict {
   state: 'verified' | 'pending' | 'failed';
+  /** What makes it fail: the original's rule or an error count. */
   problems: string[];
+  /** Reported, never deciding: a warnings count other than the pre-flight predicted. */
+  notes: string[];
 }
 
 /**
- * R1: success iff no errors and total_count == inserted + warnings; the update pass inserts nothing
- * and reports no errors; the warnings are the predicted ones.
+ * R1 (seed 000 line 84): success iff total_count == inserted + warnings, with no errors: `X` of
+ * `tag` and of `resource_tag` (line 82: X counts entries where an error occurred; the original's
+ * rule names neither, so any error fails, the fail-safe reading). The update pass (line 91)
+ * reports no error and inserts nothing. A warnings count other than the pre-flight prediction is
+ * a note: the prediction is ours, not the runbook's, so it never decides `verified`.
  */
 export function judgeMigration(input: {
   insert?: MigrationCounts;
@@ -286,35 +292,46 @@ export function judgeMigration(input: {
       return {
         state: 'failed',
         problems: ['the insert run started but printed no summary line (it did not finish)'],
+        notes: [],
       };
-    return { state: 'pending', problems: [] };
+    return { state: 'pending', problems: [], notes: [] };
   }
-  problems.push(...insertProblems(insert, input.predictedWarnings));
+  problems.push(...insertProblems(insert));
+  const notes = warningsNote(insert, input.predictedWarnings);
   if (update) {
-    if (update.errors > 0) problems.push(`the update pass reported ${update.errors} error(s)`);
+    if (update.errors > 0) problems.push(`the update pass reported ${update.errors} tag error(s)`);
+    if (update.resourceErrors > 0)
+      problems.push(`the update pass reported ${update.resourceErrors} resource_tag error(s)`);
     if (update.inserted > 0)
       problems.push(`the update pass inserted ${update.inserted} tag(s); it must insert nothing`);
   }
-  if (problems.length > 0) return { state: 'failed', problems };
-  if (input.requireUpdatePass && !update) return { state: 'pending', problems: [] };
-  return { state: 'verified', problems: [] };
+  if (problems.length > 0) return { state: 'failed', problems, notes };
+  if (input.requireUpdatePass && !update) return { state: 'pending', problems: [], notes };
+  return { state: 'verified', problems: [], notes };
 }
 
-export function insertProblems(insert: MigrationCounts, predictedWarnings?: number): string[] {
+/** The original's rule on the insert run (seed 000 lines 76–84), plus the errors of both tables. */
+export function insertProblems(insert: MigrationCounts): string[] {
   const problems: string[] = [];
-  if (insert.errors > 0) problems.push(`${insert.errors} error(s) (X)`);
+  if (insert.errors > 0) problems.push(`${insert.errors} tag error(s) (X)`);
+  if (insert.resourceErrors > 0) problems.push(`${insert.resourceErrors} resource_tag error(s) (X)`);
   if (insert.totalCount === undefined)
     problems.push('no total_count ("There are N tag items") in the output');
   else if (insert.totalCount !== insert.inserted + insert.warnings)
     problems.push(
       `total_count ${insert.totalCount} != inserted ${insert.inserted} + warnings ${insert.warnings} (${insert.totalCount - insert.inserted - insert.warnings} unaccounted)`,
     );
-  if (predictedWarnings !== undefined && insert.warnings !== predictedWarnings)
-    problems.push(
-      `${insert.warnings} warning(s) (W) where the pre-flight audit predicted ${predictedWarnings}`,
-    );
   if (!insert.allDone) problems.push('no "All done." line');
   return problems;
+}
+
+/** A warnings count other than the pre-flight prediction (reported only). */
+export function warningsNote(insert: MigrationCounts, predictedWarnings?: number): string[] {
+  return predictedWarnings !== undefined && insert.warnings !== predictedWarnings
+    ? [
+        `${insert.warnings} warning(s) (W) where the pre-flight audit predicted ${predictedWarnings}; the runbook's rule (total_count == inserted + warnings, no errors) decides, check the same-named tags`,
+      ]
+    : [];
 }
 
 export function countsText(c: MigrationCounts): string {

@@ -57,6 +57,16 @@ export function planMigration(
       requireUpdatePass,
     });
     const running = started && !insert && !finishedWithoutSummary;
+    // The pre-flight -a describe is the operator's, not the runbook's (seed 000 lines 66–84 run
+    // only insert and update): without it the zone migrates without a prediction, and says so.
+    const notes = [
+      ...verdict.notes,
+      ...(!started && !audit && !blocked
+        ? [
+            "no warnings prediction: the pre-flight -a describe (not a runbook step) gave no usable DescribeTagsResponse; the runbook's rule alone decides",
+          ]
+        : []),
+    ];
     const state: ZoneMigration['state'] = running ? 'running' : verdict.state;
     const node = migrationNode(input.nodes, zone);
     const result: MigrationResult = {
@@ -88,7 +98,9 @@ export function planMigration(
           ? { modelViolations: prev.modelViolations }
           : {}),
       ...(prev?.finishedAt && state === 'verified' ? { finishedAt: prev.finishedAt } : {}),
-      ...(verdict.problems.length > 0 ? { message: verdict.problems.join('; ').slice(0, 1024) } : {}),
+      ...(verdict.problems.length + notes.length > 0
+        ? { message: [...verdict.problems, ...notes].join('; ').slice(0, 1024) }
+        : {}),
     };
     migration.push({ zone, result, state, problems: verdict.problems, ...(insert ? { insert } : {}) });
     if (state === 'failed' || state === 'running') blocked = true;
@@ -101,17 +113,7 @@ export function planMigration(
       blocked = true;
       continue;
     }
-    if (!started) {
-      if (!audit) {
-        violations.push({
-          reason: 'TagAuditFailed',
-          message: `the pre-flight probe of zone ${zone} (-a describe on ${node.nodeId}) gave no usable DescribeTagsResponse; nothing is migrated without it`,
-        });
-        blocked = true;
-        continue;
-      }
-      migrationSteps.push(insertStep(zone, node.nodeId, audit.predictedWarnings));
-    }
+    if (!started) migrationSteps.push(insertStep(zone, node.nodeId, audit?.predictedWarnings));
     if (requireUpdatePass && !update) migrationSteps.push(updateStep(zone, node.nodeId));
   }
   return { migration, steps: migrationSteps };
@@ -121,11 +123,11 @@ export function planMigration(
  * R1.6: runs once. Its output goes to a log on firstbox; the check says "done" as soon as that log
  * shows the migration started, so neither a retry nor a restarted operator runs the insert again.
  */
-function insertStep(zone: string, nodeId: string, predicted: number): Step {
+function insertStep(zone: string, nodeId: string, predicted: number | undefined): Step {
   const log = migrationLogPath(zone, 'insert');
   return {
     id: `migrateInsert-${zone}`,
-    description: `R1.6 migrate the tags of ${zone} into the tag service (-a insert on ${nodeId}; ${predicted} warning(s) predicted); runs once, its log ${log} marks it done`,
+    description: `R1.6 migrate the tags of ${zone} into the tag service (-a insert on ${nodeId}; ${predicted === undefined ? 'no warnings prediction' : `${predicted} warning(s) predicted`}); runs once, its log ${log} marks it done`,
     host: { kind: 'firstbox' },
     command: sh(
       `migrate ${zone} (insert)`,
@@ -134,7 +136,8 @@ function insertStep(zone: string, nodeId: string, predicted: number): Step {
     verify: (out) => {
       const c = parseMigrationOutput(out);
       if (!c) return 'no summary line (tag: N + N ^ N X N W ...) in the output';
-      const p = insertProblems(c, predicted);
+      // The original's rule only; a warnings count off the prediction is a note in status.
+      const p = insertProblems(c);
       return p.length > 0 ? `${countsText(c)}: ${p.join('; ')}` : undefined;
     },
     timeoutMs: 4 * HOUR,
@@ -157,7 +160,8 @@ function updateStep(zone: string, nodeId: string): Step {
       if (!c) return 'no summary line (tag: N + N ^ N X N W ...) in the output';
       const p: string[] = [];
       if (c.inserted > 0) p.push(`inserted ${c.inserted} (must be 0)`);
-      if (c.errors > 0) p.push(`${c.errors} error(s)`);
+      if (c.errors > 0) p.push(`${c.errors} tag error(s)`);
+      if (c.resourceErrors > 0) p.push(`${c.resourceErrors} resource_tag error(s)`);
       return p.length > 0 ? `update pass: ${countsText(c)}: ${p.join('; ')}` : undefined;
     },
     timeoutMs: 4 * HOUR,

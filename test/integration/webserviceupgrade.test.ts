@@ -419,23 +419,26 @@ describe('WebserviceUpgrade (R5)', () => {
   }, 120_000);
 
   it('a missing image stops the node before its shutdown (seed 004 lines 136–143)', async () => {
-    const host = (await sc.sim.state('webservice-c2')).vm!.physicalHost;
-    const img = join(sc.sim.rootOf(host), 'pitrix/kernels/webservice-c2.img');
+    const host = (await sc.sim.state('webservice-b1')).vm!.physicalHost;
+    const img = join(sc.sim.rootOf(host), 'pitrix/kernels/webservice-b1.img');
+    await cp.kubectl(['delete', 'webserviceupgrade', 'pek3b-bionic', '-n', sc.ns, '--wait=true']);
     renameSync(img, `${img}.away`);
     try {
-      await sc.apply(upgrade('pek3c-noimage', 'pek3c', { nodes: ['webservice-c2'] }));
-      const r = await sc.waitCondition('webserviceupgrade', 'pek3c-noimage', 'Degraded', 'True', 90_000);
-      expect(condition(r, 'Degraded')!.message).toMatch(/no webservice-c2\.img.*not shut down/);
+      await sc.apply(
+        upgrade('pek3b-noimage', 'pek3b', { nodes: ['webservice-b1'], target: target('focal', '20.04') }),
+      );
+      const r = await sc.waitCondition('webserviceupgrade', 'pek3b-noimage', 'Degraded', 'True', 90_000);
+      expect(condition(r, 'Degraded')!.message).toMatch(/no webservice-b1\.img.*not shut down/);
       const steps = r.status!.plan!.steps!;
-      expect(steps.find((x) => x.id === 'checkImage-webservice-c2')!.state).toBe('Failed');
-      expect(steps.find((x) => x.id === 'stopServices-webservice-c2')!.state).toBe('Pending');
-      expect((await sc.sim.state('webservice-c2')).power).toBe('on');
+      expect(steps.find((x) => x.id === 'checkImage-webservice-b1')!.state).toBe('Failed');
+      expect(steps.find((x) => x.id === 'stopServices-webservice-b1')!.state).toBe('Pending');
+      expect((await sc.sim.state('webservice-b1')).power).toBe('on');
       expect((await sc.sim.commandLog(host)).some((e) => e.command.startsWith('virsh list --all'))).toBe(
         true,
       );
     } finally {
       renameSync(`${img}.away`, img);
-      await cp.kubectl(['delete', 'webserviceupgrade', 'pek3c-noimage', '-n', sc.ns, '--wait=true']);
+      await cp.kubectl(['delete', 'webserviceupgrade', 'pek3b-noimage', '-n', sc.ns, '--wait=true']);
     }
   }, 120_000);
 

@@ -126,7 +126,10 @@ export function preparationSteps(input: {
             'record floating ip',
           )`mkdir -p /pitrix/conf/variables && touch ${loc.file} && sed -i '/^webservice_floating_ip:/d' ${loc.file} && printf '%s\\n' ${line} >> ${loc.file}`
         : sh('record floating ip')`mkdir -p /pitrix/conf/variables && printf '%s\\n' ${line} > ${loc.file}`,
-      check: shell(['grep', '-qxF', line, loc.file], 'floating ip recorded?'),
+      // A file not there yet is "not done" (1), not an unknown answer (grep's 2).
+      check: sh(
+        'floating ip recorded?',
+      )`if test -e ${loc.file}; then grep -qxF ${line} ${loc.file}; else false; fi`,
       timeoutMs: MIN,
     });
   }

@@ -302,6 +302,15 @@ function layoutFirstbox(R: string, h: HostState, all: HostState[]): void {
   for (const n of all)
     if (n.kind === 'node' && !n.spare) w(`pitrix/conf/settings/${n.id}`, nodeSettings(n, h.address));
   w('pitrix/conf/node_list', nodeListText(fb.nodes));
+  // Per-role node files the installer keeps: a shell array R3 sources (seed 002 line 193).
+  for (const role of [...new Set(fb.nodes.flatMap((n) => n.roles))])
+    w(
+      `pitrix/conf/nodes/${role}`,
+      `nodes=(${fb.nodes
+        .filter((n) => n.roles.includes(role))
+        .map((n) => n.node_id)
+        .join(' ')})\n`,
+    );
   for (const d of [
     'repo/indep/boss2',
     'repo/web',

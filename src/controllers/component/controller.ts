@@ -48,7 +48,7 @@ function gauges(metrics: OperatorMetrics): Gauges {
     g = {
       defaultCredentials: new Gauge({
         name: 'pitrix_component_default_credentials',
-        help: 'The built-in BOSS account (boss@DOMAIN) still accepts its default password (1) or not (0).',
+        help: 'The built-in BOSS account (boss@DOMAIN) still accepts its default password (1), not (0), or unknown (-1).',
         labelNames: ['namespace', 'name', 'component'],
         registers: [metrics.registry],
       }),
@@ -209,7 +209,17 @@ export class ComponentReconciler implements Reconciler {
         : previous.progress;
     }
     const dc = result.defaultCredentials;
-    if (dc) {
+    if (dc && dc.accepted === undefined) {
+      // Unknown is never reported as fine (issue 13): no False, no stale True.
+      patch.defaultCredentials = undefined;
+      this.gauges.defaultCredentials.set(labels, -1);
+      session.condition(
+        'DefaultCredentials',
+        'Unknown',
+        'CheckUnavailable',
+        `whether ${dc.account} still accepts its default password (runbook R3.4) is unknown: ${dc.why ?? 'no answer'}; change it in the BOSS console if not done`,
+      );
+    } else if (dc) {
       patch.defaultCredentials = dc.accepted;
       this.gauges.defaultCredentials.set(labels, dc.accepted ? 1 : 0);
       const key = `${namespace}/${name}`;

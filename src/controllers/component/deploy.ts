@@ -7,9 +7,9 @@ import type { Step } from '../../runbook/step.js';
 import { pipe, sh, shell } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
 import {
-  DJANGO_MANAGE,
   deployLogPath,
   jobFilePath,
+  onFirstBoss,
   parseBossVersions,
   splitExecNodes,
   VM_TEMPLATE,
@@ -114,9 +114,9 @@ export function deploySteps(
       },
       {
         id: 'deploy-health',
-        description: 'R3 maintain: health check (django_manage.sh areyouok)',
+        description: 'R3 maintain: health check on the first boss node (django_manage.sh areyouok)',
         host: fb,
-        command: shell([DJANGO_MANAGE, 'areyouok'], 'boss health'),
+        command: onFirstBoss('areyouok'),
         verify: (out) =>
           /^ok\b/m.test(out.trim()) ? undefined : `areyouok said: ${out.trim().slice(0, 300)}`,
         idempotent: true,
@@ -124,9 +124,10 @@ export function deploySteps(
       },
       {
         id: 'deploy-versions',
-        description: 'R3 maintain: record the installed versions (django_manage.sh versions)',
+        description:
+          'R3 maintain: record the installed versions on the first boss node (django_manage.sh versions)',
         host: fb,
-        command: shell([DJANGO_MANAGE, 'versions'], 'boss versions'),
+        command: onFirstBoss('versions'),
         verify: (out) =>
           parseBossVersions(out)['pitrix-ks-boss2']
             ? undefined

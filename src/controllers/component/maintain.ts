@@ -6,15 +6,17 @@ import { compareDebianVersions } from '../../facts/version.js';
 import type { Step } from '../../runbook/step.js';
 import { shell, validated } from '../../ssh/command.js';
 import {
+  BOSS_NODES_FILE,
   boss2YamlPath,
   DJANGO_MANAGE,
   LOCAL_CONFIG,
+  onFirstBoss,
   parseBossVersions,
   REPO_DIRS,
   repoVersions,
 } from './observe.js';
 import type { ComponentPlanInput } from './plan.js';
-import { execNodes, fb, HOUR, MIN, PlanError, verifyReached, writeFileStep } from './steps-common.js';
+import { fb, HOUR, MIN, PlanError, writeFileStep } from './steps-common.js';
 import { applySettings, type YamlSetting } from './yamledit.js';
 
 /** Packages BOSS V2 consists of (`django_manage.sh versions` lists them). */
@@ -123,10 +125,14 @@ export function upgradeSteps(
   });
   const manage = (id: string, sub: string): Step => ({
     id,
-    description: `R3 upgrade: django_manage.sh ${sub} on the first boss node ${firstBoss}`,
+    // seed 002 lines 193–195: `. /pitrix/conf/nodes/boss; ssh ${nodes[0]} "django_manage.sh SUB"`.
+    description: `R3 upgrade: django_manage.sh ${sub} on the first boss node of ${BOSS_NODES_FILE} (${firstBoss} in the node list)`,
     host: fb,
-    command: execNodes(firstBoss, `${DJANGO_MANAGE} ${sub}`, `django_manage.sh ${sub}`),
-    verify: verifyReached([firstBoss]),
+    command: onFirstBoss(sub),
+    verify: (out) =>
+      /ssh: connect to host|Connection refused|No route to host/.test(out)
+        ? `the first boss node did not answer: ${out.trim().split('\n').slice(-2).join(' ')}`
+        : undefined,
     idempotent: true,
     timeoutMs: HOUR,
   });

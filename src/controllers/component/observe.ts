@@ -2,7 +2,10 @@
  * What a Component decision needs from the platform, in one firstbox round trip (read-only): the
  * installer version and node list, every node's supervisor programs, pitrix packages, BOSS V1 nginx
  * site and OS (through `exec_nodes.sh`), the files R3 edits, the repository, the deployment job
- * and, for BOSS, `django_manage.sh areyouok | versions | check_default_password`. Parsing is pure.
+ * and, for BOSS, `django_manage.sh areyouok | versions` on the first boss node of
+ * /pitrix/conf/nodes/boss (seed 002 lines 167–179: "on any one boss node"; lines 193–195 take
+ * `${nodes[0]}` of that file) plus the default-password probe (an ASSUMPTION: the runbook names
+ * the account and its password, no way to check them). Parsing is pure.
  */
 import { parseInstallerVersion } from '../../facts/installer.js';
 import { parseDescribeNodes, parseDescribeZones } from '../../facts/nodes.js';
@@ -69,13 +72,29 @@ export function observeCommand(zoneId: string, component: string): ShellCommand 
   ];
   if (component === 'boss') {
     parts.push(
-      sh('boss health')`m health; ${DJANGO_MANAGE} areyouok 2>&1; echo "exit=$?"`,
-      sh('boss versions')`m versions; ${DJANGO_MANAGE} versions 2>&1; echo "exit=$?"`,
-      sh('boss password')`m password; ${DJANGO_MANAGE} check_default_password 2>&1; echo "exit=$?"`,
+      sh('boss health')`m health; ${onFirstBoss('areyouok', true)}`,
+      sh('boss versions')`m versions; ${onFirstBoss('versions', true)}`,
+      sh('boss password')`m password; ${onFirstBoss('check_default_password', true)}`,
     );
   }
   parts.push(sh('end')`m ${END_SECTION}`);
   return { script: `${parts.map((p) => p.script).join('\n')}\n`, purpose: `observe component ${component}` };
+}
+
+/** Where R3 lists the boss nodes: a shell file defining the array `nodes` (seed 002 line 193). */
+export const BOSS_NODES_FILE = '/pitrix/conf/nodes/boss';
+
+/**
+ * `django_manage.sh SUB` on the first boss node, as seed 002 lines 193–195 pick it
+ * (`. /pitrix/conf/nodes/boss; ssh ${nodes[0]} "…"`), reached through exec_nodes.sh as every other
+ * node command (the firstbox's ssh to nodes is exec_nodes.sh's business). With `withExit`, the
+ * node prints `exit=N` last so the answer keeps django_manage.sh's own exit code.
+ */
+export function onFirstBoss(sub: string, withExit = false): ShellCommand {
+  const inner = `${DJANGO_MANAGE} ${sub}${withExit ? ' 2>&1; echo "exit=$?"' : ''}`;
+  return sh(
+    `django_manage.sh ${sub} on the first boss node`,
+  )`. ${BOSS_NODES_FILE} && test -n "\${nodes[0]}" && /pitrix/upgrade/exec_nodes.sh "\${nodes[0]}" ${inner}`;
 }
 
 export interface NodeObservation {
@@ -188,6 +207,18 @@ function parseNodeBlock(nodeId: string, text: string): NodeObservation {
   return obs;
 }
 
+/**
+ * A django_manage.sh answer relayed by exec_nodes.sh: its framing lines dropped, undefined (not
+ * known) when the node never printed `exit=N` (no boss nodes file, node unreachable).
+ */
+function bossAnswer(text: string | undefined): CommandAnswer | undefined {
+  if (text === undefined) return undefined;
+  const lines = text.split('\n').filter((l) => !/^(==== |exec_nodes: )/.test(l));
+  while (lines.length && !lines.at(-1)!.trim()) lines.pop();
+  if (!/^exit=\d+$/.test(lines.at(-1)?.trim() ?? '')) return undefined;
+  return answer(lines.join('\n'));
+}
+
 function answer(text: string | undefined): CommandAnswer | undefined {
   if (text === undefined) return undefined;
   const lines = text.split('\n');
@@ -274,11 +305,11 @@ export function parseObservation(stdout: string): ComponentFacts {
     .filter((l) => /^[a-z0-9][a-z0-9+.-]*_[^_\s]+_(all|amd64)\.deb$/.test(l));
   const job = parseJobStatus(sections.get('job') ?? '');
   if (job) facts.job = job;
-  const health = answer(sections.get('health'));
+  const health = bossAnswer(sections.get('health'));
   if (health) facts.health = health;
-  const versions = answer(sections.get('versions'));
+  const versions = bossAnswer(sections.get('versions'));
   if (versions) facts.versions = versions;
-  const password = answer(sections.get('password'));
+  const password = bossAnswer(sections.get('password'));
   if (password) facts.password = password;
   return facts;
 }

@@ -249,6 +249,19 @@ describe('R3 plan', () => {
     expect(r.health).toEqual({ healthy: true });
     expect(r.versions['pitrix-ks-boss2']).toBe('4.4.3-1');
     expect(r.defaultCredentials).toEqual({ account: 'boss@gd2.qingcloud.local', accepted: true });
+    // A probe the installer does not have (seed 002 names none) is Unknown, never "not accepted".
+    for (const pw of [{ exitCode: 2, output: "Unknown command: 'check_default_password'" }, undefined]) {
+      const u = planComponent(
+        input({
+          facts: facts((f) => {
+            deployed(f);
+            if (pw) f.password = pw;
+            else delete f.password;
+          }),
+        }),
+      );
+      expect(u.defaultCredentials).toMatchObject({ account: 'boss@DOMAIN', accepted: undefined });
+    }
   });
 
   it('a config change rebuilds and updates only the affected package', () => {

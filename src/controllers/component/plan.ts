@@ -90,7 +90,7 @@ export interface ComponentPlan {
   versions: Record<string, string>;
   health?: Health;
   /** The built-in account (`boss@DOMAIN`) and whether it still takes the default password. */
-  defaultCredentials?: { account: string; accepted: boolean };
+  defaultCredentials?: { account: string; accepted: boolean | undefined; why?: string };
   /** state: Absent on something the runbooks cannot remove. */
   unsupported?: string;
   sections: string[];
@@ -319,10 +319,23 @@ function observeRunning(
             message: `django_manage.sh areyouok (exit ${facts.health.exitCode}): ${facts.health.output.slice(0, 1500) || 'no output'}`,
           };
     }
-    if (facts.password && (facts.password.exitCode === 0 || facts.password.exitCode === 3)) {
-      const account = /^(\S+@\S+?):/m.exec(facts.password.output)?.[1] ?? 'boss@DOMAIN';
-      out.defaultCredentials = { account, accepted: facts.password.exitCode === 0 };
-    }
+    // seed 002 line 117 names the account boss@DOMAIN and its default password, and no way to
+    // check them: the probe is an ASSUMPTION (docs/platform-interface.md). Only its two agreed
+    // answers are believed (0 accepted, 3 rejected); anything else (unknown subcommand, no boss
+    // node) is Unknown, never "fine".
+    const pw = facts.password;
+    const known = !!pw && (pw.exitCode === 0 || pw.exitCode === 3);
+    out.defaultCredentials = {
+      account: (known && /^(\S+@\S+?):/m.exec(pw.output)?.[1]) || 'boss@DOMAIN',
+      accepted: known ? pw.exitCode === 0 : undefined,
+      ...(known
+        ? {}
+        : {
+            why: pw
+              ? `the default-password probe (django_manage.sh check_default_password, not a runbook command) answered exit ${pw.exitCode}: ${pw.output.slice(0, 200) || 'no output'}`
+              : 'the default-password probe got no answer from the first boss node',
+          }),
+    };
     return out;
   }
   const versions: Record<string, string> = {};

@@ -4,7 +4,7 @@ import { CancelledError, CommandMayHaveRunError, CommandTimeoutError } from '../
 import type { ExecResult, Executor, ShellCommand } from '../ssh/types.js';
 import { executePlan } from './engine.js';
 import { journalFor } from './journal.js';
-import { makePlan, type Step } from './step.js';
+import { makePlan, planHash, type Step } from './step.js';
 
 const fb = { kind: 'firstbox' } as const;
 const cmd = (script: string): ShellCommand => ({ script, purpose: script });
@@ -34,8 +34,11 @@ function fakeExecutor(behaviour: Record<string, Array<number | 'drop'>>) {
   return { executor, ran };
 }
 
+// The plan as given (makePlan would add the guard's installation before a guarded step).
+const planOf = (steps: Step[]) => ({ steps, hash: planHash(steps) });
+
 function run(steps: Step[], journal: Plan | undefined, executor: Executor, persisted: Plan[] = []) {
-  const plan = makePlan(steps);
+  const plan = planOf(steps);
   return executePlan({
     plan,
     journal: journalFor(plan, journal, 'now'),
@@ -198,7 +201,7 @@ describe('executePlan: only a recognised "not done" lets a step run', () => {
   for (const [name, answer, reason] of unknownChecks) {
     for (const state of ['Pending', 'Running'] as const) {
       it(`${name}, step ${state}: stops with ${reason} and runs nothing`, async () => {
-        const plan = makePlan(job);
+        const plan = planOf(job);
         const j = journalFor(plan, undefined, 'now');
         j.steps![0]!.state = state;
         const { executor, ran } = scripted({ 'scale?': [answer] });
@@ -231,7 +234,7 @@ describe('executePlan: only a recognised "not done" lets a step run', () => {
   });
 
   it('records a guarded job that failed while nobody watched as Failed, then runs it again on retry', async () => {
-    const plan = makePlan(job);
+    const plan = planOf(job);
     const j = journalFor(plan, undefined, 'now');
     j.steps![0]!.state = 'Running';
     const { executor, ran } = scripted({ 'scale?': [{ exitCode: 4, stdout: 'exited 9' }] });
@@ -264,7 +267,7 @@ describe('executePlan: only a recognised "not done" lets a step run', () => {
   });
 
   it('a read-only step may simply run again after an interruption', async () => {
-    const plan = makePlan(job);
+    const plan = planOf(job);
     const j = journalFor(plan, undefined, 'now');
     j.steps![0]!.state = 'Succeeded';
     j.steps![1]!.state = 'Running';

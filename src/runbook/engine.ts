@@ -6,6 +6,7 @@
  */
 import type { Plan, PlanStep } from '../api/common.js';
 import type { ExecResult, Executor, HostTarget, ShellCommand } from '../ssh/types.js';
+import { releaseJob } from './jobguard.js';
 import { outputTail, updateStep } from './journal.js';
 import { classifyCheck, classifyCommand, type UnknownReason } from './outcome.js';
 import type { PlannedRunbook, Step, StepHost } from './step.js';
@@ -95,8 +96,24 @@ export async function executePlan(ctx: EngineContext): Promise<EngineOutcome> {
     const target = ctx.target(step.host);
     const wasRunning = entry.state === 'Running';
 
-    // Check before act: also how a step found Running after a restart is resolved.
-    if (step.check) {
+    // Check before act: also how a step found Running after a restart is resolved. A step a human
+    // asked to retry (retry-step) runs without asking: they verified the host.
+    if (entry.forceRun) {
+      if (step.job) {
+        const released = await ctx.executor
+          .exec(target, releaseJob(step.job.dir), { timeoutMs: CHECK_TIMEOUT_MS })
+          .catch(() => undefined);
+        if (released?.exitCode !== 0)
+          return {
+            kind: 'interrupted',
+            journal,
+            step: entry,
+            reason: 'CheckUnreachable',
+            retryCheck: true,
+            message: `step ${step.id} on ${entry.host}: could not set its earlier job aside for the requested retry; asked again with backoff`,
+          };
+      }
+    } else if (step.check) {
       const verdict = await runCheck(ctx, target, step.check);
       if (ctx.signal.aborted) return { kind: 'cancelled', journal };
       if (verdict.kind === 'done') {
@@ -159,7 +176,7 @@ export async function executePlan(ctx: EngineContext): Promise<EngineOutcome> {
     // Everything the step needs is resolved before it is marked Running.
     let input: StepInput | undefined;
     try {
-      const raw = await ctx.stdinFor?.(step);
+      const raw = step.stdinContent ?? (await ctx.stdinFor?.(step));
       input = typeof raw === 'string' ? { text: raw } : raw;
     } catch (err) {
       return {
@@ -190,6 +207,7 @@ export async function executePlan(ctx: EngineContext): Promise<EngineOutcome> {
       startedAt: now(),
       finishedAt: undefined,
       exitCode: undefined,
+      forceRun: undefined,
       attempts: (entry.attempts ?? 0) + 1,
     });
     const started = Date.now();

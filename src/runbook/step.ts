@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ShellCommand } from '../ssh/types.js';
+import { installGuardStep } from './jobguard.js';
 
 /** Where a step runs: the zone's firstbox, or one node reached directly. */
 export type StepHost = { kind: 'firstbox' } | { kind: 'node'; address: string; port?: number; user?: string };
@@ -38,6 +39,8 @@ export interface Step {
   verify?: (stdout: string) => string | undefined;
   /** A secret fed to the command's stdin (never part of the command text, status or hash). */
   stdinSecret?: { secretName: string; key: string };
+  /** Content (not secret) fed to the command's stdin; its digest is part of the plan hash, never the text. */
+  stdinContent?: string;
 }
 
 export interface PlannedRunbook {
@@ -58,18 +61,36 @@ export function planHash(steps: readonly Step[]): string {
   const h = createHash('sha256');
   for (const s of steps) {
     h.update(
-      JSON.stringify([s.id, hostLabel(s.host), s.command.script, s.check?.script ?? '', !!s.destructive]),
+      JSON.stringify([
+        s.id,
+        hostLabel(s.host),
+        s.command.script,
+        s.check?.script ?? '',
+        !!s.destructive,
+        ...(s.stdinContent === undefined ? [] : [createHash('sha256').update(s.stdinContent).digest('hex')]),
+      ]),
     );
     h.update('\n');
   }
   return h.digest('hex').slice(0, 16);
 }
 
-export function makePlan(steps: Step[]): PlannedRunbook {
+/**
+ * A plan from its steps, in order. Steps are named in camelCase after the runbook action; a plan
+ * with guarded jobs gets the guard's installation before the first of them.
+ */
+export function makePlan(input: Step[]): PlannedRunbook {
+  const steps = withJobGuard(input);
   const ids = new Set<string>();
   for (const s of steps) {
     if (ids.has(s.id)) throw new Error(`plan has two steps with id ${s.id}: step ids must be unique`);
     ids.add(s.id);
   }
   return { steps, hash: planHash(steps) };
+}
+
+function withJobGuard(steps: Step[]): Step[] {
+  const first = steps.findIndex((s) => s.job && s.host.kind === 'firstbox');
+  if (first < 0 || steps.some((s) => s.id === 'installJobGuard')) return steps;
+  return [...steps.slice(0, first), installGuardStep(), ...steps.slice(first)];
 }

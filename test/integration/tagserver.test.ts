@@ -283,6 +283,14 @@ describe('TagServer (R1)', () => {
       stdout:
         "{'action': 'DescribeTagsResponse', 'ret_code': 0, 'total_count': 12, 'tag_set': []}\nThere are 12 tag items to migrate.\ntag: 10 +  0 ^  0 X  0 W  resource_tag: 10 +  0 ^  0 X\nAll done.\n",
     });
+    // And its script has no -a describe (not a runbook action): refused like a real script would.
+    await sc.sim.setFault('webservice-c1', {
+      kind: 'fail',
+      match: '-a describe',
+      via: 'exec_nodes',
+      exitCode: 2,
+      message: 'usage: migrate_for_tag_server.py -z ZONE_ID -f ADMIN_CONF -a insert|update',
+    });
     await sc.apply(tagServer(['pek3a', 'pek3b', 'pek3c']));
     const ts = await sc.waitCondition(
       'tagserver',
@@ -294,7 +302,8 @@ describe('TagServer (R1)', () => {
     );
     const msg = condition(ts, 'Degraded')!.message;
     expect(msg).toContain(
-      'zone pek3c: total_count 12, inserted 10, updated 0, errors 0, warnings 0 (predicted 0)',
+      // Migrated without a prediction (the describe was refused); the runbook's rule decided.
+      'zone pek3c: total_count 12, inserted 10, updated 0, errors 0, warnings 0 (predicted ?)',
     );
     expect(msg).toContain('total_count 12 != inserted 10 + warnings 0 (2 unaccounted)');
     expect(msg).toContain('not run again automatically');
@@ -318,8 +327,10 @@ describe('TagServer (R1)', () => {
       30_000,
       'another observation',
     );
-    const inserts = (await sc.sim.commandLog('webservice-c1')).filter((e) => e.command.includes('-a insert'));
+    const c1 = await sc.sim.commandLog('webservice-c1');
+    const inserts = c1.filter((e) => e.command.includes('-a insert'));
     expect(inserts).toHaveLength(1);
+    expect(c1.some((e) => e.command.includes('-a describe'))).toBe(true);
     expect(
       (await firstboxCommands()).filter((c) =>
         c.includes('-z pek3c -f /pitrix/conf/admin_beta.yaml -a update'),

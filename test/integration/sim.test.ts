@@ -216,8 +216,10 @@ describe('simulated platform over real sshd', () => {
       p.firstbox.address,
       [
         'set -e',
-        '/pitrix/upgrade/exec_nodes.sh hyper1 "cd /pitrix/vm && mv webservice1.img old-webservice1.img && mv webservice1.xml old-webservice1.xml && rm -f webservice1.Done"',
-        'sed -i "s/physical_host: hyper1/physical_host: hyper2/; s/os_version: .*/os_version: 18.04.6/" /pitrix/conf/settings/webservice1',
+        // seed 004 lines 138–142, the domain shut off first.
+        '/pitrix/upgrade/exec_nodes.sh hyper1 "virsh list --all | grep -E \'webservice1 +shut off\' && cd /pitrix/kernels/ && rm -f webservice1.Done && mv webservice1.img old-webservice1.img && mv webservice1.xml old-webservice1.xml"',
+        // settings/N is key="value" (seed 004 lines 79–118); os_name is the code name.
+        'sed -i \'s/^physical_host="hyper1"/physical_host="hyper2"/; s/^os_name=.*/os_name="bionic"/; s/^os_version=.*/os_version="18.04.6"/\' /pitrix/conf/settings/webservice1',
         '/pitrix/bin/gen_node_list.py && /pitrix/build/build_pkgs_allinone.py',
         '/pitrix/install/launch_vms.sh -f webservice1',
         '/pitrix/install/install_nodes.sh webservice1',
@@ -232,7 +234,10 @@ describe('simulated platform over real sshd', () => {
     const after = await ssh(ws.address, 'lsb_release -ds; supervisorctl status');
     expect(after.stdout).toMatch(/^Ubuntu 18\.04\.6 LTS\n/);
     expect(after.stdout).toMatch(/ws_server\s+RUNNING/);
-    expect(await p.readState('hyper1', 'pitrix/vm/old-webservice1.img')).toContain('16.04.5');
+    expect(await p.readState('hyper1', 'pitrix/kernels/old-webservice1.img')).toContain('16.04.5');
+    expect(await p.readState('hyper2', 'pitrix/kernels/webservice1.img')).toContain('18.04.6');
+    const virsh = await ssh(p.host('hyper2').address, 'virsh list --all');
+    expect(virsh.stdout).toMatch(/^ \d+\s+webservice1\s+running$/m);
     const events = (await p.timeline()).filter((e) => e.host === 'webservice1').map((e) => e.event);
     expect(events).toEqual(['down', 'poweroff', 'poweron', 'up']);
   });

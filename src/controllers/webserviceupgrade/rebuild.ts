@@ -174,7 +174,7 @@ export function rebuildSteps(
   // the rebuild would leave nothing to roll back to. Read-only.
   steps.push({
     id: `checkImage-${n.name}`,
-    description: `R5.3 before the shutdown, on ${n.physicalHost}: virsh list --all shows ${n.name}, ${k}/ holds ${n.name}.img and ${n.name}.xml and no old-${n.name}.img`,
+    description: `R5.3 before the shutdown, on ${n.physicalHost}: virsh list --all shows ${n.name}, ${k}/ holds ${n.name}.img and ${n.name}.xml`,
     host: fb,
     command: execNodes(
       n.physicalHost,

@@ -165,9 +165,10 @@ describe('the old image (seed 004 lines 136–143)', () => {
     expect(check.verify!(listing('running', ['webservice1.xml']))).toMatch(
       /no webservice1\.img.*not shut down/,
     );
+    // An earlier rebuild's old image is replaced by R5's own mv (seed 004 line 141).
     expect(
       check.verify!(listing('running', ['webservice1.img', 'webservice1.xml', 'old-webservice1.img'])),
-    ).toMatch(/already exists/);
+    ).toBeUndefined();
     expect(
       verifyVmDefined(
         listing('running', []).replace('webservice1 ', 'webservice9 '),

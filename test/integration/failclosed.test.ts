@@ -81,11 +81,13 @@ describe('fail closed (R4, fusion zone)', () => {
         async () => {
           const p = await sc.get('nodepool', 'grow');
           const ready = condition(p, 'Ready');
-          if (p.metadata.generation > first.metadata.generation && ready?.status === 'True') {
-            if (p.status?.nodesReady !== '2/2') wrongReady = `Ready=True with ${p.status?.nodesReady}`;
-            return ready.observedGeneration === p.metadata.generation;
-          }
-          return false;
+          // A condition computed from the edited spec (not the one left from before the edit).
+          const current =
+            p.metadata.generation > first.metadata.generation &&
+            ready?.observedGeneration === p.metadata.generation;
+          if (!current || ready?.status !== 'True') return false;
+          if (p.status?.nodesReady !== '2/2') wrongReady = `Ready=True with ${p.status?.nodesReady}`;
+          return true;
         },
         150_000,
         'Ready after the second node',

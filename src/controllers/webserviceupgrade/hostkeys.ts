@@ -1,7 +1,9 @@
 /**
- * Host keys across a rebuild (runbook R5, "Host keys"): a rebuilt node comes back with a new key,
- * read through the trusted firstbox and re-pinned for exactly that node; the fingerprint is kept in
- * the step's output so a restarted operator pins it again, and an event names old and new.
+ * Host keys across a rebuild (runbook R5, "Host keys"): a rebuilt node comes back with a new key.
+ * Nodes are reached through the firstbox's own ssh with its known_hosts, so the re-pin step puts
+ * the key the firstbox sees right after the rebuild into that known_hosts for exactly that node
+ * (rebuild.ts); the fingerprint is kept in the step's output for status, and an event names old
+ * and new.
  */
 import type { Logger } from 'pino';
 import type { Plan } from '../../api/common.js';
@@ -14,7 +16,7 @@ import { keyscanFingerprint } from './checks.js';
 import type { UpgradePlan } from './plan.js';
 import type { Status } from './status.js';
 
-/** The repin steps re-pin exactly their node once ssh-keyscan on the firstbox returned its key. */
+/** The repin steps succeed only once ssh-keyscan on the firstbox returned (and installed) the node's key. */
 export function withRepins(
   plan: PlannedRunbook,
   repins: UpgradePlan['repinSteps'],
@@ -31,8 +33,10 @@ export function withRepins(
         verify: (out: string) => {
           const fp = keyscanFingerprint(out);
           if (!fp) return `ssh-keyscan on firstbox returned no host key for ${r.node} (${r.address})`;
-          access.pool.repin(r.address, fp, `R5 rebuilt VM ${r.node}; key read through the trusted firstbox`);
-          log.info({ node: r.node, address: r.address, fingerprint: fp }, 'host key re-pinned');
+          log.info(
+            { node: r.node, address: r.address, fingerprint: fp, firstbox: access.firstbox.name },
+            "host key re-pinned in the firstbox's known_hosts",
+          );
           return undefined;
         },
       };

@@ -9,12 +9,26 @@ import type { Logger } from 'pino';
 import type { Plan } from '../../api/common.js';
 import type { UpgradeNodeStatus } from '../../api/webserviceupgrade.js';
 import type { PlannedRunbook } from '../../runbook/step.js';
+import { sh } from '../../ssh/command.js';
+import type { ShellCommand } from '../../ssh/types.js';
 import type { ControllerDeps } from '../deps.js';
 import type { ZoneAccess } from '../platform.js';
 import type { StatusSession } from '../runner.js';
 import { keyscanFingerprint } from './checks.js';
 import type { UpgradePlan } from './plan.js';
 import type { Status } from './status.js';
+
+/**
+ * The re-pin command (run on the firstbox right after the rebuild): reads the VM's new ed25519 key
+ * as the firstbox sees it, replaces that one address's entry in the firstbox's known_hosts with it
+ * (so the firstbox's strict ssh, the only way the operator reaches nodes, accepts exactly this key
+ * for exactly this node), and prints it for the journal. Fails, changing nothing, if no key came.
+ */
+export function acceptRebuiltHostKey(address: string): ShellCommand {
+  return sh(
+    'accept the rebuilt VM host key',
+  )`k=$(ssh-keyscan -T 5 -t ed25519 -p 22 ${address} 2>/dev/null) && [ -n "$k" ] && { ssh-keygen -f /root/.ssh/known_hosts -R ${address} >/dev/null 2>&1 || true; } && printf '%s\n' "$k" >> /root/.ssh/known_hosts && printf '%s\n' "$k"`;
+}
 
 /** The repin steps succeed only once ssh-keyscan on the firstbox returned (and installed) the node's key. */
 export function withRepins(

@@ -27,7 +27,7 @@ import type { Status } from './status.js';
 export function acceptRebuiltHostKey(address: string): ShellCommand {
   return sh(
     'accept the rebuilt VM host key',
-  )`k=$(ssh-keyscan -T 5 -t ed25519 -p 22 ${address} 2>/dev/null) && [ -n "$k" ] && { ssh-keygen -f /root/.ssh/known_hosts -R ${address} >/dev/null 2>&1 || true; } && printf '%s\n' "$k" >> /root/.ssh/known_hosts && printf '%s\n' "$k"`;
+  )`k=$(ssh-keyscan -T 5 -t ed25519 -p 22 ${address} 2>/dev/null) && [ -n "$k" ] && { ssh-keygen -f /root/.ssh/known_hosts -R ${address} >/dev/null 2>&1 || true; } && printf '%s\\n' "$k" >> /root/.ssh/known_hosts && printf '%s\\n' "$k"`;
 }
 
 /** The repin steps succeed only once ssh-keyscan on the firstbox returned (and installed) the node's key. */

@@ -27,6 +27,7 @@ import {
   timeline as appendTimeline,
   COMMAND_LOG,
   FAULTS_FILE,
+  HOST_KEY_FILE,
   readHost,
   readJson,
   STATE_FILE,
@@ -145,8 +146,15 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
     const paths = { workDir, services, nodePath: NODE, bundle };
     const inits = new Map(norm.hosts.map((h) => [h.id, layoutHost(paths, h, norm.hosts)]));
     const rootOf = (id: string) => join(hostDir(workDir, id), 'fs');
-    const writePid = (id: string) =>
+    // The firstbox's own key (root@firstbox), authorized on every node: the firstbox's real ssh is
+    // how the operator reaches nodes (docs/platform-interface.md, "Node access through the firstbox").
+    const fbId = norm.hosts[0]!.id;
+    const firstboxKey = await generateKeyPair(join(rootOf(fbId), 'root/.ssh'), 'id_ed25519');
+    // Each host's current known_hosts line, where the firstbox's tools (add-nodes.py) can read it.
+    const writePid = (id: string) => {
       writeFileSync(join(rootOf(id), '.sim/pid'), String(handles.get(id)!.pid));
+      writeFileSync(join(rootOf(id), HOST_KEY_FILE), `${handles.get(id)!.knownHostsLine}\n`);
+    };
 
     // keepalived: when the node holding a zone's floating IP powers off, another webservice node
     // of that zone that is up with keepalived running takes it over.
@@ -201,13 +209,23 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
           address: h.address,
           port: h.port,
           dir: join(hostDir(workDir, h.id), 'sshd'),
-          authorizedKeys: [client.publicKey],
+          authorizedKeys: h.kind === 'node' ? [client.publicKey, firstboxKey.publicKey] : [client.publicKey],
           forceCommand: `NODE_COMPILE_CACHE=${workDir}/bin/cache exec ${NODE} ${bundle} @wrapper`,
           wrap: ['unshare', '--mount', '--propagation', 'private', '--', inits.get(h.id)!],
         });
         handles.set(h.id, handle);
         writePid(h.id);
       }),
+    );
+    // The firstbox knows the keys of the nodes its installer lists (as after their deployment);
+    // spare machines are added by add-nodes.py when the installer first reaches them.
+    writeFileSync(
+      join(rootOf(fbId), 'root/.ssh/known_hosts'),
+      (norm.hosts[0]!.firstbox?.nodes ?? [])
+        .map((n) => handles.get(n.host)?.knownHostsLine)
+        .filter(Boolean)
+        .map((l) => `${l}\n`)
+        .join(''),
     );
 
     const simHost = (s: HostState): SimHost => {

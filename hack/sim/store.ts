@@ -19,6 +19,8 @@ import type { BossDb, HostState, SimConfig, TagDb, TimelineEvent } from './types
 
 export const STATE_FILE = '.sim/state.json';
 export const FAULTS_FILE = '.sim/faults.json';
+/** A host's current known_hosts line (its sshd's key), rewritten whenever its sshd (re)starts. */
+export const HOST_KEY_FILE = '.sim/hostkey';
 export const COMMAND_LOG = '.sim/commands.log';
 export const TIMELINE = 'timeline.jsonl';
 

@@ -124,16 +124,9 @@ async function liveObserver(kubeconfig: string) {
       const obj = await client.get(resourceType(zoneKind), namespace, name);
       return obj ? parseZone(obj) : undefined;
     },
+    // Host keys come from the firstbox's known_hosts, never from a resource's status.
     async observe(zone: Zone, pool: ReturnType<typeof parseNodePool>) {
-      const status = (
-        await client.get(
-          resourceType({ kind: 'NodePool', plural: 'nodepools' }),
-          zone.metadata.namespace ?? 'default',
-          pool.metadata.name,
-        )
-      )?.status as { nodes?: Array<{ address: string; hostKey?: string }> } | undefined;
-      const pinned = new Map((status?.nodes ?? []).map((n) => [n.address, n.hostKey]));
-      return observePool(platform, zone, pool, pinned);
+      return observePool(platform, zone, pool);
     },
     close: () => platform.close(),
   };

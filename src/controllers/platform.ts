@@ -1,17 +1,24 @@
 /**
  * How controllers reach a zone: one SSH pool per zone, built from the Zone's credentials Secret and
  * host-key policy, kept while that configuration is unchanged (so connections are reused across
- * reconciles) and replaced when it changes. Nodes are reached with the same pool: their host keys are
- * learned through the already trusted firstbox (`ssh-keyscan` run there), then pinned per node.
+ * reconciles) and replaced when it changes.
+ *
+ * Trust boundary (issue 12): the operator connects to, and authenticates to, the firstbox alone.
+ * The pool refuses to offer the zone's credentials to any other endpoint, and the firstbox's pin is
+ * stored under its endpoint (address and port), so nothing a NodePool names can read or replace it.
+ * Nodes are reached through the firstbox's own `ssh` (its keys, its known_hosts, strict checking:
+ * src/ssh/relay.ts); their host keys are whatever the firstbox's known_hosts holds for (address, port).
  */
 import { createHash } from 'node:crypto';
 import type { Zone } from '../api/zone.js';
 import type { KubeClient } from '../runtime/kube.js';
 import { shell, validated } from '../ssh/command.js';
 import { credentialsFromSecret, type SshCredentials } from '../ssh/credentials.js';
-import { HostKeyPolicy, parseKnownHosts } from '../ssh/hostkeys.js';
+import { ConnectError } from '../ssh/errors.js';
+import { HostKeyPolicy, knownHostsName, parseKnownHosts, pinKey } from '../ssh/hostkeys.js';
 import { type SshObserver, SshPool } from '../ssh/pool.js';
-import type { Executor, HostTarget } from '../ssh/types.js';
+import { relayFailure, throughFirstbox } from '../ssh/relay.js';
+import type { ExecOptions, ExecResult, Executor, HostTarget, ShellCommand } from '../ssh/types.js';
 
 export interface PlatformOptions {
   maxConnectionsPerZone?: number;
@@ -25,13 +32,54 @@ export class SecretMissingError extends Error {
 }
 
 export interface ZoneAccess {
-  pool: SshPool;
+  /** Runs commands on the firstbox directly and on node targets (from `node()`) through the firstbox. */
+  pool: ZoneExecutor;
   firstbox: HostTarget;
   credentials: SshCredentials;
-  /** Target for a node reached directly, with the zone's credentials unless others are given. */
+  /** Target for a node: reached through the firstbox's ssh as `user` (default root), never directly. */
   node(address: string, port?: number, user?: string): HostTarget;
-  /** Pins a node's host key learned through the firstbox; returns its fingerprint. */
-  learnNodeHostKey(address: string, port: number, pinned?: string): Promise<string>;
+  /**
+   * The fingerprint of the host key the firstbox's known_hosts holds for the node's (address, port)
+   * (undefined: it holds none, so the firstbox would refuse the node). Read-only, for status.
+   */
+  learnNodeHostKey(address: string, port: number): Promise<string | undefined>;
+}
+
+/** Same endpoint and identity as the firstbox target: the only host the pool may connect to. */
+function isFirstbox(fb: HostTarget, t: HostTarget): boolean {
+  return t.role !== 'node' && t.name === fb.name && t.address === fb.address && t.port === fb.port;
+}
+
+/**
+ * The zone's executor: the firstbox directly, a node through the firstbox, anything else refused
+ * before a connection is opened (fail closed: a target nobody built with `node()` is a bug).
+ */
+export class ZoneExecutor implements Executor {
+  constructor(
+    readonly ssh: SshPool,
+    private readonly firstbox: HostTarget,
+  ) {}
+
+  async exec(target: HostTarget, command: ShellCommand, options: ExecOptions = {}): Promise<ExecResult> {
+    if (isFirstbox(this.firstbox, target)) return this.ssh.exec(target, command, options);
+    if (target.role !== 'node') {
+      throw new ConnectError(`not the firstbox (${this.firstbox.address}:${this.firstbox.port})`, {
+        host: target.name,
+        purpose: command.purpose,
+        remedy:
+          'the operator connects only to the firstbox; nodes are reached through it (report this as a bug)',
+      });
+    }
+    const relayed = throughFirstbox(target, command);
+    const r = await this.ssh.exec(this.firstbox, relayed, options);
+    const failure = relayFailure(target, command.purpose, r);
+    if (failure) throw failure;
+    return { ...r, host: target.name, purpose: command.purpose };
+  }
+
+  close(): Promise<void> {
+    return this.ssh.close();
+  }
 }
 
 interface Entry {
@@ -95,58 +143,58 @@ export class Platform {
       port: fb.port,
       user: credentials.username ?? fb.user,
     };
+    // Keyed by endpoint: a target on the same address but another port has no pin here (and, being
+    // no firstbox, is never connected to anyway).
     const policy = new HostKeyPolicy({
-      pins: pins.length ? { [firstbox.name]: pins } : {},
+      endpoints: pins.length ? { [pinKey(firstbox)]: pins } : {},
       knownHosts,
       trustOnFirstUse: fb.hostKeyPolicy === 'TrustOnFirstUse',
-      onRecord: (host, fp, how) => {
-        if (host === firstbox.name && how === 'trust-on-first-use') onTrustOnFirstUse?.(fp);
+      onRecord: (_host, fp, how, endpoint) => {
+        if (how === 'trust-on-first-use' && endpoint && pinKey(endpoint) === pinKey(firstbox))
+          onTrustOnFirstUse?.(fp);
       },
     });
-    const pool = new SshPool({
+    const ssh = new SshPool({
       hostKeys: policy,
-      credentials,
+      // The zone's credentials go to the firstbox endpoint and nowhere else.
+      credentials: (target) => {
+        if (isFirstbox(firstbox, target)) return credentials;
+        throw new ConnectError('refusing to offer the firstbox credentials to another host', {
+          host: target.name,
+          purpose: 'authenticate',
+          remedy: `only ${firstbox.address}:${firstbox.port} receives them; nodes are reached through the firstbox`,
+        });
+      },
       maxConnections: this.opts.maxConnectionsPerZone ?? 32,
       connectTimeoutMs: this.opts.connectTimeoutMs,
       commandTimeoutMs: this.opts.commandTimeoutMs,
       observer: this.opts.observer,
     });
-    const learned = new Map<string, string>();
+    const pool = new ZoneExecutor(ssh, firstbox);
     const access: ZoneAccess = {
       pool,
       firstbox,
       credentials,
-      node: (address, port = 22, user = 'root') => ({ name: address, address, port, user }),
-      learnNodeHostKey: async (address, port, pinned) => {
-        const name = validated('HOST', address, 'node address');
-        if (pinned) {
-          if (learned.get(name) !== pinned) {
-            policy.repin(name, pinned, 'pinned in NodePool status');
-            learned.set(name, pinned);
-          }
-          return pinned;
-        }
-        const cachedFp = learned.get(name);
-        if (cachedFp) return cachedFp;
-        const scan = await pool.exec(
+      node: (address, port = 22, user = 'root') => ({
+        name: validated('HOST', address, 'node address'),
+        address,
+        port,
+        user,
+        role: 'node',
+      }),
+      learnNodeHostKey: async (address, port) => {
+        const name = knownHostsName(validated('HOST', address, 'node address'), port);
+        // ssh-keygen -F prints the known_hosts lines that match (hashed ones too); exit 1: none.
+        const r = await ssh.exec(
           firstbox,
-          shell(
-            ['ssh-keyscan', '-T', '5', '-t', 'ed25519,ecdsa,rsa', '-p', String(port), name],
-            'fetch node host key',
-          ),
-          { timeoutMs: 20_000 },
+          shell(['ssh-keygen', '-F', name], 'read node host key from known_hosts'),
+          {
+            timeoutMs: 20_000,
+          },
         );
-        const entries = parseKnownHosts(scan.stdout);
+        const entries = parseKnownHosts(r.stdout).filter((e) => e.marker === undefined);
         const best = entries.find((e) => e.keyType === 'ssh-ed25519') ?? entries[0];
-        if (!best) {
-          throw new Error(
-            `firstbox could not read the host key of ${name}:${port} (ssh-keyscan: ${scan.stderr.trim() || 'no answer'}); ` +
-              'check the node is up and its sshd listens on that port',
-          );
-        }
-        policy.repin(name, best.fingerprint, 'learned through the trusted firstbox');
-        learned.set(name, best.fingerprint);
-        return best.fingerprint;
+        return best?.fingerprint;
       },
     };
     this.zones.set(key, { fingerprint, access });

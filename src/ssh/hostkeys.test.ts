@@ -8,6 +8,7 @@ import {
   HostKeyPolicy,
   keyTypeOfBlob,
   parseKnownHosts,
+  pinKey,
 } from './hostkeys.js';
 
 /** A fresh ed25519 public key as a wire-format blob and a known_hosts key field. */
@@ -124,5 +125,42 @@ describe('HostKeyPolicy', () => {
     expect(() => p.repin('node-a', fp1, ' ')).toThrow(/reason/);
     expect(() => p.repin('node-a', 'MD5:aa:bb', 'x')).toThrow(/SHA256 fingerprint/);
     expect(() => new HostKeyPolicy({ pins: { a: ['nope'] } })).toThrow(/hostKeys\[a\]\[0\]/);
+  });
+});
+
+describe('endpoint pins (issue 12: keyed by address and port)', () => {
+  const fbKey = newKey();
+  const other = newKey();
+  const fb = { name: '10.0.0.1', address: '10.0.0.1', port: 22 };
+  const sameAddressOtherPort = { name: '10.0.0.1', address: '10.0.0.1', port: 2222 };
+
+  it('pins the firstbox by endpoint: the same address on another port is not matched against it', () => {
+    const policy = new HostKeyPolicy({ endpoints: { [pinKey(fb)]: [fingerprintSha256(fbKey.blob)] } });
+    expect(policy.verify(fb, fbKey.blob).ok).toBe(true);
+    expect(policy.verify(fb, other.blob).ok).toBe(false);
+    // Nothing known for :2222, so it is refused (no TOFU), and the firstbox pin is unchanged.
+    expect(policy.verify(sameAddressOtherPort, other.blob)).toMatchObject({ ok: false, expected: [] });
+    expect(policy.pinned()).toEqual({ '10.0.0.1': [fingerprintSha256(fbKey.blob)] });
+  });
+
+  it('records a first use under the endpoint, so another port cannot replace it', () => {
+    const recorded: Array<[string, unknown]> = [];
+    const policy = new HostKeyPolicy({
+      trustOnFirstUse: true,
+      onRecord: (_h, fp, _how, endpoint) => recorded.push([fp, endpoint]),
+    });
+    expect(policy.verify(fb, fbKey.blob).ok).toBe(true);
+    expect(policy.verify(sameAddressOtherPort, other.blob).ok).toBe(true);
+    expect(policy.verify(fb, other.blob).ok).toBe(false);
+    expect(policy.pinned()).toEqual({
+      '10.0.0.1': [fingerprintSha256(fbKey.blob)],
+      '[10.0.0.1]:2222': [fingerprintSha256(other.blob)],
+    });
+    expect(recorded[0]).toEqual([fingerprintSha256(fbKey.blob), { address: '10.0.0.1', port: 22 }]);
+  });
+
+  it('pinKey spells endpoints as known_hosts does', () => {
+    expect(pinKey({ address: '10.0.0.1', port: 22 })).toBe('10.0.0.1');
+    expect(pinKey({ address: '10.0.0.1', port: 2222 })).toBe('[10.0.0.1]:2222');
   });
 });

@@ -27,6 +27,14 @@ export function knownHostsName(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
+/**
+ * The key a pin is stored under: the endpoint (address and port, in known_hosts spelling), so a
+ * second sshd on the same address (another port) can never read or replace the first one's pin.
+ */
+export function pinKey(host: Pick<HostIdentity, 'address' | 'port'>): string {
+  return knownHostsName(host.address, host.port);
+}
+
 export interface KnownHostEntry {
   marker: '@revoked' | '@cert-authority' | undefined;
   /** Plain patterns (`host`, `[host]:port`, `*.example`, `!bad`), or a hashed entry. */
@@ -114,14 +122,25 @@ export interface RepinRecord {
 }
 
 export interface HostKeyPolicyOptions {
-  /** Fingerprints (`SHA256:...`) per host name. A host with pins ignores known_hosts. */
+  /** Fingerprints (`SHA256:...`) per host name (HostTarget.name). A host with pins ignores known_hosts. */
   pins?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Fingerprints per endpoint, keyed by `pinKey({address, port})` (`10.0.0.1`, `[10.0.0.1]:2222`).
+   * Looked up before `pins`: the operator pins the firstbox this way, so no target that merely
+   * shares its address or name (another port) is ever matched against, or can replace, its pin.
+   */
+  endpoints?: Readonly<Record<string, readonly string[]>>;
   /** known_hosts text (from a Secret), hashed and plain entries. */
   knownHosts?: string;
   /** Opt-in: accept and record the key of a host that has no pin and no known_hosts entry. */
   trustOnFirstUse?: boolean;
   /** Called when a key was trusted on first use or re-pinned, so it can be persisted (status, Secret). */
-  onRecord?: (host: string, fingerprint: string, how: 'trust-on-first-use' | 'repin') => void;
+  onRecord?: (
+    host: string,
+    fingerprint: string,
+    how: 'trust-on-first-use' | 'repin',
+    endpoint?: Pick<HostIdentity, 'address' | 'port'>,
+  ) => void;
 }
 
 const FINGERPRINT = patternRegExp('SHA256_FINGERPRINT');
@@ -141,6 +160,7 @@ function checkFingerprint(fp: string, field: string): string {
 
 export class HostKeyPolicy {
   private readonly pins = new Map<string, string[]>();
+  private readonly endpoints = new Map<string, string[]>();
   private readonly knownHosts: KnownHostEntry[];
   private readonly tofu: boolean;
   private readonly onRecord: HostKeyPolicyOptions['onRecord'];
@@ -153,6 +173,12 @@ export class HostKeyPolicy {
         fps.map((fp, i) => checkFingerprint(fp, `hostKeys[${host}][${i}]`)),
       );
     }
+    for (const [endpoint, fps] of Object.entries(opts.endpoints ?? {})) {
+      this.endpoints.set(
+        endpoint,
+        fps.map((fp, i) => checkFingerprint(fp, `hostKeys[${endpoint}][${i}]`)),
+      );
+    }
     this.knownHosts = parseKnownHosts(opts.knownHosts ?? '');
     this.tofu = opts.trustOnFirstUse ?? false;
     this.onRecord = opts.onRecord;
@@ -163,9 +189,14 @@ export class HostKeyPolicy {
     return this.knownHosts.filter((e) => [...names].some((n) => entryMatches(e, n, host.port)));
   }
 
+  /** Pins of a host: its endpoint's first, then (only if the endpoint has none) its name's. */
+  private pinsOf(host: HostIdentity): string[] | undefined {
+    return this.endpoints.get(pinKey(host)) ?? this.pins.get(host.name);
+  }
+
   /** The fingerprints a host is expected to present (empty: nothing known). */
   expected(host: HostIdentity): string[] {
-    const pinned = this.pins.get(host.name);
+    const pinned = this.pinsOf(host);
     if (pinned) return [...pinned];
     return this.knownEntries(host)
       .filter((e) => e.marker === undefined)
@@ -177,7 +208,7 @@ export class HostKeyPolicy {
    * presents the type we know (as OpenSSH's client does); undefined leaves ssh2's default order.
    */
   preferredKeyAlgorithms(host: HostIdentity): string[] | undefined {
-    if (this.pins.has(host.name)) return undefined;
+    if (this.pinsOf(host)) return undefined;
     const types = new Set(
       this.knownEntries(host)
         .filter((e) => e.marker === undefined)
@@ -191,7 +222,7 @@ export class HostKeyPolicy {
     const fingerprint = fingerprintSha256(keyBlob);
     const known = this.knownEntries(host);
     const revoked = known.some((e) => e.marker === '@revoked' && e.keyBlob.equals(keyBlob));
-    const pinned = this.pins.get(host.name);
+    const pinned = this.pinsOf(host);
     if (revoked) return { ok: false, fingerprint, expected: this.expected(host), revoked };
     if (pinned) {
       return pinned.includes(fingerprint)
@@ -205,8 +236,11 @@ export class HostKeyPolicy {
         : { ok: false, fingerprint, expected: usable.map((e) => e.fingerprint), revoked };
     }
     if (this.tofu) {
-      this.pins.set(host.name, [fingerprint]);
-      this.onRecord?.(host.name, fingerprint, 'trust-on-first-use');
+      this.endpoints.set(pinKey(host), [fingerprint]);
+      this.onRecord?.(host.name, fingerprint, 'trust-on-first-use', {
+        address: host.address,
+        port: host.port,
+      });
       return { ok: true, fingerprint, by: 'trust-on-first-use' };
     }
     return { ok: false, fingerprint, expected: [], revoked };
@@ -214,7 +248,8 @@ export class HostKeyPolicy {
 
   /**
    * Replaces what is trusted for exactly one host with one new fingerprint, for a deliberate
-   * rebuild. Every other host keeps its keys; the change is recorded with its reason.
+   * rebuild. `host` is a pin key (`pinKey({address, port})`) or a host name. Every other host
+   * keeps its keys; the change is recorded with its reason.
    */
   repin(host: string, newFingerprint: string, reason: string): RepinRecord {
     if (!host || /[*?!,\s]/.test(host)) {
@@ -234,8 +269,9 @@ export class HostKeyPolicy {
       );
     }
     const to = checkFingerprint(newFingerprint, 'newFingerprint');
-    const record: RepinRecord = { host, from: this.pins.get(host) ?? [], to, reason, at: new Date() };
-    this.pins.set(host, [to]);
+    const store = this.endpoints.has(host) ? this.endpoints : this.pins;
+    const record: RepinRecord = { host, from: store.get(host) ?? [], to, reason, at: new Date() };
+    store.set(host, [to]);
     this.repins.push(record);
     this.onRecord?.(host, to, 'repin');
     return record;
@@ -246,8 +282,8 @@ export class HostKeyPolicy {
     return this.repins;
   }
 
-  /** Pins as they stand now, including those recorded on first use. */
+  /** Pins as they stand now (endpoint pins under their pin key), including those recorded on first use. */
   pinned(): Record<string, string[]> {
-    return Object.fromEntries([...this.pins].map(([h, fps]) => [h, [...fps]]));
+    return Object.fromEntries([...this.pins, ...this.endpoints].map(([h, fps]) => [h, [...fps]]));
   }
 }

@@ -11,6 +11,11 @@ export interface HostTarget {
   address: string;
   port: number;
   user: string;
+  /**
+   * `node`: reached through the firstbox's own ssh, never connected to directly (see
+   * src/controllers/platform.ts). Unset: a host the SSH layer connects to itself.
+   */
+  role?: 'node';
 }
 
 /** A command line that has already been validated and quoted for a POSIX shell. */

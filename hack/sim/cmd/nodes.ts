@@ -1,10 +1,10 @@
 /** R4 steps 1–4 on the firstbox: the installer's node list, key access, hardware collection, fixes. */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeListText } from '../layout.js';
 import { effectiveFacts, recordOf } from '../render.js';
 import { parseSettings } from '../settings.js';
-import { readConfig } from '../store.js';
+import { HOST_KEY_FILE, readConfig } from '../store.js';
 import type { FirstboxData, NodeRecord } from '../types.js';
 import {
   CmdError,
@@ -35,6 +35,26 @@ function recordByIp(f: FirstboxData, ip: string): NodeRecord {
   return r;
 }
 
+/**
+ * The installer's first contact with a machine records its host key in the firstbox's
+ * known_hosts (modelled assumption, docs/platform-interface.md): from then on the firstbox's
+ * strict ssh reaches it. A key already recorded for the address is left as it is.
+ */
+function learnHostKeys(ids: string[]): void {
+  const file = join(ROOT, 'root/.ssh/known_hosts');
+  let known = '';
+  try {
+    known = readFileSync(file, 'utf8');
+  } catch {
+    // none yet
+  }
+  const names = new Set(known.split('\n').map((l) => l.split(' ')[0]));
+  const add = ids
+    .map((id) => readFileSync(join(nodeRoot(id), HOST_KEY_FILE), 'utf8').trim())
+    .filter((l) => l && !names.has(l.split(' ')[0]));
+  if (add.length) appendFileSync(file, `${add.join('\n')}\n`);
+}
+
 const addNodes: Cmd = (args) => {
   const { opts } = getopt(args, ['-I', '-z']);
   const list = str(opts['-I']);
@@ -63,6 +83,7 @@ const addNodes: Cmd = (args) => {
       return `node ${ip} added as ${id} (status new)`;
     });
   });
+  learnHostKeys(hosts.map(([, id]) => id));
   out(lines.join('\n'));
   out(`add-nodes: ${hosts.length} node(s) processed`);
   return 0;

@@ -10,6 +10,7 @@ import { parseDescribeNodes } from '../../facts/nodes.js';
 import { parseSupervisorStatus } from '../../facts/supervisor.js';
 import { sh, shell } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
+import { nodeProblems } from './requirements.js';
 
 // A constant program (no interpolation): statuses and addresses arrive as argv.
 const NODES_IN_STATUS_PY = [
@@ -32,7 +33,11 @@ function nodesInStatus(ips: readonly string[], statuses: readonly string[], purp
   return sh(purpose)`out=$(${list}) || exit 2; printf '%s\n' "$out" | ${match}`;
 }
 
-/** R4.4: every new node is listed as available and the disk corrections took effect. */
+/**
+ * R4.4 ("check the hardware information of each node"): every new node is listed as available,
+ * has what its role needs in the collected facts (nodeProblems: a data disk, Ubuntu), and the
+ * disk corrections took effect.
+ */
 function verifyAvailable(stdout: string, ips: readonly string[], spec: NodePoolSpec): string | undefined {
   let nodes: ReturnType<typeof parseDescribeNodes>;
   try {
@@ -47,6 +52,7 @@ function verifyAvailable(stdout: string, ips: readonly string[], spec: NodePoolS
       problems.push(`${ip} is not listed as available`);
       continue;
     }
+    for (const p of nodeProblems(spec.role, n)) problems.push(`${ip} ${p}`);
     const overrides = spec.nodes.find((x) => x.address === ip)?.diskOverrides ?? [];
     for (const o of overrides) {
       const disk = n.disks.find((d) => d.device === o.device);

@@ -1,6 +1,6 @@
 /**
- * NodePool (runbook R4): observe the pool's nodes (facts probed over SSH, host keys learned through
- * the firstbox), ask the installer which are already known, compute the plan with `planNodePool`
+ * NodePool (runbook R4): ask the installer which of the pool's nodes it knows, observe the listed
+ * ones through the firstbox (facts, host keys from its known_hosts), compute the plan with `planNodePool`
  * and hand it to the runner. Rules are enforced before anything runs; a node removed from spec is
  * reported, never scaled in.
  */
@@ -43,11 +43,10 @@ export class NodePoolReconciler implements Reconciler {
     const early = staticViolations(pool.spec, zone.spec.mode);
     if (early.length > 0) return this.refuse(session, previous, early);
 
-    // Observe: the installer's node list, then every listed node directly.
+    // Observe: the installer's node list, then every listed node through the firstbox.
     let observed: PoolObservation;
     try {
-      const pinned = new Map((previous.nodes ?? []).map((n) => [n.address, n.hostKey]));
-      observed = await observePool(deps.platform, zone, pool, pinned, ctx.signal);
+      observed = await observePool(deps.platform, zone, pool, ctx.signal);
     } catch (err) {
       const failure = classifyAccessError(err, `firstbox ${zone.spec.firstbox.host}`);
       session.condition('Ready', 'False', failure.reason, failure.message);

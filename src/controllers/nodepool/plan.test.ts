@@ -165,11 +165,44 @@ describe('planNodePool (R4)', () => {
     expect(removed.plan.steps).toEqual([]);
   });
 
-  it('reports an unreachable node and holds its pair partner in standard mode', () => {
+  const collected = (
+    ip: string,
+    id: string,
+    disks: PlatformNode['disks'],
+    osName = 'Ubuntu',
+  ): PlatformNode => ({
+    ...deployed(ip, id),
+    roles: [],
+    status: 'collected',
+    osName,
+    disks,
+  });
+  const dataDisk = { device: 'sdb', type: 'sata' as const, sizeGiB: 894, enabled: true };
+  const listed = (disksA = [dataDisk], osA = 'Ubuntu') => [
+    deployed('127.77.0.13', 'hyper1'),
+    deployed('127.77.0.14', 'hyper2'),
+    collected('127.77.0.21', 'hyper3', disksA, osA),
+    collected('127.77.0.22', 'hyper4', [dataDisk]),
+  ];
+
+  it('reports machines the installer does not list yet as Pending, without facts, and plans them', () => {
+    const r = planNodePool(input({}, { observations: {} }));
+    expect(r.violations).toEqual([]);
+    for (const n of r.nodes) {
+      expect(n.phase).toBe('Deploying');
+      expect(n.message).toBe('not listed by the installer yet: facts come from collect-nodes.py');
+    }
+    expect(r.plan.steps.map((s) => s.id)).toContain('verifyNodes');
+  });
+
+  it('reports an unreachable listed node and holds its pair partner in standard mode', () => {
     const r = planNodePool(
       input(
         {},
-        { observations: { '127.77.0.21': { facts: facts() }, '127.77.0.22': { error: 'connect refused' } } },
+        {
+          platformNodes: listed(),
+          observations: { '127.77.0.21': { facts: facts() }, '127.77.0.22': { error: 'connect refused' } },
+        },
       ),
     );
     expect(r.nodes.find((n) => n.address === '127.77.0.22')!.phase).toBe('Unreachable');
@@ -177,12 +210,38 @@ describe('planNodePool (R4)', () => {
     expect(r.plan.steps).toEqual([]);
   });
 
-  it('rejects a node without a data disk', () => {
-    const noData = facts({ disks: facts().disks.filter((d) => d.name !== 'sdb') });
-    const r = planNodePool(
-      input({}, { observations: { '127.77.0.21': { facts: noData }, '127.77.0.22': { facts: facts() } } }),
+  it('rejects a collected node without a data disk, or not on Ubuntu, from what the installer collected', () => {
+    const noData = planNodePool(input({}, { platformNodes: listed([{ ...dataDisk, enabled: false }]) }));
+    const a = noData.nodes.find((n) => n.address === '127.77.0.21')!;
+    expect(a.phase).toBe('Rejected');
+    expect(a.message).toMatch(/no enabled data disk/);
+    const centos = planNodePool(input({}, { platformNodes: listed([dataDisk], 'CentOS') }));
+    expect(centos.nodes.find((n) => n.address === '127.77.0.21')!.message).toMatch(/runs CentOS/);
+  });
+
+  it('judges the new nodes at verifyNodes (R4.4) on the collected facts: data disk and Ubuntu', () => {
+    const r = planNodePool(input({}, { observations: {} }));
+    const verify = r.plan.steps.find((s) => s.id === 'verifyNodes')!.verify!;
+    const answer = (disks: object[], os = 'Ubuntu') =>
+      JSON.stringify({
+        action: 'DescribeNodesResponse',
+        ret_code: 0,
+        node_set: ['127.77.0.21', '127.77.0.22'].map((ip, i) => ({
+          node_id: `hyper${i + 3}`,
+          hostname: `hyper${i + 3}`,
+          mgmt_ip: ip,
+          zone_id: 'pek3a',
+          roles: [],
+          status: 'available',
+          os_name: i === 0 ? os : 'Ubuntu',
+          disks: i === 0 ? disks : [{ device: 'sdb', type: 'sata', size_gib: 894, enabled: 1 }],
+        })),
+      });
+    expect(verify(answer([{ device: 'sdb', type: 'sata', size_gib: 894, enabled: 1 }]))).toBeUndefined();
+    expect(verify(answer([]))).toMatch(/127\.77\.0\.21 has no enabled data disk/);
+    expect(verify(answer([{ device: 'sdb', type: 'sata', size_gib: 894, enabled: 1 }], 'CentOS'))).toMatch(
+      /127\.77\.0\.21 runs CentOS/,
     );
-    expect(r.nodes.find((n) => n.address === '127.77.0.21')!.phase).toBe('Rejected');
   });
 
   it('erases disks only when asked, marks the step destructive, and runs it before collection', () => {

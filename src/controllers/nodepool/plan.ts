@@ -4,8 +4,7 @@
  * broken (nothing runs then), what each node's phase is, and the ordered steps to deploy the new
  * nodes. No I/O here: the golden-plan tests run this directly.
  */
-import type { NodePoolSpec, NodeRole } from '../../api/nodepool.js';
-import { dataDisks } from '../../facts/disks.js';
+import type { NodePoolSpec } from '../../api/nodepool.js';
 import type { NodeFacts, PlatformNode } from '../../facts/types.js';
 import { fileHasContent } from '../../runbook/checks.js';
 import { guardedStep } from '../../runbook/jobguard.js';
@@ -13,6 +12,7 @@ import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js'
 import { sh, shell, validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
 import { checks } from './checks.js';
+import { nodeProblems } from './requirements.js';
 import { renderScaleSettings } from './settings.js';
 
 export interface ZoneView {
@@ -22,9 +22,11 @@ export interface ZoneView {
 }
 
 export interface NodeObservation {
-  /** Facts probed over SSH, or why the node could not be probed. */
+  /** Facts probed through the firstbox, or why the node could not be probed. */
   facts?: NodeFacts;
   error?: string;
+  /** Not contacted on purpose (not listed by the installer yet, or listed as new): why. */
+  pending?: string;
 }
 
 export interface NodePoolPlanInput {
@@ -84,18 +86,6 @@ const MIN = 60_000;
 
 export const listFilePath = (zoneId: string, pool: string) => `/pitrix/conf/operator/${zoneId}-${pool}.list`;
 export const scaleSettingsPath = (zoneId: string) => `/pitrix/config/scale_settings.${zoneId}.yaml`;
-
-/** Minimum a node needs to be worth deploying, per role (R4 collection would fail otherwise). */
-function nodeProblems(role: NodeRole, facts: NodeFacts): string[] {
-  const problems: string[] = [];
-  const usable = dataDisks(facts.disks).filter((d) => !d.removable && d.sizeBytes > 0);
-  if ((role === 'hyper' || role === 'vg' || role === 'snapshot') && usable.length === 0) {
-    problems.push('has no data disk (only the system disk or removable devices)');
-  }
-  if (facts.os.name && facts.os.name !== 'Ubuntu')
-    problems.push(`runs ${facts.os.name}, the installer deploys Ubuntu`);
-  return problems;
-}
 
 /**
  * Rules that need only the spec and the zone's mode, checked before any SSH connection is opened:
@@ -183,20 +173,32 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
       continue;
     }
     const obs = input.observations[n.address];
+    // Not listed yet (or listed as new): never contacted; add-nodes/collect-nodes in the plan are
+    // the first to touch it, and verifyNodes judges what they collected.
+    if (!known || known.status === 'new') {
+      nodes.push({
+        address: n.address,
+        ...(known ? { nodeId: known.nodeId } : {}),
+        phase: 'Pending',
+        message:
+          obs?.pending ??
+          (known
+            ? 'listed by the installer as new: facts come from collect-nodes.py'
+            : 'not listed by the installer yet: facts come from collect-nodes.py'),
+      });
+      candidates.push(n.address);
+      continue;
+    }
     if (!obs?.facts) {
       nodes.push({ address: n.address, phase: 'Unreachable', message: obs?.error ?? 'not probed yet' });
       continue;
     }
-    const problems = nodeProblems(spec.role, obs.facts);
+    const problems = nodeProblems(spec.role, known);
     if (problems.length > 0) {
       nodes.push({ address: n.address, phase: 'Rejected', message: problems.join('; ') });
       continue;
     }
-    nodes.push({
-      address: n.address,
-      nodeId: known?.nodeId,
-      phase: known?.status === 'collected' || known?.status === 'available' ? 'Collected' : 'Pending',
-    });
+    nodes.push({ address: n.address, nodeId: known.nodeId, phase: 'Collected' });
     candidates.push(n.address);
   }
 

@@ -100,15 +100,17 @@ export class WebserviceUpgradeReconciler implements Reconciler {
       finishedAt(prevNodes.get(a), stepsOf(a)).localeCompare(finishedAt(prevNodes.get(b), stepsOf(b))),
     );
 
-    // Pin every target's host key: the re-pinned one when the journal or status has it, the one
-    // seen before the rebuild otherwise, or learn it now through the firstbox (before any change).
+    // Record every target's host key (for status and events; the trust store is the firstbox's
+    // known_hosts, which the relayed node commands check): the re-pinned one when the journal or
+    // status has it, the one seen before the rebuild otherwise, or read it now from the firstbox.
     const pinnedFor = (node: string): string | undefined =>
       latestRepin(journal, node) ?? prevNodes.get(node)?.newHostKey ?? prevNodes.get(node)?.oldHostKey;
     try {
       for (const t of targets) {
         const pinned = pinnedFor(t.nodeId);
         if (!pinned && (done.includes(t.nodeId) || started.includes(t.nodeId))) continue;
-        hostKeys[t.nodeId] = await access.learnNodeHostKey(t.mgmtIp, 22, pinned);
+        const seen = pinned ?? (await access.learnNodeHostKey(t.mgmtIp, 22));
+        if (seen) hostKeys[t.nodeId] = seen;
       }
     } catch (err) {
       const failure = classifyAccessError(err, 'webservice node host keys');

@@ -1,8 +1,8 @@
 /**
- * Runbook R5 step 8, the health gate after each node: its services RUNNING over SSH with the
- * re-pinned key, then rounds on firstbox until minReadySeconds have passed (services, console or
- * node API, the API through the VIP, spec.healthChecks). Nothing is done to the next node until it
- * passes.
+ * Runbook R5 step 8, the health gate after each node: its services RUNNING (through the firstbox's
+ * ssh, which checks the re-pinned key in its known_hosts), then rounds on firstbox until
+ * minReadySeconds have passed (services, console or node API, the API through the VIP,
+ * spec.healthChecks). Nothing is done to the next node until it passes.
  */
 import type { WebserviceUpgradeSpec } from '../../api/webserviceupgrade.js';
 import type { Step } from '../../runbook/step.js';
@@ -26,7 +26,7 @@ export function healthGateSteps(
   return [
     {
       id: `verifyServices-${n.name}`,
-      description: `R5.8 supervisorctl status on ${n.name} (over SSH with its re-pinned key): every program RUNNING`,
+      description: `R5.8 supervisorctl status on ${n.name} (through the firstbox's ssh, its re-pinned key): every program RUNNING`,
       host: node,
       command: shell(['supervisorctl', 'status'], 'check services'),
       acceptExitCodes: [0, 3],

@@ -1,12 +1,16 @@
 /**
- * Host keys across a rebuild (runbook R5, "Host keys"): a rebuilt node comes back with a new key,
- * read through the trusted firstbox and re-pinned for exactly that node; the fingerprint is kept in
- * the step's output so a restarted operator pins it again, and an event names old and new.
+ * Host keys across a rebuild (runbook R5, "Host keys"): a rebuilt node comes back with a new key.
+ * Nodes are reached through the firstbox's own ssh with its known_hosts, so the re-pin step puts
+ * the key the firstbox sees right after the rebuild into that known_hosts for exactly that node
+ * (rebuild.ts); the fingerprint is kept in the step's output for status, and an event names old
+ * and new.
  */
 import type { Logger } from 'pino';
 import type { Plan } from '../../api/common.js';
 import type { UpgradeNodeStatus } from '../../api/webserviceupgrade.js';
 import type { PlannedRunbook } from '../../runbook/step.js';
+import { sh } from '../../ssh/command.js';
+import type { ShellCommand } from '../../ssh/types.js';
 import type { ControllerDeps } from '../deps.js';
 import type { ZoneAccess } from '../platform.js';
 import type { StatusSession } from '../runner.js';
@@ -14,7 +18,19 @@ import { keyscanFingerprint } from './checks.js';
 import type { UpgradePlan } from './plan.js';
 import type { Status } from './status.js';
 
-/** The repin steps re-pin exactly their node once ssh-keyscan on the firstbox returned its key. */
+/**
+ * The re-pin command (run on the firstbox right after the rebuild): reads the VM's new ed25519 key
+ * as the firstbox sees it, replaces that one address's entry in the firstbox's known_hosts with it
+ * (so the firstbox's strict ssh, the only way the operator reaches nodes, accepts exactly this key
+ * for exactly this node), and prints it for the journal. Fails, changing nothing, if no key came.
+ */
+export function acceptRebuiltHostKey(address: string): ShellCommand {
+  return sh(
+    'accept the rebuilt VM host key',
+  )`k=$(ssh-keyscan -T 5 -t ed25519 -p 22 ${address} 2>/dev/null) && [ -n "$k" ] && { ssh-keygen -f /root/.ssh/known_hosts -R ${address} >/dev/null 2>&1 || true; } && printf '%s\\n' "$k" >> /root/.ssh/known_hosts && printf '%s\\n' "$k"`;
+}
+
+/** The repin steps succeed only once ssh-keyscan on the firstbox returned (and installed) the node's key. */
 export function withRepins(
   plan: PlannedRunbook,
   repins: UpgradePlan['repinSteps'],
@@ -31,8 +47,10 @@ export function withRepins(
         verify: (out: string) => {
           const fp = keyscanFingerprint(out);
           if (!fp) return `ssh-keyscan on firstbox returned no host key for ${r.node} (${r.address})`;
-          access.pool.repin(r.address, fp, `R5 rebuilt VM ${r.node}; key read through the trusted firstbox`);
-          log.info({ node: r.node, address: r.address, fingerprint: fp }, 'host key re-pinned');
+          log.info(
+            { node: r.node, address: r.address, fingerprint: fp, firstbox: access.firstbox.name },
+            "host key re-pinned in the firstbox's known_hosts",
+          );
           return undefined;
         },
       };

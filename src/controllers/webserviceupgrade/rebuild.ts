@@ -10,6 +10,7 @@ import { and, seq, sh, shell, validated } from '../../ssh/command.js';
 import { parseKnownHosts } from '../../ssh/hostkeys.js';
 import type { ShellCommand } from '../../ssh/types.js';
 import { verifySupervisor, verifyVmDefined } from './checks.js';
+import { acceptRebuiltHostKey } from './hostkeys.js';
 import {
   execNodes,
   GEN_MAC,
@@ -328,9 +329,9 @@ export function rebuildSteps(
   const repin = `repinHostKey-${n.name}`;
   steps.push({
     id: repin,
-    description: `R5.7 read ${n.name}'s new host key through the trusted firstbox (ssh-keyscan) and re-pin exactly that node`,
+    description: `R5.7 read ${n.name}'s new host key through the trusted firstbox (ssh-keyscan) and pin exactly that node in the firstbox's known_hosts`,
     host: fb,
-    command: shell(['ssh-keyscan', '-T', '5', '-t', 'ed25519', '-p', '22', n.address], 'fetch new host key'),
+    command: acceptRebuiltHostKey(n.address),
     verify: (out) =>
       parseKnownHosts(out).length > 0 ? undefined : `ssh-keyscan returned no host key for ${n.address}`,
     idempotent: true,

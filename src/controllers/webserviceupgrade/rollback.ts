@@ -7,6 +7,7 @@
 import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { and, sh, shell, validated } from '../../ssh/command.js';
 import { verifySupervisor } from './checks.js';
+import { acceptRebuiltHostKey } from './hostkeys.js';
 import {
   installerTools,
   KERNELS_DIR,
@@ -116,9 +117,9 @@ export function planRollback(input: RollbackInput): RollbackPlan {
     },
     {
       id: `repinRolledBackKey-${node}`,
-      description: `R5 rollback: read ${node}'s host key through the firstbox and re-pin exactly that node`,
+      description: `R5 rollback: read ${node}'s host key through the firstbox and pin exactly that node in the firstbox's known_hosts`,
       host: fb,
-      command: shell(['ssh-keyscan', '-T', '5', '-t', 'ed25519', '-p', '22', address], 'fetch host key'),
+      command: acceptRebuiltHostKey(address),
       idempotent: true,
       timeoutMs: 2 * MIN,
     },

@@ -49,3 +49,7 @@ log "control-plane binaries: $assets"
 
 # helm for the chart tests: HELM, or built once from the Go module proxy and cached like the above.
 log "helm: $(bash hack/helm-assets.sh)"
+
+# kstatus (sigs.k8s.io/cli-utils, pinned in hack/kstatus/go.mod) for the GitOps health tests, built
+# once from the Go module proxy and cached like helm.
+log "kstatus: $(bash hack/kstatus-assets.sh)"

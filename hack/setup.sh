@@ -53,3 +53,6 @@ log "helm: $(bash hack/helm-assets.sh)"
 # kstatus (sigs.k8s.io/cli-utils, pinned in hack/kstatus/go.mod) for the GitOps health tests, built
 # once from the Go module proxy and cached like helm.
 log "kstatus: $(bash hack/kstatus-assets.sh)"
+
+# The Lua VM Argo CD embeds (gopher-lua, pinned in hack/argocd-lua/go.mod) for the health-script tests.
+log "argocd-lua: $(bash hack/argocd-lua-assets.sh)"

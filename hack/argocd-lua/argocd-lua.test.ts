@@ -8,6 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 
 const root = resolve(import.meta.dirname, '../..');
 const dir = resolve(root, 'helm/pitrix-operator/argocd');
@@ -39,6 +40,30 @@ describe('Argo CD health and actions (gopher-lua)', () => {
       expect(r.stdout).toMatch(/FAIL health testdata\/nodepool-step-failed\.yaml/);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('the chart renders the same scripts, for each of the five kinds, as argocd-cm keys', () => {
+    const helm = execFileSync('bash', [resolve(root, 'hack/helm-assets.sh')], { encoding: 'utf8' }).trim();
+    const out = execFileSync(
+      helm,
+      ['template', 'r', resolve(root, 'helm/pitrix-operator'), '--set', 'argocd.customizations.enabled=true'],
+      { encoding: 'utf8' },
+    );
+    const cm = out
+      .split(/^---$/m)
+      .map((d) => parse(d) as { kind?: string; metadata?: { name: string }; data?: Record<string, string> })
+      .find((d) => d?.metadata?.name === 'r-pitrix-operator-argocd-cm')!;
+    const src = (f: string) => readFileSync(join(dir, f), 'utf8');
+    for (const kind of ['Zone', 'NodePool', 'Component', 'TagServer', 'WebserviceUpgrade']) {
+      expect(cm.data![`resource.customizations.health.ops.pitrix.io_${kind}`]).toBe(src('health.lua'));
+      const actions = parse(cm.data![`resource.customizations.actions.ops.pitrix.io_${kind}`]!) as {
+        'discovery.lua': string;
+        definitions: Array<{ name: string; 'action.lua': string }>;
+      };
+      expect(actions['discovery.lua']).toBe(src('actions/discovery.lua'));
+      for (const a of actions.definitions) expect(a['action.lua']).toBe(src(`actions/${a.name}/action.lua`));
+      expect(actions.definitions.map((a) => a.name)).toEqual(['approve', 'pause', 'resume']);
     }
   });
 });

@@ -34,7 +34,7 @@ describe('kstatusConditions: the phases of a plan (runner.ts reasons)', () => {
     );
   });
   it('Reconciling while it waits for the zone lock, an approval, a resume or a window', () => {
-    for (const r of ['WaitingForZoneLock', 'AwaitingApproval', 'Paused', 'WaitingForWindow'])
+    for (const r of ['WaitingForZoneLock', 'ZoneJobBusy', 'AwaitingApproval', 'Paused', 'WaitingForWindow'])
       expect(verdict([pending, c('Progressing', 'False', r)])).toBe(`Reconciling(${r})`);
   });
   it('Stalled after a failed or interrupted step; Reconciling again while the retry runs', () => {
@@ -53,6 +53,22 @@ describe('kstatusConditions: the phases of a plan (runner.ts reasons)', () => {
         c('Degraded', 'True', 'StepInterrupted'),
       ]),
     ).toBe('Stalled(StepInterrupted)');
+    // A step that could not start for want of its Secret (runner: blocked, SecretUnavailable).
+    expect(
+      verdict([
+        pending,
+        c('Progressing', 'False', 'SecretUnavailable'),
+        c('Degraded', 'True', 'SecretUnavailable'),
+      ]),
+    ).toBe('Stalled(SecretUnavailable)');
+    // The plan finished but the platform does not show its result.
+    expect(
+      verdict([
+        c('Ready', 'False', 'NotConverged'),
+        c('Progressing', 'False', 'NotConverged'),
+        c('Degraded', 'True', 'NotConverged'),
+      ]),
+    ).toBe('Stalled(NotConverged)');
     expect(
       verdict([pending, c('Progressing', 'True', 'Executing'), c('Degraded', 'True', 'StepFailed')]),
     ).toBe('Reconciling(Executing)');

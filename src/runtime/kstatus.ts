@@ -25,6 +25,7 @@ import { type Condition, type ConditionInput, setCondition } from './conditions.
 /** `Progressing=False` reasons that wait for something expected to happen (Reconciling=True). */
 export const WAITING_REASONS: ReadonlySet<string> = new Set([
   'WaitingForZoneLock', // another plan holds the zone lock; acquired when it finishes
+  'ZoneJobBusy', // another guarded job runs on the zone's firstbox; the step starts after it
   'WaitingForWindow', // WebserviceUpgrade: the next node starts inside the maintenance window
   'AwaitingApproval', // Manual approval: the normal flow, a person approves the published plan
   'Paused', // spec.paused with steps left: waits for resume

@@ -15,9 +15,9 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # `node` itself is a dev dependency (for npm scripts on hosts with an older Node); the image has its own.
-# npm 11 can write lockfiles that omit other platforms' optional packages and then refuse them in
-# `npm ci`; `npm install` installs the same locked versions.
-RUN npm ci --no-audit --no-fund --ignore-scripts || npm install --no-audit --no-fund --ignore-scripts
+# `npm ci` only: the committed lockfile carries every platform's optional packages, and a lockfile
+# npm refuses must fail the build rather than be rewritten by `npm install`.
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json
@@ -26,8 +26,7 @@ RUN npx tsc -p tsconfig.build.json
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN (npm ci --omit=dev --no-audit --no-fund --ignore-scripts \
-     || npm install --omit=dev --no-audit --no-fund --ignore-scripts) && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 
 # --- runtime -------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE}

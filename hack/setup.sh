@@ -9,9 +9,18 @@ log() { echo "[setup] $*" >&2; }
 # npm packages (pinned by package-lock.json). `node` (Node 24 LTS) comes in as a dev dependency.
 if [[ ! -x node_modules/.bin/vitest || ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
   log "npm ci"
-  # npm 11.19 writes lockfiles without the other platforms' optional packages (biome's, esbuild's)
-  # and then refuses them in `npm ci`; `npm install` installs the same locked versions.
-  npm ci --no-fund --no-audit >&2 2>/dev/null || npm install --no-fund --no-audit >&2
+  # `npm ci` only: it installs exactly the committed lockfile and never writes it. A lockfile it
+  # refuses (out of sync with package.json, or missing a platform's optional package) must stop
+  # the set-up here, loudly; `npm install` would "fix" it by rewriting a tracked file. The
+  # lockfile carries every platform's optional packages (biome's, esbuild's, rolldown's), so it
+  # is accepted on any OS/CPU; after changing dependencies regenerate it with
+  # `npm install --package-lock-only` and commit it.
+  if ! npm ci --no-fund --no-audit >&2; then
+    log "npm ci refused package-lock.json (see npm's message above); the set-up does not fall back"
+    log "to npm install, which would rewrite the committed lockfile. Regenerate it with"
+    log "'npm install --package-lock-only', review the diff and commit it."
+    exit 1
+  fi
 fi
 
 # Debian packages: OpenSSH server for the simulated platform, iproute2 for its addresses.
@@ -40,3 +49,10 @@ log "control-plane binaries: $assets"
 
 # helm for the chart tests: HELM, or built once from the Go module proxy and cached like the above.
 log "helm: $(bash hack/helm-assets.sh)"
+
+# kstatus (sigs.k8s.io/cli-utils, pinned in hack/kstatus/go.mod) for the GitOps health tests, built
+# once from the Go module proxy and cached like helm.
+log "kstatus: $(bash hack/kstatus-assets.sh)"
+
+# The Lua VM Argo CD embeds (gopher-lua, pinned in hack/argocd-lua/go.mod) for the health-script tests.
+log "argocd-lua: $(bash hack/argocd-lua-assets.sh)"

@@ -22,6 +22,7 @@ import {
   KubeClient,
   type KubeObject,
   loadKubeConfig,
+  PLUGIN_FIELD_MANAGER,
   type ResourceType,
 } from '../runtime/kube.js';
 import { formatList, formatPlan, formatStatus, type PitrixStatus } from './kubectl-plugin-format.js';
@@ -123,7 +124,7 @@ export async function pluginCommand(command: string, argv: string[], deps: Plugi
     const kc = loadKubeConfig(values.kubeconfig as string | undefined);
     if (values.context) kc.setCurrentContext(values.context as string);
     namespace ??= kc.getContextObject(kc.getCurrentContext())?.namespace;
-    client = new KubeClient(kc);
+    client = new KubeClient(kc, PLUGIN_FIELD_MANAGER);
   }
   namespace ??= 'default';
   try {

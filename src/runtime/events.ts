@@ -45,7 +45,12 @@ export class KubeEventRecorder implements EventRecorder {
       prior.count += 1;
       prior.last = now.getTime();
       await this.client.core.patchNamespacedEvent(
-        { namespace, name: prior.name, body: { count: prior.count, lastTimestamp: now.toISOString() } },
+        {
+          namespace,
+          name: prior.name,
+          body: { count: prior.count, lastTimestamp: now.toISOString() },
+          fieldManager: this.client.fieldManager,
+        },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
       return;
@@ -53,6 +58,7 @@ export class KubeEventRecorder implements EventRecorder {
     const eventName = `${name}.${now.getTime().toString(16)}${Math.random().toString(16).slice(2, 6)}`;
     await this.client.core.createNamespacedEvent({
       namespace,
+      fieldManager: this.client.fieldManager,
       body: {
         metadata: { name: eventName, namespace },
         involvedObject: {

@@ -2,6 +2,10 @@
  * The thin layer over @kubernetes/client-node the runtime needs: typed access to our custom
  * resources (get, list, status update, metadata patch), Secrets, Events and Leases, and one
  * place that turns client errors into facts (`notFound`, `conflict`, `gone`).
+ *
+ * Every write names its field manager (`fieldManager` on each create, replace and patch), so
+ * `managedFields` and GitOps tools show who owns what; without it the API server derives the
+ * manager from the User-Agent, `kubernetes-client-javascript`, which names no one.
  */
 import {
   ApiException,
@@ -60,12 +64,24 @@ export function loadKubeConfig(path?: string): KubeConfig {
   return kc;
 }
 
+/** The field manager of the operator's writes (status, finalizers, Events, the leader Lease). */
+export const FIELD_MANAGER = 'pitrix-operator';
+/**
+ * The field manager of `kubectl pitrix` (approve, pause, resume): a person's decision, recorded as
+ * theirs, the way kubectl records `kubectl-annotate` or `kubectl-patch`, not as the operator's.
+ */
+export const PLUGIN_FIELD_MANAGER = 'kubectl-pitrix';
+
 export class KubeClient {
   readonly custom: CustomObjectsApi;
   readonly core: CoreV1Api;
   readonly coordination: CoordinationV1Api;
 
-  constructor(readonly config: KubeConfig) {
+  /** `fieldManager` names every write this client makes; pass it to the raw APIs' writes too. */
+  constructor(
+    readonly config: KubeConfig,
+    readonly fieldManager: string = FIELD_MANAGER,
+  ) {
     this.custom = config.makeApiClient(CustomObjectsApi);
     this.core = config.makeApiClient(CoreV1Api);
     this.coordination = config.makeApiClient(CoordinationV1Api);
@@ -114,13 +130,22 @@ export class KubeClient {
       plural: t.plural,
       name: obj.metadata.name,
       body: obj,
+      fieldManager: this.fieldManager,
     })) as KubeObject;
   }
 
   /** JSON merge patch of the main resource (metadata: finalizers, annotations). */
   async mergePatch(t: ResourceType, namespace: string, name: string, patch: object): Promise<KubeObject> {
     return (await this.custom.patchNamespacedCustomObject(
-      { group: t.group, version: t.version, namespace, plural: t.plural, name, body: patch },
+      {
+        group: t.group,
+        version: t.version,
+        namespace,
+        plural: t.plural,
+        name,
+        body: patch,
+        fieldManager: this.fieldManager,
+      },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     )) as KubeObject;
   }
@@ -132,7 +157,15 @@ export class KubeClient {
     patch: object,
   ): Promise<KubeObject> {
     return (await this.custom.patchNamespacedCustomObjectStatus(
-      { group: t.group, version: t.version, namespace, plural: t.plural, name, body: patch },
+      {
+        group: t.group,
+        version: t.version,
+        namespace,
+        plural: t.plural,
+        name,
+        body: patch,
+        fieldManager: this.fieldManager,
+      },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     )) as KubeObject;
   }

@@ -102,6 +102,7 @@ export class LeaderElector {
       try {
         await this.client.coordination.createNamespacedLease({
           namespace,
+          fieldManager: this.client.fieldManager,
           body: {
             metadata: { name, namespace },
             spec: { ...spec, acquireTime: micro(now), leaseTransitions: 0 },
@@ -123,6 +124,7 @@ export class LeaderElector {
       await this.client.coordination.replaceNamespacedLease({
         namespace,
         name,
+        fieldManager: this.client.fieldManager,
         body: {
           ...lease,
           spec: {
@@ -155,6 +157,7 @@ export class LeaderElector {
       await this.client.coordination.replaceNamespacedLease({
         namespace: this.opts.namespace,
         name: this.opts.name,
+        fieldManager: this.client.fieldManager,
         body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
       });
       this.opts.log?.info({ lease: this.opts.name }, 'released leadership');

@@ -12,6 +12,7 @@ import { inFlight, isComplete, journalFor, progressOf } from '../runbook/journal
 import type { PlannedRunbook, Step, StepHost } from '../runbook/step.js';
 import { type Condition, setCondition } from '../runtime/conditions.js';
 import type { ReconcileContext, Result } from '../runtime/controller.js';
+import { kstatusConditions } from '../runtime/kstatus.js';
 import { isConflict, type KubeObject, type ResourceType } from '../runtime/kube.js';
 import { backoffDelay } from '../runtime/queue.js';
 import { statusChanged } from '../runtime/status.js';
@@ -58,6 +59,11 @@ export class StatusSession {
 
   async save(patch: Partial<ActingStatus> = {}): Promise<void> {
     this.status = { ...this.status, ...patch };
+    // Reconciling/Stalled for kstatus (Flux) and Argo CD, derived from our own conditions on every write.
+    this.status = {
+      ...this.status,
+      conditions: kstatusConditions(this.status.conditions, this.obj.metadata.generation),
+    };
     for (let attempt = 0; ; attempt++) {
       const { outcome, object } = await this.deps.status.write(this.type, this.obj, this.status);
       if (outcome !== 'conflict') {

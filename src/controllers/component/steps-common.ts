@@ -3,6 +3,7 @@
  * host, timeouts, commands run on a role's nodes through exec_nodes.sh with their reachability check,
  * file writes with a one-time backup, and the error a section raises when it cannot be planned.
  */
+import { fileHasContent } from '../../runbook/checks.js';
 import type { Step } from '../../runbook/step.js';
 import { sh, shell } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
@@ -55,7 +56,7 @@ export function writeFileStep(id: string, description: string, path: string, tex
     command: sh(
       `write ${path}`,
     )`mkdir -p ${backup.slice(0, backup.lastIndexOf('/'))} && { [ -e ${backup} ] || [ ! -e ${path} ] || cp -p ${path} ${backup}; } && mkdir -p ${path.slice(0, path.lastIndexOf('/'))} && printf '%s' ${text} > ${tmp} && mv -f ${tmp} ${path} && printf '%s' ${text} | cmp - ${path}`,
-    check: sh(`${path} already written?`)`printf '%s' ${text} | cmp -s - ${path}`,
+    check: fileHasContent(path, text, `${path} already written?`),
     timeoutMs: MIN,
   };
 }

@@ -24,6 +24,7 @@ import { classifyAccessError } from '../errors.js';
 import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
 import type { ZoneAccess } from '../platform.js';
 import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
+import { accessChanges, firstboxAccessOf } from './access.js';
 import { type GlobalZoneView, planNewZone } from './newzone.js';
 
 export const ZONE_FINALIZER = 'ops.pitrix.io/zone';
@@ -68,7 +69,21 @@ export class ZoneReconciler implements Reconciler {
       return undefined;
     }
 
-    let status: ZoneStatus = { ...previous, observedGeneration: generation };
+    // Where the credentials go: a change is a change of trust, reported before connecting.
+    const accessNow = firstboxAccessOf(zone.spec.firstbox);
+    const changes = accessChanges(previous.firstboxAccess, accessNow);
+    if (changes.length > 0) {
+      deps.events.event(
+        obj,
+        'Warning',
+        'FirstboxAccessChanged',
+        `firstbox access changed: ${changes.join('; ')}; the credentials now go to ${accessNow.host}:${accessNow.port}` +
+          (previous.firstboxHostKey && zone.spec.firstbox.hostKeyPolicy === 'TrustOnFirstUse'
+            ? ` and only a host presenting the recorded key ${previous.firstboxHostKey} is trusted (TrustOnFirstUse does not re-arm)`
+            : ''),
+      );
+    }
+    let status: ZoneStatus = { ...previous, observedGeneration: generation, firstboxAccess: accessNow };
     let conditions = (previous.conditions ?? []) as Condition[];
     let result: Result;
     let seen: { facts: FirstboxFacts; access: ZoneAccess } | undefined;

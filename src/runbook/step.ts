@@ -33,6 +33,11 @@ export interface Step {
   verify?: (stdout: string) => string | undefined;
   /** A secret fed to the command's stdin (never part of the command text, status or hash). */
   stdinSecret?: { secretName: string; key: string };
+  /**
+   * Content fed to the command's stdin (a file write, controllers/filewrite.ts). Never part of the
+   * command text or status; the command carries its sha256, which is how the plan hash covers it.
+   */
+  stdinContent?: string;
 }
 
 export interface PlannedRunbook {

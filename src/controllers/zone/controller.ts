@@ -13,6 +13,7 @@
 
 import { zoneKind } from '../../api/kinds.js';
 import { parseZone, type Zone, type ZoneStatus } from '../../api/zone.js';
+import { completeOutput, PARSED_OUTPUT } from '../../facts/complete.js';
 import { FIRSTBOX_COMMAND, parseFirstboxOutput } from '../../facts/firstbox.js';
 import type { FirstboxFacts } from '../../facts/types.js';
 import { type Condition, findCondition, setCondition } from '../../runtime/conditions.js';
@@ -93,8 +94,9 @@ export class ZoneReconciler implements Reconciler {
       const res = await access.pool.exec(access.firstbox, FIRSTBOX_COMMAND, {
         timeoutMs: 120_000,
         signal: ctx.signal,
+        ...PARSED_OUTPUT,
       });
-      const facts = parseFirstboxOutput(res.stdout);
+      const facts = parseFirstboxOutput(completeOutput(res, 'firstbox observation'));
       seen = { facts, access };
       const nodeCounts: Record<string, number> = {};
       for (const n of facts.nodes) {

@@ -199,6 +199,14 @@ export const PlanStep = z.object({
   exitCode: d(int().optional(), 'Exit code of the step command, once finished.'),
   outputTail: d(text(4096).optional(), 'Last lines of the step output, secrets redacted.'),
   attempts: d(int().min(0).optional(), 'How many times the step was started.'),
+  note: d(
+    text(1024).optional(),
+    'Why a human or the operator set this state (skipped or retried by annotation, superseded).',
+  ),
+  forceRun: d(
+    z.boolean().optional(),
+    'Set by the retry-step annotation: the next attempt runs the command without asking its check, because a human verified the host.',
+  ),
 });
 export type PlanStep = z.infer<typeof PlanStep>;
 

@@ -213,6 +213,10 @@ export const NodePoolStatus = d(
         .optional(),
       'Static return routes the network team must add on the management gateway (runbook R4 step 11).',
     ),
+    deploying: d(
+      z.array(text(253)).max(256).optional(),
+      'Addresses the plan in flight deploys: kept until that plan ends, so observing them deployed mid-plan never drops its remaining steps.',
+    ),
     plan: Plan.optional(),
     currentStep: CurrentStep,
   }),

@@ -246,6 +246,10 @@ export const ZoneLock = d(
     ),
     operation: d(text(63), 'The operation: ScaleOut, Upgrade, Deploy, Migrate, ...'),
     acquiredAt: d(timestamp().optional(), 'When the lock was taken.'),
+    renewedAt: d(
+      timestamp().optional(),
+      'When the holder last confirmed it, before running its plan: a contender that read the Zone earlier cannot take it.',
+    ),
   }),
   'The operation currently holding the zone: scale-out and upgrade/maintenance are mutually exclusive (runbook R4).',
 );

@@ -5,9 +5,10 @@
  * decisions are the engine's and the journal's; this is the glue to the status subresource.
  */
 import { APPROVE_ANNOTATION, type Plan } from '../api/common.js';
-import { zoneKind } from '../api/kinds.js';
-import { type EngineOutcome, executePlan } from '../runbook/engine.js';
-import { isComplete, journalFor, progressOf } from '../runbook/journal.js';
+import { kindInfo, zoneKind } from '../api/kinds.js';
+import { applyStepRequests, SKIP_STEP_ANNOTATION } from '../runbook/annotations.js';
+import { type EngineOutcome, executePlan, type StepInput } from '../runbook/engine.js';
+import { inFlight, isComplete, journalFor, progressOf } from '../runbook/journal.js';
 import type { PlannedRunbook, Step, StepHost } from '../runbook/step.js';
 import { type Condition, setCondition } from '../runtime/conditions.js';
 import type { ReconcileContext, Result } from '../runtime/controller.js';
@@ -16,10 +17,11 @@ import { backoffDelay } from '../runtime/queue.js';
 import { statusChanged } from '../runtime/status.js';
 import type { Executor, HostTarget } from '../ssh/types.js';
 import { type ControllerDeps, nowIso, resourceType } from './deps.js';
-import { acquireZoneLock, type HolderState, releaseZoneLock } from './zonelock.js';
+import { acquireZoneLock, type HolderState, releaseZoneLock, verifyZoneLock } from './zonelock.js';
 
 const zoneType = resourceType(zoneKind);
-export const RETRY_STEP_ANNOTATION = 'ops.pitrix.io/retry-step';
+
+export { RETRY_STEP_ANNOTATION, SKIP_STEP_ANNOTATION } from '../runbook/annotations.js';
 
 /** Status of an acting kind: whatever it reports plus the runbook fields this module owns. */
 export type ActingStatus = Record<string, unknown> & {
@@ -47,7 +49,7 @@ export class StatusSession {
 
   constructor(
     private readonly deps: ControllerDeps,
-    private readonly type: ResourceType,
+    readonly type: ResourceType,
     public obj: KubeObject,
     public status: ActingStatus,
   ) {
@@ -118,38 +120,55 @@ export interface RunInput {
   target(host: StepHost): HostTarget;
   /** The zone this plan needs exclusively (R4: scale-out and upgrades never overlap). */
   zoneLock?: { zoneName: string; operation: string };
-  stdinFor?(step: Step): Promise<string | undefined>;
+  stdinFor?(step: Step): Promise<StepInput | string | undefined>;
   /** Message for Ready=True once the plan is complete (or empty). */
   readyMessage: string;
+  /**
+   * What the platform does not show yet, or undefined when it shows the desired state. Ready=True
+   * needs both: nothing of the plan is left and the platform shows the result. A finished journal
+   * whose result the platform does not show is Degraded.
+   */
+  converged?(): string | undefined;
 }
 
 const failureCounts = new Map<string, number>();
 
-/** Whether the holder recorded in a zone lock still needs the zone. */
+/** Whether the holder recorded in a zone lock still needs the zone, judged on a fresh read. */
 export function holderLookup(deps: ControllerDeps) {
   return async (
     holder: { kind: string; name: string; uid?: string },
     namespace: string,
   ): Promise<HolderState> => {
-    const informer =
-      holder.kind === 'NodePool'
-        ? deps.informers.nodePool
-        : holder.kind === 'WebserviceUpgrade'
-          ? deps.informers.webserviceUpgrade
-          : holder.kind === 'Component'
-            ? deps.informers.component
-            : holder.kind === 'TagServer'
-              ? deps.informers.tagServer
-              : holder.kind === 'Zone'
-                ? deps.informers.zone
-                : undefined;
-    const obj = informer?.get(namespace, holder.name);
+    const info = kindInfo(holder.kind);
+    // A kind we do not know cannot be judged finished: it keeps the zone (fail closed).
+    if (!info) return 'active';
+    const obj = await deps.client.get(resourceType(info), namespace, holder.name);
     if (!obj || (holder.uid && obj.metadata.uid !== holder.uid) || obj.metadata.deletionTimestamp)
       return 'gone';
     const plan = (obj.status as ActingStatus | undefined)?.plan;
     return plan && !isComplete(plan) ? 'active' : 'finished';
   };
 }
+
+/** Removes annotations the operator acted on; a failure is logged, the journal already says what happened. */
+async function consumeAnnotations(
+  deps: ControllerDeps,
+  session: StatusSession,
+  keys: string[],
+  ctx: ReconcileContext,
+) {
+  if (keys.length === 0) return;
+  const { namespace, name } = session.obj.metadata;
+  try {
+    await deps.client.mergePatch(resourceTypeOf(session), namespace, name, {
+      metadata: { annotations: Object.fromEntries(keys.map((k) => [k, null])) },
+    });
+  } catch (err) {
+    ctx.log.warn({ err: (err as Error).message, annotations: keys }, 'could not remove used annotations');
+  }
+}
+
+const resourceTypeOf = (session: StatusSession) => session.type;
 
 export async function runPlan(
   deps: ControllerDeps,
@@ -163,31 +182,72 @@ export async function runPlan(
   const zone = input.zoneLock
     ? { namespace: obj.metadata.namespace, name: input.zoneLock.zoneName }
     : undefined;
-  let journal = journalFor(plan, session.status.plan, nowIso());
+  const previous = session.status.plan;
+  let journal = journalFor(plan, previous, nowIso());
   const rollout = (e: 'executing' | 'progress' | 'idle') =>
     deps.metrics.rollout(obj.kind, obj.metadata.namespace, obj.metadata.name, e);
 
-  // A human resolved an interrupted or failed step: run it again.
-  const retry = obj.metadata.annotations?.[RETRY_STEP_ANNOTATION];
-  if (
-    retry &&
-    journal.steps?.some((s) => s.id === retry && (s.state === 'Running' || s.state === 'Failed'))
-  ) {
-    journal = {
-      ...journal,
-      steps: journal.steps!.map((s) => (s.id === retry ? { ...s, state: 'Pending' } : s)),
-    };
+  // A plan in flight replaced by another: never silently. Kinds keep their in-flight plan stable
+  // (NodePool plans the nodes its unfinished journal is deploying); when it still changes (the
+  // spec changed), the abandoned steps are named.
+  if (previous && previous.hash !== plan.hash && inFlight(previous)) {
+    const abandoned = (previous.steps ?? []).filter((s) => s.state !== 'Succeeded' && s.state !== 'Skipped');
     deps.events.event(
       obj,
-      'Normal',
-      'StepRetryRequested',
-      `step ${retry} will run again as requested by ${RETRY_STEP_ANNOTATION}`,
+      'Warning',
+      'PlanSuperseded',
+      `plan ${previous.hash} superseded by ${plan.hash} (${plan.steps.length} step(s)); unfinished steps abandoned: ${abandoned.map((s) => `${s.id} (${s.state})`).join(', ') || 'none'}`,
     );
+  }
+
+  // A human's word on a stuck step, bound to this plan's hash; acted on once, then removed.
+  const requests = applyStepRequests(journal, obj.metadata.annotations, nowIso());
+  journal = requests.journal;
+  for (const r of requests.refused) deps.events.event(obj, 'Warning', 'StepRequestRefused', r.message);
+  if (requests.refused.length > 0)
+    session.condition('StepRequest', 'False', 'Refused', requests.refused.map((r) => r.message).join('; '));
+  else if (session.status.conditions?.some((c) => c.type === 'StepRequest'))
+    session.status = {
+      ...session.status,
+      conditions: session.status.conditions.filter((c) => c.type !== 'StepRequest'),
+    };
+  if (requests.applied.length > 0) {
+    await session.save({ plan: journal });
+    await consumeAnnotations(
+      deps,
+      session,
+      requests.applied.map((a) => a.annotation),
+      ctx,
+    );
+    for (const a of requests.applied)
+      deps.events.event(
+        obj,
+        'Normal',
+        a.annotation === SKIP_STEP_ANNOTATION ? 'StepSkipped' : 'StepRetryRequested',
+        a.message,
+      );
   }
 
   if (plan.steps.length === 0 || isComplete(journal)) {
     rollout('idle');
     if (zone) await releaseZoneLock(deps.client, zoneType, zone, me);
+    const missing = input.converged?.();
+    if (missing) {
+      const finished = plan.steps.length > 0;
+      session.condition('Ready', 'False', 'NotConverged', missing);
+      session.condition(
+        'Progressing',
+        'False',
+        'NotConverged',
+        finished
+          ? 'the plan finished but the platform does not show its result'
+          : 'nothing can be planned yet',
+      );
+      if (finished)
+        session.condition('Degraded', 'True', 'NotConverged', `plan ${plan.hash} finished, yet ${missing}`);
+      await session.save({ plan: finished ? journal : session.status.plan, currentStep: undefined });
+      return { requeueAfterMs: 60_000 };
+    }
     session.condition(
       'Ready',
       'True',
@@ -236,6 +296,9 @@ export async function runPlan(
     return undefined;
   }
   if (zone && input.zoneLock) {
+    // The pending journal is persisted before the lock is taken: a contender judging us on a
+    // fresh read sees a plan that still needs the zone.
+    await session.save({ plan: journal, currentStep: next.id });
     const lock = await acquireZoneLock(
       deps.client,
       zoneType,
@@ -244,10 +307,12 @@ export async function runPlan(
       input.zoneLock.operation,
       holderLookup(deps),
     ).catch((err) => {
-      if (isConflict(err)) return { acquired: false as const, reason: 'conflict' };
+      if (isConflict(err))
+        return { acquired: false as const, reason: 'changed while taking the lock; retrying' };
       throw err;
     });
     if (!lock.acquired) {
+      rollout('idle');
       session.condition('Progressing', 'False', 'WaitingForZoneLock', `zone ${zone.name} ${lock.reason}`);
       await session.save({ plan: journal, currentStep: next.id });
       return { requeueAfterMs: 5_000 };
@@ -265,6 +330,7 @@ export async function runPlan(
     signal: ctx.signal,
     isPaused: input.paused,
     stdinFor: input.stdinFor,
+    beforeStep: zone ? () => verifyZoneLock(deps.client, zoneType, zone, me) : undefined,
     persist: async (j) => {
       const step =
         j.steps?.find((s) => s.state === 'Running') ?? j.steps?.find((s) => s.state !== 'Succeeded');
@@ -300,6 +366,11 @@ async function finish(
 ): Promise<Result | undefined> {
   const { session } = input;
   const obj = session.obj;
+  const backoff = () => {
+    const n = (failureCounts.get(key) ?? 0) + 1;
+    failureCounts.set(key, n);
+    return backoffDelay(n, { baseMs: 5_000, maxMs: 300_000 });
+  };
   switch (outcome.kind) {
     case 'completed':
       // The next reconcile observes the platform afresh, sees nothing left to do and reports Ready.
@@ -314,8 +385,7 @@ async function finish(
       await session.save({ plan: outcome.journal, currentStep: undefined });
       return { requeueAfterMs: 1000 };
     case 'failed': {
-      const n = (failureCounts.get(key) ?? 0) + 1;
-      failureCounts.set(key, n);
+      const delay = backoff();
       session.condition('Degraded', 'True', 'StepFailed', outcome.message);
       session.condition(
         'Progressing',
@@ -325,22 +395,37 @@ async function finish(
       );
       await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
       deps.events.event(obj, 'Warning', 'StepFailed', outcome.message);
-      ctx.log.warn({ step: outcome.step.id, attempt: n }, outcome.message);
-      return { requeueAfterMs: backoffDelay(n, { baseMs: 5_000, maxMs: 300_000 }) };
+      ctx.log.warn({ step: outcome.step.id, attempt: failureCounts.get(key) }, outcome.message);
+      return { requeueAfterMs: delay };
     }
-    case 'interrupted':
-      session.condition('Degraded', 'True', 'StepInterrupted', outcome.message);
-      session.condition('Progressing', 'False', 'StepInterrupted', 'waiting for a human decision');
-      await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
-      deps.events.event(obj, 'Warning', 'StepInterrupted', outcome.message);
-      return undefined;
-    case 'inProgress':
+    case 'interrupted': {
+      session.condition('Degraded', 'True', outcome.reason, outcome.message);
       session.condition(
         'Progressing',
-        'True',
-        'StepInProgress',
-        `step ${outcome.step.id} is still running on the platform`,
+        'False',
+        outcome.reason,
+        outcome.retryCheck ? 'nothing runs until the check answers' : 'waiting for a human decision',
       );
+      await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
+      deps.events.event(obj, 'Warning', outcome.reason, outcome.message);
+      ctx.log.warn({ step: outcome.step.id, reason: outcome.reason }, outcome.message);
+      return outcome.retryCheck ? { requeueAfterMs: backoff() } : undefined;
+    }
+    case 'blocked': {
+      const degraded = outcome.reason === 'SecretUnavailable';
+      if (degraded) session.condition('Degraded', 'True', outcome.reason, outcome.message);
+      session.condition(
+        'Progressing',
+        'False',
+        outcome.reason === 'ZoneLockLost' ? 'WaitingForZoneLock' : outcome.reason,
+        outcome.message,
+      );
+      await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
+      deps.events.event(obj, degraded ? 'Warning' : 'Normal', outcome.reason, outcome.message);
+      return { requeueAfterMs: degraded ? backoff() : 10_000 };
+    }
+    case 'inProgress':
+      session.condition('Progressing', 'True', 'StepInProgress', outcome.message);
       await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
       return { requeueAfterMs: 3_000 };
     case 'paused':

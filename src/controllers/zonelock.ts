@@ -1,8 +1,14 @@
 /**
  * The zone lock: scale-out and upgrade/maintenance are mutually exclusive in a zone (runbook R4).
- * An operation that needs the zone records itself in the Zone's `status.lock`; the write carries the
- * Zone's resourceVersion, so two contenders cannot both win. A lock whose holder was deleted (or
- * recreated with another uid) or has finished is free.
+ * An operation that needs the zone records itself in the Zone's `status.lock`; every write carries
+ * the Zone's resourceVersion, so two contenders cannot both win. A lock whose holder was deleted
+ * (or recreated with another uid) or has finished is free.
+ *
+ * Why it cannot be stolen from a holder about to act: the holder persists its pending journal
+ * first, then writes the lock again (renewedAt) even when it already holds it, and re-reads the
+ * Zone before every step. A contender judges the holder on a fresh read; if it read the Zone before
+ * the holder's renewal, its write fails on the resourceVersion; if after, it sees the holder's
+ * pending journal and waits. A holder that finds the lock gone stops at the next step boundary.
  */
 import type { ZoneLock } from '../api/zone.js';
 import { isConflict, type KubeClient, type ResourceType } from '../runtime/kube.js';
@@ -62,15 +68,16 @@ export async function acquireZoneLock(
   const status = (obj.status ?? {}) as { lock?: ZoneLock };
   const state = status.lock ? await lookup(status.lock.holder, zone.namespace) : 'gone';
   const decision = decideLock(status.lock, me, state);
-  if (decision.kind === 'held') return { acquired: true };
   if (decision.kind === 'wait') {
     return { acquired: false, holder: decision.holder, reason: `held by ${describeHolder(decision.holder)}` };
   }
-  const lock: ZoneLock = {
-    holder: { kind: me.kind, name: me.name, uid: me.uid },
-    operation,
-    acquiredAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-  };
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // Held: written again all the same (renewedAt), so the Zone's resourceVersion moves and a
+  // contender that judged us from an older read cannot win.
+  const lock: ZoneLock =
+    decision.kind === 'held' && status.lock
+      ? { ...status.lock, renewedAt: now }
+      : { holder: { kind: me.kind, name: me.name, uid: me.uid }, operation, acquiredAt: now, renewedAt: now };
   try {
     await client.replaceStatus(zoneType, { ...obj, status: { ...status, lock } });
     return { acquired: true };
@@ -79,6 +86,22 @@ export async function acquireZoneLock(
       return { acquired: false, reason: 'the Zone changed while taking the lock; retrying' };
     throw err;
   }
+}
+
+/** Before each step: the lock is still ours, on a fresh read; otherwise why not (stop). */
+export async function verifyZoneLock(
+  client: KubeClient,
+  zoneType: ResourceType,
+  zone: ZoneRef,
+  me: LockHolder,
+): Promise<string | undefined> {
+  const obj = await client.get(zoneType, zone.namespace, zone.name);
+  if (!obj) return `Zone ${zone.name} no longer exists`;
+  const lock = (obj.status as { lock?: ZoneLock } | undefined)?.lock;
+  if (!lock) return `the lock of zone ${zone.name} was released by someone else`;
+  if (decideLock(lock, me, 'active').kind !== 'held')
+    return `zone ${zone.name} is now held by ${describeHolder(lock)}`;
+  return undefined;
 }
 
 /** Releases the lock if `me` holds it; a lock held by someone else is left alone. */

@@ -18,32 +18,31 @@ export function outputTail(stdout: string, stderr: string, max = OUTPUT_TAIL_BYT
 
 /**
  * The journal for `plan` given the previous one. Same hash: the previous journal as is. A new
- * hash: fresh Pending steps, except that a step whose id and command did not change keeps a
- * Succeeded state (a finished step is never repeated because an unrelated part of the plan moved).
+ * hash: every step Pending. A journal belongs to one plan: whether a step of a new plan is already
+ * done is decided by that step's check against the platform, never by another plan's journal
+ * (the same command text can mean other work once the files it reads have changed).
  */
 export function journalFor(plan: PlannedRunbook, previous: Plan | undefined, now: string): Plan {
   if (previous && previous.hash === plan.hash && previous.steps?.length === plan.steps.length)
     return previous;
-  const prevById = new Map((previous?.steps ?? []).map((s) => [s.id, s]));
-  const prevCommands = new Map((previous?.steps ?? []).map((s) => [s.id, s.command]));
   return {
     hash: plan.hash,
     generatedAt: now,
-    steps: plan.steps.map((s): PlanStep => {
-      const prior = prevById.get(s.id);
-      const base: PlanStep = {
+    steps: plan.steps.map(
+      (s): PlanStep => ({
         id: s.id,
         description: s.description + (s.destructive ? ' [destructive]' : ''),
         host: hostLabel(s.host),
         command: s.command.script,
         state: 'Pending',
-      };
-      if (prior?.state === 'Succeeded' && prevCommands.get(s.id) === s.command.script) {
-        return { ...prior, ...base, state: 'Succeeded' };
-      }
-      return base;
-    }),
+      }),
+    ),
   };
+}
+
+/** A journal some of whose steps ran and that has not finished: a plan in flight. */
+export function inFlight(journal: Plan | undefined): boolean {
+  return !!journal?.steps && !isComplete(journal) && journal.steps.some((s) => s.state !== 'Pending');
 }
 
 /** A step found Running when no execution is under way: the operator stopped while it ran. */

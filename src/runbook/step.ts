@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ShellCommand } from '../ssh/types.js';
+import { installGuardStep } from './jobguard.js';
 
 /** Where a step runs: the zone's firstbox, or one node reached directly. */
 export type StepHost = { kind: 'firstbox' } | { kind: 'node'; address: string; port?: number; user?: string };
@@ -18,13 +19,18 @@ export interface Step {
   command: ShellCommand;
   timeoutMs: number;
   /**
-   * "Already done?" Exit 0: done, skip or mark succeeded; exit 3: still in progress (a job the
-   * platform runs on its own), poll again later; anything else: not done, run the command.
+   * "Already done?" Exit 0: done; 1: not done, run the command; 3: still in progress (a job the
+   * platform runs on its own), poll again later. Any other answer, or none (timeout, dropped
+   * connection, cancelled), is unknown and stops the plan (src/runbook/outcome.ts).
    * A step found Running after a restart is never re-run without this check saying "not done".
    */
   check?: ShellCommand;
   /** Safe to run again when its outcome is unknown (after an interruption) and it has no check. */
   idempotent?: boolean;
+  /** Only reads (listings, describe-*, status): may simply run again after an interruption. */
+  readOnly?: boolean;
+  /** Set by `guardedStep` (jobguard.ts): the command runs under the job guard in this directory. */
+  job?: { dir: string };
   /** Exit codes that count as success when `verify` judges the output (default: only 0). */
   acceptExitCodes?: readonly number[];
   /** Destroys data (erasing disks, shutting a VM down): shown as such in the plan. */
@@ -33,10 +39,7 @@ export interface Step {
   verify?: (stdout: string) => string | undefined;
   /** A secret fed to the command's stdin (never part of the command text, status or hash). */
   stdinSecret?: { secretName: string; key: string };
-  /**
-   * Content fed to the command's stdin (a file write, controllers/filewrite.ts). Never part of the
-   * command text or status; the command carries its sha256, which is how the plan hash covers it.
-   */
+  /** Content (not secret) fed to the command's stdin; its digest is part of the plan hash, never the text. */
   stdinContent?: string;
 }
 
@@ -46,6 +49,7 @@ export interface PlannedRunbook {
 }
 
 export const CHECK_DONE = 0;
+export const CHECK_NOT_DONE = 1;
 export const CHECK_IN_PROGRESS = 3;
 
 export function hostLabel(host: StepHost): string {
@@ -57,18 +61,36 @@ export function planHash(steps: readonly Step[]): string {
   const h = createHash('sha256');
   for (const s of steps) {
     h.update(
-      JSON.stringify([s.id, hostLabel(s.host), s.command.script, s.check?.script ?? '', !!s.destructive]),
+      JSON.stringify([
+        s.id,
+        hostLabel(s.host),
+        s.command.script,
+        s.check?.script ?? '',
+        !!s.destructive,
+        ...(s.stdinContent === undefined ? [] : [createHash('sha256').update(s.stdinContent).digest('hex')]),
+      ]),
     );
     h.update('\n');
   }
   return h.digest('hex').slice(0, 16);
 }
 
-export function makePlan(steps: Step[]): PlannedRunbook {
+/**
+ * A plan from its steps, in order. Steps are named in camelCase after the runbook action; a plan
+ * with guarded jobs gets the guard's installation before the first of them.
+ */
+export function makePlan(input: Step[]): PlannedRunbook {
+  const steps = withJobGuard(input);
   const ids = new Set<string>();
   for (const s of steps) {
     if (ids.has(s.id)) throw new Error(`plan has two steps with id ${s.id}: step ids must be unique`);
     ids.add(s.id);
   }
   return { steps, hash: planHash(steps) };
+}
+
+function withJobGuard(steps: Step[]): Step[] {
+  const first = steps.findIndex((s) => s.job && s.host.kind === 'firstbox');
+  if (first < 0 || steps.some((s) => s.id === 'installJobGuard')) return steps;
+  return [...steps.slice(0, first), installGuardStep(), ...steps.slice(first)];
 }

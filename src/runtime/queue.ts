@@ -17,11 +17,16 @@ export interface QueueMetrics {
 export interface BackoffOptions {
   /** First retry delay; doubled per consecutive failure. controller-runtime: 5 ms. */
   baseMs: number;
-  /** Cap. controller-runtime: 1000 s. */
+  /** Cap. controller-runtime: 1000 s; ours: 2 min (below). */
   maxMs: number;
 }
 
-export const defaultBackoff: BackoffOptions = { baseMs: 5, maxMs: 1_000_000 };
+/**
+ * Reconcile errors are mostly transient (the API server restarting, a conflict): controller-runtime's
+ * 1000 s cap would leave a plan in flight idle for a quarter of an hour after a short outage, so
+ * the cap is 2 minutes. Step failures have their own 5 s → 5 min backoff (runner.ts).
+ */
+export const defaultBackoff: BackoffOptions = { baseMs: 5, maxMs: 120_000 };
 
 /** Pure: the delay before retry number `failures` (1-based). */
 export function backoffDelay(failures: number, opts: BackoffOptions = defaultBackoff): number {

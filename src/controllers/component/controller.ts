@@ -166,8 +166,6 @@ export class ComponentReconciler implements Reconciler {
         target: (host) =>
           host.kind === 'firstbox' ? access.firstbox : access.node(host.address, host.port ?? 22),
         zoneLock: { zoneName: zone.metadata.name, operation: 'Deploy' },
-        // File writes carry their content on stdin, the command only its digest (filewrite.ts).
-        stdinFor: async (step) => step.stdinContent,
         readyMessage: `${comp.spec.name}: ${result.sections.join(', ') || 'up to date'}`,
       },
       ctx,

@@ -1,38 +1,35 @@
 /**
  * The "already done?" checks and output verifications of the R4 steps. Checks run on the firstbox
- * and answer with an exit code (0 done, 3 in progress, else not done); verifications are pure
- * functions over a step's output.
+ * and answer 0 (done) or 1 (not done) only when they could read the installer's answer; anything
+ * they cannot read exits 2, which the engine treats as unknown (never as "not done"). Whether a
+ * long job is still running is the job guard's answer (src/runbook/jobguard.ts), not a status
+ * flag the runbooks do not name. Verifications are pure functions over a step's output.
  */
 import type { NodePoolSpec } from '../../api/nodepool.js';
 import { parseDescribeNodes } from '../../facts/nodes.js';
 import { parseSupervisorStatus } from '../../facts/supervisor.js';
-import { pipe, sh, shell } from '../../ssh/command.js';
+import { sh, shell } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
 
 // A constant program (no interpolation): statuses and addresses arrive as argv.
 const NODES_IN_STATUS_PY = [
   'import json, sys',
-  'doc = json.load(sys.stdin)',
+  'try:',
+  '    doc = json.load(sys.stdin)',
+  "    nodes = doc['node_set']",
+  "    status = dict((n['mgmt_ip'], n.get('status')) for n in nodes)",
+  'except Exception as e:',
+  "    sys.stderr.write('describe-nodes.py output not understood: %r\\n' % (e,))",
+  '    sys.exit(2)',
   "want = set(sys.argv[1].split(','))",
-  "status = dict((n.get('mgmt_ip'), n.get('status')) for n in doc.get('node_set', []))",
   'sys.exit(0 if all(status.get(ip) in want for ip in sys.argv[2:]) else 1)',
 ].join('\n');
 
+/** 0: every address has one of the statuses; 1: not; 2: the installer's answer could not be read. */
 function nodesInStatus(ips: readonly string[], statuses: readonly string[], purpose: string): ShellCommand {
-  return pipe(
-    [
-      shell(['/pitrix/cli/describe-nodes.py', '-s', 'all', '-f', 'json'], 'list nodes'),
-      shell(['python3', '-c', NODES_IN_STATUS_PY, statuses.join(','), ...ips], 'match node status'),
-    ],
-    purpose,
-  );
-}
-
-function scaleDone(zoneId: string, ips: readonly string[]): ShellCommand {
-  const deployed = nodesInStatus(ips, ['deployed'], 'nodes deployed?');
-  return sh(
-    'scale-out finished?',
-  )`if ${deployed}; then exit 0; fi; if /pitrix/cli/get-scale-qingcloud-status.py -z ${zoneId} 2>/dev/null | grep -q '"status": *"running"'; then exit 3; fi; exit 1`;
+  const list = shell(['/pitrix/cli/describe-nodes.py', '-s', 'all', '-f', 'json'], 'list nodes');
+  const match = shell(['python3', '-c', NODES_IN_STATUS_PY, statuses.join(','), ...ips], 'match node status');
+  return sh(purpose)`out=$(${list}) || exit 2; printf '%s\n' "$out" | ${match}`;
 }
 
 /** R4.4: every new node is listed as available and the disk corrections took effect. */
@@ -113,4 +110,4 @@ function verifyServices(stdout: string, ips: readonly string[]): string | undefi
   return problems.length ? problems.join('; ') : undefined;
 }
 
-export const checks = { nodesInStatus, scaleDone, verifyAvailable, verifyServices };
+export const checks = { nodesInStatus, verifyAvailable, verifyServices };

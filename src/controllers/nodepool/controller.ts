@@ -8,6 +8,7 @@
 import { nodePoolKind } from '../../api/kinds.js';
 import { type NodePool, type NodePoolStatus, type NodeStatus, parseNodePool } from '../../api/nodepool.js';
 import type { NodeFacts } from '../../facts/types.js';
+import { inFlight } from '../../runbook/journal.js';
 import { type Condition, findCondition, isTrue } from '../../runtime/conditions.js';
 import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/controller.js';
 import { type ActingKind, openActing, readyZone } from '../acting.js';
@@ -86,6 +87,7 @@ export class NodePoolReconciler implements Reconciler {
       observations,
       bossV2Deployed,
       previouslyDeployed: (previous.nodes ?? []).filter((n) => n.phase === 'Deployed').map((n) => n.address),
+      inFlight: inFlight(previous.plan) ? previous.deploying : undefined,
     });
 
     const nodes: NodeStatus[] = result.nodes.map((n) => {
@@ -125,7 +127,12 @@ export class NodePoolReconciler implements Reconciler {
         });
     }
     const deployed = nodes.filter((n) => n.phase === 'Deployed' && wantedAddress(pool, n.address)).length;
-    session.status = { ...session.status, nodes, nodesReady: `${deployed}/${pool.spec.nodes.length}` };
+    session.status = {
+      ...session.status,
+      nodes,
+      nodesReady: `${deployed}/${pool.spec.nodes.length}`,
+      deploying: result.deploying.length > 0 ? result.deploying : undefined,
+    };
     if (result.notInSpec.length === 0) {
       session.status = {
         ...session.status,
@@ -159,11 +166,25 @@ export class NodePoolReconciler implements Reconciler {
         zoneLock: { zoneName: zone.metadata.name, operation: 'ScaleOut' },
         stdinFor: async (step) => {
           if (!step.stdinSecret) return undefined;
-          const data = await deps.platform.secret(req.namespace, step.stdinSecret.secretName);
+          const name = step.stdinSecret.secretName;
+          const data = await deps.platform.secret(req.namespace, name);
           const get = (k: string) => Buffer.from(data[k] ?? '', 'base64').toString('utf8');
-          return `${get('username') || 'yop'}\n${get('password')}\n`;
+          const password = get('password');
+          if (!password || /[\n\r]/.test(password) || /[\n\r]/.test(get('username')))
+            throw new Error(
+              `Secret ${req.namespace}/${name} (spec.nodeCredentialsSecretRef) needs a one-line "password" key (and optionally "username"); fix the Secret`,
+            );
+          return { text: `${get('username') || 'yop'}\n${password}\n`, secrets: [password] };
         },
         readyMessage: `${deployed}/${pool.spec.nodes.length} node(s) deployed`,
+        converged: () => {
+          const missing = nodes
+            .filter((n) => wantedAddress(pool, n.address) && n.phase !== 'Deployed')
+            .map((n) => `${n.address} is ${n.phase}${n.message ? ` (${n.message})` : ''}`);
+          return missing.length > 0
+            ? `not every node of spec.nodes is deployed: ${missing.join('; ')}`
+            : undefined;
+        },
       },
       ctx,
     );

@@ -116,6 +116,7 @@ describe('planNodePool (R4)', () => {
     expect(r.plan.steps.map((s) => s.id)).toEqual([
       'writeNodeList',
       'addNodes',
+      'installJobGuard',
       'collectNodes',
       'modifyNodeAttributes-127.77.0.21-sdb',
       'verifyNodes',

@@ -7,6 +7,8 @@
 import type { NodePoolSpec, NodeRole } from '../../api/nodepool.js';
 import { dataDisks } from '../../facts/disks.js';
 import type { NodeFacts, PlatformNode } from '../../facts/types.js';
+import { fileHasContent } from '../../runbook/checks.js';
+import { guardedStep } from '../../runbook/jobguard.js';
 import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { sh, shell, validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
@@ -36,6 +38,12 @@ export interface NodePoolPlanInput {
   bossV2Deployed: boolean;
   /** Addresses this pool reported as Deployed before (status.nodes): removing one is not a scale-in. */
   previouslyDeployed?: readonly string[];
+  /**
+   * Addresses the unfinished plan in flight deploys (status.deploying). The plan is built for them
+   * whatever is observed, so a node seen deployed mid-plan does not drop the steps after the scale
+   * (services check, mirror refresh, cache rebuild, routes); other new nodes wait for the next plan.
+   */
+  inFlight?: readonly string[];
 }
 
 export type NodePhase =
@@ -130,8 +138,29 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
 
   const nodes: NodeReport[] = [];
   const candidates: string[] = [];
+  const inFlight = new Set((input.inFlight ?? []).filter((a) => wanted.has(a)));
   for (const n of spec.nodes) {
     const known = byIp.get(n.address);
+    if (inFlight.size > 0) {
+      if (inFlight.has(n.address)) {
+        nodes.push({
+          address: n.address,
+          nodeId: known?.nodeId,
+          phase: known?.status === 'deployed' ? 'Deployed' : 'Deploying',
+        });
+        candidates.push(n.address);
+      } else if (known?.status !== 'deployed') {
+        nodes.push({
+          address: n.address,
+          nodeId: known?.nodeId,
+          phase: 'Pending',
+          message: 'waits for the scale-out in flight to finish',
+        });
+      } else {
+        nodes.push({ address: n.address, nodeId: known.nodeId, phase: 'Deployed' });
+      }
+      continue;
+    }
     if (known?.status === 'deployed') {
       const wrongRole = !known.roles.includes(spec.role);
       nodes.push({
@@ -182,7 +211,12 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
     .map((p) => p.mgmtIp);
 
   const blocked = nodes.filter((n) => n.phase === 'Unreachable' || n.phase === 'Rejected');
-  if (spec.role === 'hyper' && zone.mode === 'standard' && candidates.length % 2 === 1) {
+  if (
+    inFlight.size === 0 &&
+    spec.role === 'hyper' &&
+    zone.mode === 'standard' &&
+    candidates.length % 2 === 1
+  ) {
     violations.push({
       reason: blocked.length > 0 ? 'HyperPairIncomplete' : 'HyperNodesNotInPairs',
       message:
@@ -217,7 +251,7 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     description: `R4.1 write the ${ips.length} new address(es) to ${list}`,
     host: fb,
     command: sh('write the node list')`mkdir -p /pitrix/conf/operator && printf '%s' ${listText} > ${list}`,
-    check: sh('node list already written?')`printf '%s' ${listText} | cmp -s - ${list}`,
+    check: fileHasContent(list, listText, 'node list already written?'),
     timeoutMs: MIN,
   });
   steps.push({
@@ -236,7 +270,7 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
       // The user and password arrive on stdin, never in the command text, status or plan hash.
       command: sh(
         'establish ssh key access',
-      )`read -r PITRIX_USER && read -r PITRIX_PASSWD && /pitrix/node/collect/establish_ssh.sh ${list} ${String(spec.sshPort)} "$PITRIX_USER" "$PITRIX_PASSWD"`,
+      )`IFS= read -r PITRIX_USER && IFS= read -r PITRIX_PASSWD && /pitrix/node/collect/establish_ssh.sh ${list} ${String(spec.sshPort)} "$PITRIX_USER" "$PITRIX_PASSWD"`,
       check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
       stdinSecret: { secretName: spec.nodeCredentialsSecretRef.name, key: 'username,password' },
       timeoutMs: 10 * MIN,
@@ -246,29 +280,43 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     const devices = spec.eraseDataDisks.devices.map((d, i) =>
       validated('DEVICE', d, `spec.eraseDataDisks.devices[${i}]`),
     );
-    steps.push({
-      id: 'eraseDataDisks',
-      description: `R4.3 wipe data disks ${devices.join(',')} on the new nodes (erase_data_disks.sh), confirmed by spec.eraseDataDisks.confirm`,
-      host: fb,
-      command: shell(
-        ['/pitrix/bin/erase_data_disks.sh', '-i', list, '-d', devices.join(',')],
-        'erase data disks',
+    steps.push(
+      guardedStep(
+        {
+          id: 'eraseDataDisks',
+          description: `R4.3 wipe data disks ${devices.join(',')} on the new nodes (erase_data_disks.sh), confirmed by spec.eraseDataDisks.confirm`,
+          host: fb,
+          command: shell(
+            ['/pitrix/bin/erase_data_disks.sh', '-i', list, '-d', devices.join(',')],
+            'erase data disks',
+          ),
+          // Never wipe again once collection has used the disks.
+          check: checks.nodesInStatus(
+            ips,
+            ['collected', 'available', 'deployed'],
+            'nodes already collected?',
+          ),
+          destructive: true,
+          timeoutMs: HOUR,
+        },
+        { lockScope: zoneId, inputs: [listText] },
       ),
-      // Never wipe again once collection has used the disks.
-      check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
-      destructive: true,
-      timeoutMs: HOUR,
-    });
+    );
   }
-  steps.push({
-    id: 'collectNodes',
-    description:
-      'R4.3 collect hardware facts of the new nodes (collect-nodes.py); never re-run after deployment',
-    host: fb,
-    command: shell(['/pitrix/cli/collect-nodes.py', '-I', list], 'collect nodes'),
-    check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
-    timeoutMs: HOUR,
-  });
+  steps.push(
+    guardedStep(
+      {
+        id: 'collectNodes',
+        description:
+          'R4.3 collect hardware facts of the new nodes (collect-nodes.py); never re-run after deployment',
+        host: fb,
+        command: shell(['/pitrix/cli/collect-nodes.py', '-I', list], 'collect nodes'),
+        check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
+        timeoutMs: HOUR,
+      },
+      { lockScope: zoneId, inputs: [listText] },
+    ),
+  );
   for (const node of spec.nodes.filter((n) => ips.includes(n.address))) {
     for (const o of node.diskOverrides ?? []) {
       const dev = validated('DEVICE', o.device, `spec.nodes[${node.address}].diskOverrides.device`);
@@ -297,6 +345,7 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     ),
     verify: (stdout) => checks.verifyAvailable(stdout, ips, spec),
     timeoutMs: 5 * MIN,
+    readOnly: true,
   });
   const settingsText = renderScaleSettings(zoneId, spec, ips);
   steps.push({
@@ -304,34 +353,51 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     description: `R4.5 write ${settings} (roles${spec.role === 'vg' ? ', eips' : ''}${spec.vbc ? ', vbc' : ''})`,
     host: fb,
     command: sh('write scale settings')`mkdir -p /pitrix/config && printf '%s' ${settingsText} > ${settings}`,
-    check: sh('scale settings already written?')`printf '%s' ${settingsText} | cmp -s - ${settings}`,
+    check: fileHasContent(settings, settingsText, 'scale settings already written?'),
     timeoutMs: MIN,
   });
-  steps.push({
-    id: 'configQingcloud',
-    description: 'R4.6 configure the platform with the scale settings (config-qingcloud.py -s)',
-    host: fb,
-    command: shell(['/pitrix/cli/config-qingcloud.py', '-s', settings], 'configure platform'),
-    check: checks.nodesInStatus(ips, ['deployed'], 'nodes already deployed?'),
-    timeoutMs: HOUR,
-  });
-  steps.push({
-    id: 'scaleQingcloud',
-    description: `R4.7 deploy the new nodes (scale-qingcloud.py -z ${zoneId})`,
-    host: fb,
-    command: shell(['/pitrix/cli/scale-qingcloud.py', '-z', zoneId, '-I', list], 'scale out the zone'),
-    check: checks.scaleDone(zoneId, ips),
-    timeoutMs: 4 * HOUR,
-  });
+  // The job ids carry the files these jobs read: a later scale-out with other nodes or settings
+  // is other work, never "already done".
+  steps.push(
+    guardedStep(
+      {
+        id: 'configQingcloud',
+        description: 'R4.6 configure the platform with the scale settings (config-qingcloud.py -s)',
+        host: fb,
+        command: shell(['/pitrix/cli/config-qingcloud.py', '-s', settings], 'configure platform'),
+        check: checks.nodesInStatus(ips, ['deployed'], 'nodes already deployed?'),
+        timeoutMs: HOUR,
+      },
+      { lockScope: zoneId, inputs: [settingsText, listText] },
+    ),
+  );
+  steps.push(
+    guardedStep(
+      {
+        id: 'scaleQingcloud',
+        description: `R4.7 deploy the new nodes (scale-qingcloud.py -z ${zoneId})`,
+        host: fb,
+        command: shell(['/pitrix/cli/scale-qingcloud.py', '-z', zoneId, '-I', list], 'scale out the zone'),
+        check: checks.nodesInStatus(ips, ['deployed'], 'nodes deployed?'),
+        timeoutMs: 4 * HOUR,
+      },
+      { lockScope: zoneId, inputs: [settingsText, listText] },
+    ),
+  );
   if (spec.role === 'hyper' && zone.mode !== 'standard') {
-    steps.push({
-      id: 'updateHyperMirror',
-      description: `R4.8 refresh the hyper mirror (${zone.mode} mode; restarts compute_server on updated nodes)`,
-      host: fb,
-      command: shell(['/pitrix/bin/update_hyper_mirror.sh', '-n', 'hyper'], 'update hyper mirror'),
-      timeoutMs: HOUR,
-      idempotent: true,
-    });
+    // No status check names "mirror refreshed": without a job directory it is not done.
+    steps.push(
+      guardedStep(
+        {
+          id: 'updateHyperMirror',
+          description: `R4.8 refresh the hyper mirror (${zone.mode} mode; restarts compute_server on updated nodes)`,
+          host: fb,
+          command: shell(['/pitrix/bin/update_hyper_mirror.sh', '-n', 'hyper'], 'update hyper mirror'),
+          timeoutMs: HOUR,
+        },
+        { lockScope: zoneId, inputs: [listText] },
+      ),
+    );
   }
   steps.push({
     id: 'checkServices',
@@ -346,6 +412,7 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     // nodes are judged here (by verify).
     acceptExitCodes: [0, 1, 3],
     timeoutMs: 10 * MIN,
+    readOnly: true,
   });
   if (input.bossV2Deployed) {
     steps.push({
@@ -364,7 +431,7 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
       host: fb,
       command: shell(['/pitrix/bin/dump_vbc_route.sh', 'hyper'], 'dump vbc routes'),
       timeoutMs: 5 * MIN,
-      idempotent: true,
+      readOnly: true,
     });
   }
   return steps;

@@ -102,6 +102,7 @@ describe('planNewZone (R4 new zone in a region)', () => {
     expect(r.plan.steps.map((s) => s.id)).toEqual([
       'writeNodeList',
       'addNodes',
+      'installJobGuard',
       'collectNodes',
       'verifyNodes',
       'writeVariables',

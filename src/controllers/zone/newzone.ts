@@ -19,6 +19,8 @@ import { stringify } from 'yaml';
 import type { Plan } from '../../api/common.js';
 import { CLOUD_TYPES, type NewZone, NewZoneRole, type ZoneMode } from '../../api/zone.js';
 import type { PlatformNode, PlatformZone } from '../../facts/types.js';
+import { fileHasContent } from '../../runbook/checks.js';
+import { guardedStep } from '../../runbook/jobguard.js';
 import { isComplete } from '../../runbook/journal.js';
 import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { and, sh, shell, validated } from '../../ssh/command.js';
@@ -330,8 +332,13 @@ function onNode(ip: string, inner: ShellCommand, purpose: string): ShellCommand 
 const ZONE_LISTED_PY = [
   'import json, sys',
   'text = sys.stdin.read()',
-  "doc = json.loads(text[text.index('{'):]) if '{' in text else {}",
-  "sys.exit(0 if any(z.get('zone_id') == sys.argv[1] for z in doc.get('zone_set', [])) else 1)",
+  'try:',
+  "    doc = json.loads(text[text.index('{'):])",
+  "    zones = doc['zone_set']",
+  'except Exception as e:',
+  "    sys.stderr.write('describe-zones.py output not understood: %r\\n' % (e,))",
+  '    sys.exit(2)',
+  "sys.exit(0 if any(z.get('zone_id') == sys.argv[1] for z in zones) else 1)",
 ].join('\n');
 const AWK_STRIP = '$0==b{s=1} !s{print} $0==e{s=0}';
 const AWK_BLOCK = '$0==b{s=1} s{print} $0==e{s=0}';
@@ -339,14 +346,17 @@ const AWK_FOREIGN =
   '$0==b{s=1} !s && /^listen[ \\t]+(api|ws|io)-front([ \\t]|$)/{f=1} $0==e{s=0} END{exit !f}';
 
 function zoneListed(zoneId: string): ShellCommand {
-  return sh('zone listed?')`/pitrix/cli/describe-zones.py -f json | python3 -c ${ZONE_LISTED_PY} ${zoneId}`;
+  return sh(
+    'zone listed?',
+  )`out=$(/pitrix/cli/describe-zones.py -f json) || exit 2; printf '%s\n' "$out" | python3 -c ${ZONE_LISTED_PY} ${zoneId}`;
 }
 
+/** 0 when the zone is listed and every machine deployed, 1 when not, 2 when either answer is unreadable. */
 function scaleZoneDone(zoneId: string, ips: readonly string[]): ShellCommand {
   const deployed = checks.nodesInStatus(ips, ['deployed'], 'nodes deployed?');
   return sh(
     'zone added?',
-  )`if ${zoneListed(zoneId)} && ${deployed}; then exit 0; fi; if /pitrix/cli/get-scale-qingcloud-zone-status.py -z ${zoneId} 2>/dev/null | grep -q '"status": *"running"'; then exit 3; fi; exit 1`;
+  )`${zoneListed(zoneId)}; z=$?; [ $z -le 1 ] || exit 2; ${deployed}; d=$?; [ $d -le 1 ] || exit 2; [ $z = 0 ] && [ $d = 0 ]`;
 }
 
 function verifyAvailable(stdout: string, ips: readonly string[]): string | undefined {
@@ -382,7 +392,7 @@ function addZoneSteps(input: NewZonePlanInput, g: { webservices: string[]; memca
     description: `${R} write the ${ips.length} machine address(es) to ${list}`,
     host: fb,
     command: sh('write the node list')`mkdir -p /pitrix/conf/operator && printf '%s' ${listText} > ${list}`,
-    check: sh('node list already written?')`printf '%s' ${listText} | cmp -s - ${list}`,
+    check: fileHasContent(list, listText, 'node list already written?'),
     timeoutMs: MIN,
   });
   steps.push({
@@ -393,14 +403,19 @@ function addZoneSteps(input: NewZonePlanInput, g: { webservices: string[]; memca
     check: checks.nodesInStatus(ips, ['new', 'collected', 'available', 'deployed'], 'nodes already added?'),
     timeoutMs: 10 * MIN,
   });
-  steps.push({
-    id: 'collectNodes',
-    description: `${R} collect hardware facts (collect-nodes.py); never re-run after deployment`,
-    host: fb,
-    command: shell(['/pitrix/cli/collect-nodes.py', '-I', list], 'collect nodes'),
-    check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
-    timeoutMs: HOUR,
-  });
+  steps.push(
+    guardedStep(
+      {
+        id: 'collectNodes',
+        description: `${R} collect hardware facts (collect-nodes.py); never re-run after deployment`,
+        host: fb,
+        command: shell(['/pitrix/cli/collect-nodes.py', '-I', list], 'collect nodes'),
+        check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
+        timeoutMs: HOUR,
+      },
+      { lockScope: zoneId, inputs: [listText] },
+    ),
+  );
   steps.push({
     id: 'verifyNodes',
     description: `${R} verify the collected facts (describe-nodes.py -s available)`,
@@ -412,6 +427,7 @@ function addZoneSteps(input: NewZonePlanInput, g: { webservices: string[]; memca
     check: checks.nodesInStatus(ips, ['deployed'], 'nodes already deployed?'),
     verify: (stdout) => verifyAvailable(stdout, ips),
     timeoutMs: 5 * MIN,
+    readOnly: true,
   });
   const varsText = renderVariables({ ...input, zoneId, regionId });
   steps.push({
@@ -419,7 +435,7 @@ function addZoneSteps(input: NewZonePlanInput, g: { webservices: string[]; memca
     description: `${R} write ${vars} (is_global_zone 0, cloud_type ${newZone.cloudType}, ${newZone.vbc ? 'manual VBC' : 'installer_allocate_vbc 1'})`,
     host: fb,
     command: sh('write zone variables')`mkdir -p /pitrix/config && printf '%s' ${varsText} > ${vars}`,
-    check: sh('zone variables already written?')`printf '%s' ${varsText} | cmp -s - ${vars}`,
+    check: fileHasContent(vars, varsText, 'zone variables already written?'),
     timeoutMs: MIN,
   });
   const settingsText = renderSettings({ ...input, zoneId });
@@ -428,25 +444,41 @@ function addZoneSteps(input: NewZonePlanInput, g: { webservices: string[]; memca
     description: `${R} write ${settings} (roles${newZone.eips?.length ? ', eips' : ''}${newZone.vbc ? ', vbc' : ''})`,
     host: fb,
     command: sh('write zone settings')`mkdir -p /pitrix/config && printf '%s' ${settingsText} > ${settings}`,
-    check: sh('zone settings already written?')`printf '%s' ${settingsText} | cmp -s - ${settings}`,
+    check: fileHasContent(settings, settingsText, 'zone settings already written?'),
     timeoutMs: MIN,
   });
-  steps.push({
-    id: 'configQingcloud',
-    description: `${R} configure the zone (config-qingcloud.py -v variables -s settings)`,
-    host: fb,
-    command: shell(['/pitrix/cli/config-qingcloud.py', '-v', vars, '-s', settings], 'configure the new zone'),
-    check: zoneListed(zoneId),
-    timeoutMs: HOUR,
-  });
-  steps.push({
-    id: 'scaleQingcloudZone',
-    description: `${R} deploy the zone (scale-qingcloud-zone.py -z ${zoneId}); long`,
-    host: fb,
-    command: shell(['/pitrix/cli/scale-qingcloud-zone.py', '-z', zoneId, '-I', list], 'deploy the new zone'),
-    check: scaleZoneDone(zoneId, ips),
-    timeoutMs: 6 * HOUR,
-  });
+  steps.push(
+    guardedStep(
+      {
+        id: 'configQingcloud',
+        description: `${R} configure the zone (config-qingcloud.py -v variables -s settings)`,
+        host: fb,
+        command: shell(
+          ['/pitrix/cli/config-qingcloud.py', '-v', vars, '-s', settings],
+          'configure the new zone',
+        ),
+        check: zoneListed(zoneId),
+        timeoutMs: HOUR,
+      },
+      { lockScope: zoneId, inputs: [varsText, settingsText, listText] },
+    ),
+  );
+  steps.push(
+    guardedStep(
+      {
+        id: 'scaleQingcloudZone',
+        description: `${R} deploy the zone (scale-qingcloud-zone.py -z ${zoneId}); long`,
+        host: fb,
+        command: shell(
+          ['/pitrix/cli/scale-qingcloud-zone.py', '-z', zoneId, '-I', list],
+          'deploy the new zone',
+        ),
+        check: scaleZoneDone(zoneId, ips),
+        timeoutMs: 6 * HOUR,
+      },
+      { lockScope: zoneId, inputs: [varsText, settingsText, listText] },
+    ),
+  );
 
   const [cacheNode] = g.webservices;
   const servers = g.memcached.map((h) => `${h}:${MEMCACHED_PORT}`).join(';');

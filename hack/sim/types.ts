@@ -129,7 +129,7 @@ export interface Fault {
   match?: string;
   /** How many matching commands it applies to; absent = until cleared. */
   times?: number;
-  /** fail/output: run the real command first, then report the fault (`after`), or not at all. */
+  /** fail/output: run the real command first, then report the fault (`after`), or not at all; drop: `before` drops the link before the command starts. */
   phase?: 'before' | 'after';
   exitCode?: number;
   message?: string;

@@ -295,6 +295,10 @@ export async function runPlan(
       deps.events.event(obj, 'Normal', 'AwaitingApproval', `plan ${plan.hash} published; approve it to run`);
     return undefined;
   }
+  // The step-failure backoff lives in the journal (attempts, finishedAt), so neither a status
+  // watch event nor a restart runs a failed step again before its time.
+  const wait = failedStepWait(next, Date.now());
+  if (wait > 0) return { requeueAfterMs: wait };
   if (zone && input.zoneLock) {
     // The pending journal is persisted before the lock is taken: a contender judging us on a
     // fresh read sees a plan that still needs the zone.
@@ -435,4 +439,16 @@ async function finish(
     case 'cancelled':
       return undefined;
   }
+}
+
+/** How long a Failed step still waits before its next attempt (5 s doubling per attempt, at most 5 min). */
+export function failedStepWait(
+  step: { state: string; finishedAt?: string; attempts?: number },
+  now: number,
+): number {
+  if (step.state !== 'Failed' || !step.finishedAt) return 0;
+  const due =
+    Date.parse(step.finishedAt) +
+    backoffDelay(Math.max(1, step.attempts ?? 1), { baseMs: 5_000, maxMs: 300_000 });
+  return Number.isNaN(due) ? 0 : Math.max(0, due - now);
 }

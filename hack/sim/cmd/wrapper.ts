@@ -131,6 +131,12 @@ export async function wrapper(): Promise<number> {
     log(code, null, fault);
     return code;
   }
+  if (fault?.kind === 'drop' && fault.phase === 'before') {
+    // The link dies before the command reaches a shell: nothing runs.
+    log(null, 'SIGHUP', fault);
+    killSession();
+    return 129;
+  }
   const interactive = !command;
   const child = spawn('/bin/bash', interactive ? ['-l'] : ['-c', command], {
     stdio: fault?.kind === 'output' ? ['inherit', 'ignore', 'inherit'] : 'inherit',

@@ -84,6 +84,9 @@ async function main(): Promise<void> {
       ns,
       `--from-file=known_hosts=${join(dir, 'known_hosts')}`,
     ]);
+    // Consent: the operator reads only Secrets labelled for it (controllers/consent.ts).
+    for (const secret of ['firstbox-ssh', 'firstbox-known-hosts'])
+      await cp.kubectl(['label', 'secret', secret, '-n', ns, 'ops.pitrix.io/credentials=true']);
     const manifests = [
       'examples/secret-node-credentials.yaml',
       'examples/zone-global.yaml',

@@ -41,6 +41,7 @@ pids+=($!)
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f -
 kubectl -n "$NS" create secret generic firstbox-ssh --type=kubernetes.io/ssh-auth \
   --from-file=ssh-privatekey="$key" --dry-run=client -o yaml | kubectl apply -f -
+kubectl -n "$NS" label secret firstbox-ssh ops.pitrix.io/credentials=true --overwrite
 cat <<YAML | kubectl -n "$NS" apply -f -
 apiVersion: ops.pitrix.io/v1alpha1
 kind: Zone

@@ -52,8 +52,8 @@ export const NODE_SHIMS = [
   'hostname',
 ];
 
-/** Machine commands only the firstbox has simulated (R5: backups over rsync, HTTP health checks). */
-export const FIRSTBOX_SHIMS = ['rsync', 'curl'];
+/** Machine commands only the firstbox has simulated (R5: backups over rsync, HTTP and TCP health checks). */
+export const FIRSTBOX_SHIMS = ['rsync', 'curl', 'nc'];
 
 export function firstboxTools(installerVersion: string): string[] {
   const [maj = 0, min = 0] = installerVersion.split('.').map(Number);

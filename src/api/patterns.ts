@@ -50,12 +50,10 @@ export const DURATION = '^([0-9]{1,6}(ms|s|m|h))+$';
 export const HHMM = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
 /** An IANA time zone name: `UTC`, `Asia/Shanghai`, `America/Argentina/Buenos_Aires`. */
 export const TIMEZONE = '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$';
-/**
- * A health-check command line run on firstbox: words of safe characters separated by single
- * spaces. It is split on spaces and each word is quoted, never handed to a shell, and this
- * pattern also keeps out `;|&$()<>` quotes, globs and redirections so no reading of it can.
- */
-export const SAFE_COMMAND = '^[A-Za-z0-9_./][A-Za-z0-9_./:=@%+,-]*( [A-Za-z0-9_./:=@%+,-]+){0,31}$';
+/** An absolute URL path for an HTTP health check: no query, fragment, spaces or quotes. */
+export const URL_PATH = '^/[A-Za-z0-9._~%/-]{0,255}$';
+/** A supervisor program name (`ws_server`, `group:name`), as `supervisorctl status` prints it. */
+export const SUPERVISOR_PROGRAM = '^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$';
 /** An http(s) URL without credentials, query or fragment: `http://127.77.0.10:7777/healthz`. */
 export const HTTP_URL = '^https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?$';
 
@@ -80,7 +78,8 @@ export const patterns = {
   DURATION,
   HHMM,
   TIMEZONE,
-  SAFE_COMMAND,
+  URL_PATH,
+  SUPERVISOR_PROGRAM,
   HTTP_URL,
 } as const;
 

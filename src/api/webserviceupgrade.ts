@@ -24,26 +24,56 @@ import {
 export const Weekday = z.enum(['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']);
 export type Weekday = z.infer<typeof Weekday>;
 
+/** Where an HTTP or TCP health check is aimed: the node being rebuilt, or the zone's floating IP. */
+export const CheckHost = z.enum(['Node', 'VIP']);
+export type CheckHost = z.infer<typeof CheckHost>;
+
+/**
+ * A health check is data, not a command: one of a closed set of kinds the operator turns into a
+ * fixed firstbox command itself. There is no way to name a program to run (that was root
+ * execution on the firstbox for anyone who may edit the resource), and a failing check reports
+ * its own verdict (the HTTP status, the program state), never the output of what it ran.
+ */
 export const HealthCheck = withRules(
   z.object({
     name: d(pattern('K8S_NAME', 63), 'Name of the check, unique in the list.'),
-    command: d(
-      pattern('SAFE_COMMAND', 512).optional(),
-      'Command run on firstbox after each node; exit 0 = healthy. Split on spaces and run as argv, ' +
-        'never through a shell, so it cannot contain shell syntax.',
-    ),
-    http: d(
+    httpGet: d(
       z
-        .object({ url: d(pattern('HTTP_URL', 512), 'URL that must answer 2xx, fetched from firstbox.') })
+        .object({
+          host: d(
+            CheckHost.default('Node'),
+            'Node (its management address) or VIP (spec.floatingIP or the observed one).',
+          ),
+          scheme: d(z.enum(['http', 'https']).default('http'), 'http or https.'),
+          port: d(int().min(1).max(65535).default(80), 'TCP port.'),
+          path: d(pattern('URL_PATH', 256).default('/'), 'Absolute path, no query.'),
+          expectedStatus: d(int().min(100).max(599).default(200), 'The HTTP status that means healthy.'),
+        })
         .optional(),
-      'HTTP check.',
+      'GET a URL on the node or the VIP from firstbox; healthy when it answers expectedStatus.',
+    ),
+    supervisorProgram: d(
+      z
+        .object({ name: d(pattern('SUPERVISOR_PROGRAM', 63), 'Program name as supervisorctl prints it.') })
+        .optional(),
+      'A supervisor program on the node that must be RUNNING.',
+    ),
+    tcpPort: d(
+      z
+        .object({
+          host: d(CheckHost.default('Node'), 'Node (its management address) or VIP.'),
+          port: d(int().min(1).max(65535), 'TCP port that must accept a connection.'),
+        })
+        .optional(),
+      'A TCP port on the node or the VIP that must accept a connection from firstbox.',
     ),
   }),
   [
     {
-      rule: 'has(self.command) != has(self.http)',
-      message: 'set exactly one of command or http',
-      check: (h) => (h.command === undefined) !== (h.http === undefined),
+      rule: '[has(self.httpGet), has(self.supervisorProgram), has(self.tcpPort)].filter(x, x).size() == 1',
+      message:
+        'set exactly one of httpGet, supervisorProgram or tcpPort (health checks are data: there is no command kind)',
+      check: (h) => [h.httpGet, h.supervisorProgram, h.tcpPort].filter((x) => x !== undefined).length === 1,
     },
   ],
 );
@@ -120,7 +150,7 @@ export const WebserviceUpgradeSpec = d(
     ),
     healthChecks: d(
       listMap(z.array(HealthCheck).max(16), ['name']).optional(),
-      'Extra checks after each node, besides `supervisorctl status` all RUNNING.',
+      'Extra checks after each node (httpGet, supervisorProgram or tcpPort), besides `supervisorctl status` all RUNNING, the console or node API and the API through the VIP.',
     ),
     window: UpgradeWindow.optional(),
     approval: Approval,

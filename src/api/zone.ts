@@ -266,6 +266,19 @@ export const ZoneStatus = d(
     ),
     reachable: d(z.boolean().optional(), 'Firstbox answered over SSH at the last observation.'),
     firstboxHostKey: d(text(64).optional(), 'SHA256 fingerprint of the host key firstbox presented.'),
+    firstboxAccess: d(
+      z
+        .object({
+          host: d(text(253), 'spec.firstbox.host.'),
+          port: d(int().min(1).max(65535), 'spec.firstbox.port.'),
+          hostKeyPolicy: d(text(32), 'spec.firstbox.hostKeyPolicy.'),
+          hostKeys: d(z.array(text(64)).max(16), 'spec.firstbox.hostKeys, sorted.'),
+          credentialsSecret: d(text(253), 'spec.firstbox.credentialsSecretRef.name.'),
+          knownHostsSecret: d(text(253).optional(), 'spec.firstbox.knownHostsSecretRef.name.'),
+        })
+        .optional(),
+      'The firstbox access (where the credentials go) the operator last connected with; a change is reported as an Event.',
+    ),
     lock: ZoneLock.optional(),
     plan: Plan.optional(),
     currentStep: CurrentStep,

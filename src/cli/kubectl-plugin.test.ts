@@ -120,3 +120,24 @@ describe('kubectl pitrix', () => {
     ]);
   });
 });
+
+describe('terminal escapes from remote output', () => {
+  it('status shows a step output tail with its escape sequences made visible, never sent to the terminal', async () => {
+    const hostile = pool();
+    const steps = (hostile.status as { plan: { steps: Array<Record<string, unknown>> } }).plan.steps;
+    steps.push({
+      id: 'configQingcloud',
+      host: 'firstbox',
+      state: 'Failed',
+      outputTail: 'ok\n\u001b]0;pwned\u0007\u001b[2J\u001b[31mall good\r\u009b1A',
+    });
+    const client = { get: async () => hostile } as unknown as KubeClient;
+    const out: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
+    expect(await pluginCommand('status', ['np/hyper-b', '-n', 'zones'], { client, output: io })).toBe(0);
+    const text = out.join('');
+    expect(text).toContain('\\x1b]0;pwned\\x07\\x1b[2J');
+    // Nothing a terminal would act on: no ESC, BEL, CR or C1 control.
+    expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+  });
+});

@@ -13,6 +13,7 @@
  * Flags: -n/--namespace, -A/--all-namespaces (status), --kubeconfig, --context, --commands (plan).
  * KIND is any of the kind's names: nodepool, nodepools, np, NodePool.
  */
+
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { APPROVE_ANNOTATION } from '../api/common.js';
@@ -26,6 +27,7 @@ import {
   type ResourceType,
 } from '../runtime/kube.js';
 import { formatList, formatPlan, formatStatus, type PitrixStatus } from './kubectl-plugin-format.js';
+import { terminalSafeOutput } from './terminal-safe.js';
 
 export const PLUGIN_USAGE = `Usage: kubectl pitrix <command> [KIND/NAME] [flags]
 
@@ -90,10 +92,13 @@ export interface PluginDeps {
 
 /** Runs one plugin command; returns the exit code. */
 export async function pluginCommand(command: string, argv: string[], deps: PluginDeps = {}): Promise<number> {
-  const io: Output = deps.output ?? {
-    out: (t) => process.stdout.write(t),
-    err: (t) => process.stderr.write(t),
-  };
+  // Remote output reaches the terminal only with its control characters made visible.
+  const io: Output = terminalSafeOutput(
+    deps.output ?? {
+      out: (t) => process.stdout.write(t),
+      err: (t) => process.stderr.write(t),
+    },
+  );
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {

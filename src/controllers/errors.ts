@@ -6,6 +6,7 @@ import { ApiValidationError } from '../api/common.js';
 import { FactsParseError } from '../facts/errors.js';
 import { CredentialsError } from '../ssh/credentials.js';
 import { SshError, ValidationError } from '../ssh/errors.js';
+import { SecretNotConsentedError } from './consent.js';
 import { SecretMissingError } from './platform.js';
 
 export interface AccessFailure {
@@ -28,6 +29,8 @@ const SSH_REASONS: Record<string, string> = {
 export function classifyAccessError(err: unknown, what: string): AccessFailure {
   if (err instanceof SecretMissingError)
     return { reason: 'SecretNotFound', message: err.message, connection: true };
+  if (err instanceof SecretNotConsentedError)
+    return { reason: 'SecretNotLabelled', message: err.message, connection: true };
   if (err instanceof CredentialsError)
     return { reason: 'InvalidCredentials', message: err.message, connection: true };
   if (err instanceof SshError) {

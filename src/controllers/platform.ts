@@ -19,6 +19,7 @@ import { HostKeyPolicy, knownHostsName, parseKnownHosts, pinKey } from '../ssh/h
 import { type SshObserver, SshPool } from '../ssh/pool.js';
 import { relayFailure, throughFirstbox } from '../ssh/relay.js';
 import type { ExecOptions, ExecResult, Executor, HostTarget, ShellCommand } from '../ssh/types.js';
+import { CREDENTIALS_LABEL, CREDENTIALS_LABEL_VALUE, consentedData } from './consent.js';
 
 export interface PlatformOptions {
   maxConnectionsPerZone?: number;
@@ -89,21 +90,27 @@ interface Entry {
 
 export class Platform {
   private readonly zones = new Map<string, Entry>();
+  /** Firstbox keys recorded under TrustOnFirstUse, by Zone uid: never dropped while running. */
+  private readonly tofuRecorded = new Map<string, string>();
 
   constructor(
     private readonly client: KubeClient,
     private readonly opts: PlatformOptions = {},
   ) {}
 
-  /** Reads a Secret's data or throws SecretMissingError naming it and the fix. */
+  /**
+   * Reads a Secret's data, only with its owner's consent (the `ops.pitrix.io/credentials: "true"`
+   * label, consent.ts); throws SecretMissingError or SecretNotConsentedError naming it and the fix.
+   */
   async secret(namespace: string, name: string): Promise<Record<string, string>> {
-    const data = await this.client.readSecret(namespace, name);
-    if (!data) {
+    const secret = await this.client.readSecret(namespace, name);
+    if (!secret) {
       throw new SecretMissingError(
-        `Secret ${namespace}/${name} not found; create it (kubectl create secret generic ${name} -n ${namespace} --from-file=ssh-privatekey=KEYFILE)`,
+        `Secret ${namespace}/${name} not found; create it (kubectl create secret generic ${name} -n ${namespace} --from-file=ssh-privatekey=KEYFILE) ` +
+          `and label it for the operator (kubectl label secret ${name} -n ${namespace} ${CREDENTIALS_LABEL}=${CREDENTIALS_LABEL_VALUE})`,
       );
     }
-    return data;
+    return consentedData(namespace, name, secret);
   }
 
   async forZone(zone: Zone, onTrustOnFirstUse?: (fingerprint: string) => void): Promise<ZoneAccess> {
@@ -119,7 +126,12 @@ export class Platform {
         `Secret ${ns}/${knownHostsRef.name} has no key "${knownHostsRef.key ?? 'known_hosts'}"`,
       );
     }
-    const recorded = (zone.status as { firstboxHostKey?: string } | undefined)?.firstboxHostKey;
+    // TrustOnFirstUse arms once per Zone: a key recorded (in status, or by this process before its
+    // status write landed) stays pinned even if status loses it or the host changes.
+    const recorded =
+      this.tofuRecorded.get(zone.metadata.uid ?? key0(zone)) ??
+      (zone.status as { firstboxHostKey?: string } | undefined)?.firstboxHostKey;
+    if (recorded) this.tofuRecorded.set(zone.metadata.uid ?? key0(zone), recorded);
     const pins = fb.hostKeys?.length
       ? fb.hostKeys
       : fb.hostKeyPolicy === 'TrustOnFirstUse' && recorded
@@ -150,8 +162,10 @@ export class Platform {
       knownHosts,
       trustOnFirstUse: fb.hostKeyPolicy === 'TrustOnFirstUse',
       onRecord: (_host, fp, how, endpoint) => {
-        if (how === 'trust-on-first-use' && endpoint && pinKey(endpoint) === pinKey(firstbox))
+        if (how === 'trust-on-first-use' && endpoint && pinKey(endpoint) === pinKey(firstbox)) {
+          this.tofuRecorded.set(zone.metadata.uid ?? key0(zone), fp);
           onTrustOnFirstUse?.(fp);
+        }
       },
     });
     const ssh = new SshPool({
@@ -212,6 +226,8 @@ export class Platform {
     this.zones.clear();
   }
 }
+
+const key0 = (zone: Zone) => `${zone.metadata.namespace ?? 'default'}/${zone.metadata.name}`;
 
 function decode(v: string | undefined): string | undefined {
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');

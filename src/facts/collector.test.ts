@@ -44,7 +44,9 @@ describe('collectNodeFacts', () => {
     const facts = await collectNodeFacts(ex, target('n1'), { timeoutMs: 5000, signal, now });
     expect(facts.collectedAt).toBe(AT);
     expect(facts.os.version).toBe('16.04.5');
-    expect(ex.calls).toEqual([{ host: 'n1', command: PROBE_COMMAND, options: { timeoutMs: 5000, signal } }]);
+    expect(ex.calls).toEqual([
+      { host: 'n1', command: PROBE_COMMAND, options: { timeoutMs: 5000, output: 'head', signal } },
+    ]);
   });
 
   it('wraps unusable output in an error naming the host, with stderr', async () => {

@@ -28,6 +28,8 @@ async function run<T>(
 ): Promise<T> {
   const result: ExecResult = await executor.exec(target, command, {
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    // Parsed: keep the head, where the framing starts (complete.ts).
+    output: 'head',
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const stderr = result.stderr.trim() ? `; stderr: ${excerpt(result.stderr.slice(-400), 200)}` : '';
@@ -37,7 +39,7 @@ async function run<T>(
       `${command.purpose} was ended by ${result.signal ?? 'an unknown cause'} before it finished${stderr}`,
     );
   }
-  // The SSH layer keeps the tail of oversized output; our framing starts at the head, so say so.
+  // A cut output is never parsed as if complete.
   if (result.truncated) {
     throw new FactsCollectionError(
       target.name,

@@ -37,6 +37,12 @@ export interface ObjectMeta {
   creationTimestamp?: string;
 }
 
+export interface SecretRead {
+  /** base64-encoded values, as the API returns them. */
+  data: Record<string, string>;
+  labels: Record<string, string>;
+}
+
 export interface KubeObject {
   apiVersion: string;
   kind: string;
@@ -170,10 +176,14 @@ export class KubeClient {
     )) as KubeObject;
   }
 
-  async readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+  /**
+   * A Secret's data and labels (the labels carry the owner's consent that the operator may use it,
+   * see controllers/consent.ts); undefined when it does not exist.
+   */
+  async readSecret(namespace: string, name: string): Promise<SecretRead | undefined> {
     try {
       const s = await this.core.readNamespacedSecret({ namespace, name });
-      return s.data ?? {};
+      return { data: s.data ?? {}, labels: s.metadata?.labels ?? {} };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

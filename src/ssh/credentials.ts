@@ -76,7 +76,8 @@ export class SshCredentials {
 
   /** Secret values, for masking them in captured output. */
   secretValues(): string[] {
-    return [this.#password, this.#passphrase].filter((v): v is string => !!v && v.length >= 4);
+    // Any length: a short password is still a password (output.ts masks in linear time).
+    return [this.#password, this.#passphrase].filter((v): v is string => !!v);
   }
 
   toString(): string {

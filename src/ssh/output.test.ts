@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Semaphore } from './limits.js';
-import { MASK, maskSecrets, TailBuffer } from './output.js';
+import { MASK, maskSecrets, OutputBuffer, TailBuffer } from './output.js';
 
 describe('TailBuffer', () => {
   it('keeps everything under the cap', () => {
@@ -52,5 +52,45 @@ describe('Semaphore', () => {
     expect(order).toEqual([-4, 3]);
     expect(s.waiting).toBe(1);
     void w5;
+  });
+});
+
+describe('OutputBuffer: masking before truncation, secrets of any length, head for parsers', () => {
+  it('a secret straddling the cut leaves no fragment (tail)', () => {
+    const secret = 'S3cr3t-Passw0rd';
+    for (let shift = 0; shift < secret.length + 2; shift++) {
+      const b = new OutputBuffer(20, 64);
+      b.push(Buffer.from(`${'a'.repeat(30)}${secret}${'b'.repeat(20 - shift)}`));
+      const t = b.text([secret]);
+      for (let n = 3; n <= secret.length; n++)
+        for (let i = 0; i + n <= secret.length; i++)
+          if (secret.slice(i, i + n).match(/[0-9-]/)) expect(t).not.toContain(secret.slice(i, i + n));
+    }
+  });
+  it('a secret straddling the cut leaves no fragment (head)', () => {
+    const secret = 'S3cr3t-Passw0rd';
+    const b = new OutputBuffer(25, 64, 'head');
+    b.push(Buffer.from(`${'a'.repeat(18)}${secret}${'b'.repeat(100)}`));
+    const t = b.text([secret]);
+    expect(b.truncated).toBe(true);
+    expect(t).toBe(`${'a'.repeat(18)}${MASK}`);
+  });
+  it('masks passwords shorter than 4 characters', () => {
+    expect(maskSecrets('user=root pw=x9 done', ['x9'])).toBe(`user=root pw=${MASK} done`);
+  });
+  it('head mode keeps the first sections and says it dropped the rest', () => {
+    const b = new OutputBuffer(10, 4, 'head');
+    b.push(Buffer.from('HEAD-12345'));
+    b.push(Buffer.from('-and-much-more'));
+    expect(b.text([])).toBe('HEAD-12345');
+    expect(b.truncated).toBe(true);
+  });
+  it('masks a 1-character secret in a large output in linear time', () => {
+    const b = new OutputBuffer(4 * 1024 * 1024, 1024, 'head');
+    b.push(Buffer.from('ab'.repeat(1024 * 1024)));
+    const t0 = Date.now();
+    const t = b.text(['a']);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(t.startsWith(`${MASK}b${MASK}b`)).toBe(true);
   });
 });

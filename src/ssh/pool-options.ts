@@ -37,6 +37,8 @@ export interface SshPoolOptions {
   retryBaseMs?: number;
   /** Bytes of stdout and of stderr kept per command (the tail). Default 256 KiB. */
   outputCapBytes?: number;
+  /** Bytes of stdout kept (the head) for a command whose output is parsed (`output: 'head'`). Default 16 MiB. */
+  parsedOutputCapBytes?: number;
   observer?: SshObserver;
   /**
    * On timeout, cancel or a dropped connection, kill the command's whole remote process group
@@ -68,6 +70,7 @@ export const DEFAULTS = {
   connectAttempts: 4,
   retryBaseMs: 200,
   outputCapBytes: 256 * 1024,
+  parsedOutputCapBytes: 16 * 1024 * 1024,
   killRemoteTree: false,
 };
 

@@ -23,7 +23,7 @@ import {
 } from './errors.js';
 import type { HostKeyPolicy, RepinRecord } from './hostkeys.js';
 import { backoffMs, delay, Semaphore } from './limits.js';
-import { TailBuffer } from './output.js';
+import { OutputBuffer } from './output.js';
 import { DEFAULTS, killableScript, type SshPoolOptions, type SshPoolStats } from './pool-options.js';
 
 export { killableScript, type SshObserver, type SshPoolOptions, type SshPoolStats } from './pool-options.js';
@@ -283,8 +283,12 @@ export class SshPool implements Executor {
     const started = performance.now();
     const secrets = [...(options.secrets ?? []), ...conn.secrets];
     const slack = Math.max(1024, ...secrets.map((s) => Buffer.byteLength(s)));
-    const out = new TailBuffer(this.o.outputCapBytes, slack);
-    const err = new TailBuffer(this.o.outputCapBytes, slack);
+    // Parsed output keeps its head (output.ts); stderr always keeps its tail.
+    const head = options.output === 'head';
+    const out = head
+      ? new OutputBuffer(this.o.parsedOutputCapBytes, slack, 'head')
+      : new OutputBuffer(this.o.outputCapBytes, slack);
+    const err = new OutputBuffer(this.o.outputCapBytes, slack);
     const timeoutMs = options.timeoutMs ?? this.o.commandTimeoutMs;
     return new Promise<ExecResult>((resolve, reject) => {
       let settled = false;
@@ -304,7 +308,7 @@ export class SshPool implements Executor {
         durationMs: Math.round(performance.now() - started),
         stdout: out.text(secrets),
         stderr: err.text(secrets),
-        truncated: out.truncated || err.truncated,
+        truncated: head ? out.truncated : out.truncated || err.truncated,
         ...(ending === 'cancelled' ? { cancelled: true } : {}),
       });
       // Closing the channel alone leaves a pty-less process running. The signal request helps on

@@ -35,6 +35,12 @@ export interface ExecOptions {
   secrets?: readonly string[];
   /** Data written to the command's stdin, then stdin is closed. */
   stdin?: string;
+  /**
+   * `head` for output that is parsed: stdout is kept from its start up to a larger cap (a parser
+   * needs the framing and the first sections), and `truncated` then says whether stdout was cut.
+   * Default `tail` (what explains a failure).
+   */
+  output?: 'tail' | 'head';
 }
 
 export interface ExecResult {
@@ -44,7 +50,7 @@ export interface ExecResult {
   exitCode: number | null;
   signal: string | null;
   durationMs: number;
-  /** Captured output; when over the cap, the tail is kept and `truncated` is set. */
+  /** Captured output; when over the cap, the tail (or, with `output: 'head'`, the head) is kept and `truncated` is set. */
   stdout: string;
   stderr: string;
   truncated: boolean;

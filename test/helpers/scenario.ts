@@ -113,7 +113,8 @@ export async function startScenario(
 export const nodeCredentialsSecret = {
   apiVersion: 'v1',
   kind: 'Secret',
-  metadata: { name: 'node-creds' },
+  // The consent label: the operator uses only Secrets labelled for it (controllers/consent.ts).
+  metadata: { name: 'node-creds', labels: { 'ops.pitrix.io/credentials': 'true' } },
   stringData: { username: 'ubuntu', password: 'n0t-default' },
 };
 
@@ -128,7 +129,7 @@ export function zoneManifests(
     {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: 'firstbox-ssh' },
+      metadata: { name: 'firstbox-ssh', labels: { 'ops.pitrix.io/credentials': 'true' } },
       type: 'kubernetes.io/ssh-auth',
       stringData: { 'ssh-privatekey': sim.clientKey.privateKey },
     },

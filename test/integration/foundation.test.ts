@@ -37,7 +37,7 @@ function sshSecret(ns: string, name = 'firstbox-ssh'): string {
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name, namespace: ns },
+    metadata: { name, namespace: ns, labels: { 'ops.pitrix.io/credentials': 'true' } },
     type: 'kubernetes.io/ssh-auth',
     stringData: { 'ssh-privatekey': privateKey },
   });

@@ -313,9 +313,17 @@ describe('WebserviceUpgrade (R5)', () => {
     await sc.apply(
       upgrade('pek3b-bionic', 'pek3b', {
         temporaryAddresses: [`127.77.${SUBNET}.90`],
-        healthChecks: [{ name: 'billing', command: 'test -f /pitrix/conf/billing-ok' }],
+        healthChecks: [{ name: 'billing', supervisorProgram: { name: 'billing_server' } }],
       }),
     );
+    // The rebuilt node's billing_server is STOPPED as the gate sees it through exec_nodes.sh.
+    await sc.sim.setFault('webservice-b1', {
+      kind: 'output',
+      match: 'supervisorctl status billing_server',
+      via: 'exec_nodes',
+      stdout: 'billing_server                   STOPPED   Dec 01 10:00 PM\n',
+      exitCode: 3,
+    });
     const failed = await sc.waitCondition(
       'webserviceupgrade',
       'pek3b-bionic',
@@ -325,6 +333,10 @@ describe('WebserviceUpgrade (R5)', () => {
       'HealthCheckFailed',
     );
     expect(condition(failed, 'Degraded')!.message).toMatch(/webservice-b1.*billing|billing.*webservice-b1/);
+    // The verdict names the program that is NOT RUNNING, not a line of raw output.
+    expect(condition(failed, 'Degraded')!.message).toContain(
+      'program billing_server is STOPPED (must be RUNNING)',
+    );
     const st = wsuStatus(failed);
     expect(st.phase).toBe('Failed');
     expect(st.nodes!.map((n) => [n.name, n.phase])).toEqual([
@@ -338,7 +350,15 @@ describe('WebserviceUpgrade (R5)', () => {
     ))
       expect(s.state, s.id).toBe('Pending');
     expect((await sc.sim.state('webservice-b2')).facts.os.version).toBe('16.04.5');
-    await sc.sim.writeFile('firstbox', 'pitrix/conf/billing-ok', '');
+    await sc.sim.clearFaults('webservice-b1');
+    for (const id of ['webservice-b1', 'webservice-b2', 'webservice-b3'])
+      await sc.sim.setFault(id, {
+        kind: 'output',
+        match: 'supervisorctl status billing_server',
+        via: 'exec_nodes',
+        stdout: 'billing_server                   RUNNING   pid 4242, uptime 0:10:00\n',
+        exitCode: 0,
+      });
     const done = await waitReady('pek3b-bionic', 180_000);
     const ws = ['webservice-b1', 'webservice-b2', 'webservice-b3'];
     expect(wsuStatus(done).nodes!.map((n) => [n.name, n.holdsVip, n.phase])).toEqual([

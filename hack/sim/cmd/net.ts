@@ -137,7 +137,13 @@ const curl: Cmd = async (args) => {
   const fail = args.some((a) => /^-[a-zA-Z]*f/.test(a) && !a.startsWith('--'));
   const silent = args.some((a) => /^-[a-zA-Z]*s/.test(a) && !a.startsWith('--'));
   const res = h ? answer(h, port) : 'refused';
+  // `-w '%{http_code}'` (the health gate reads only the status): 000 when nothing answered.
+  const wi = args.indexOf('-w');
+  const writeOut = (code: number) => {
+    if (wi >= 0) out(args[wi + 1]!.replaceAll('%{http_code}', String(code).padStart(3, '0')));
+  };
   if (res === 'refused') {
+    writeOut(0);
     if (!silent || args.some((a) => /^-[a-zA-Z]*S/.test(a)))
       err(`curl: (7) Failed to connect to ${target} port ${port}: Connection refused`);
     return 7;
@@ -150,7 +156,33 @@ const curl: Cmd = async (args) => {
   const file = oi >= 0 ? args[oi + 1] : undefined;
   if (file && file !== '/dev/null') writeFileSync(file, res.body);
   else if (!file) out(res.body);
+  writeOut(res.status);
   return 0;
 };
 
-export const NET_COMMANDS: Record<string, Cmd> = { rsync, curl };
+/** `nc -z [-w N] HOST PORT` against a simulated host or VIP: 0 when it would accept, else 1. */
+const nc: Cmd = async (args) => {
+  const words = args.filter((a, i) => !a.startsWith('-') && args[i - 1] !== '-w');
+  const [target = '', portText = ''] = words;
+  const port = Number(portText);
+  const direct = hostOf(target);
+  const vipZone = !direct ? floatingIps().get(target) : undefined;
+  if (!direct && !vipZone) {
+    if (!existsSync('/usr/bin/nc')) {
+      err('nc: command not found');
+      return 127;
+    }
+    const child = spawn('/usr/bin/nc', args, { stdio: 'inherit' });
+    return new Promise((r) => child.on('exit', (c) => r(c ?? 1)));
+  }
+  let h: HostState | undefined;
+  if (direct) h = readNode(direct.id);
+  else {
+    const rec = fb().nodes.find((x) => x.node_id === fb().vip[vipZone!]);
+    const node = rec ? readNode(rec.host) : undefined;
+    h = node && node.services.keepalived === 'running' ? node : undefined;
+  }
+  return h && answer(h, port) !== 'refused' ? 0 : 1;
+};
+
+export const NET_COMMANDS: Record<string, Cmd> = { rsync, curl, nc };

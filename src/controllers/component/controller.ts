@@ -4,10 +4,12 @@
  * one component deployed per run in a zone, never during a scale-out or upgrade). Once deployed,
  * health, versions and the default password are re-checked every spec.healthCheckInterval.
  */
+
 import { Gauge } from 'prom-client';
 import { type Component, type ComponentStatus, parseComponent } from '../../api/component.js';
 import { componentKind, zoneKind } from '../../api/kinds.js';
 import type { Zone, ZoneLock } from '../../api/zone.js';
+import { completeOutput, PARSED_OUTPUT } from '../../facts/complete.js';
 import { type Condition, findCondition, isTrue, removeCondition } from '../../runtime/conditions.js';
 import {
   Controller,
@@ -97,8 +99,9 @@ export class ComponentReconciler implements Reconciler {
       const out = await access.pool.exec(access.firstbox, observeCommand(zone.spec.zoneId, comp.spec.name), {
         timeoutMs: 120_000,
         signal: ctx.signal,
+        ...PARSED_OUTPUT,
       });
-      facts = parseObservation(out.stdout);
+      facts = parseObservation(completeOutput(out, `${comp.spec.name} observation`));
     } catch (err) {
       const failure = classifyAccessError(err, `firstbox ${zone.spec.firstbox.host}`);
       session.condition(

@@ -76,6 +76,9 @@ export function deploySteps(
       `R3.2 write ${varsPath} from the template with deploy_${name}: 1 (one component per run)`,
       varsPath,
       vars,
+      // No precondition: the per-run variables file is the operator's own, made from the template.
+      undefined,
+      ['zone_id', ...flags],
     ),
     {
       id: 'deploy-start',

@@ -2,6 +2,8 @@
  * Runbook R3 "maintain" for an installed BOSS V2: configuration (spec.config merged into boss2 and
  * console settings, then rebuilt and installed) and upgrade to the versions spec.packages pins.
  */
+
+import type { Plan } from '../../api/common.js';
 import { compareDebianVersions } from '../../facts/version.js';
 import type { Step } from '../../runbook/step.js';
 import { shell, validated } from '../../ssh/command.js';
@@ -40,6 +42,7 @@ export function configSteps(
   pkg: string,
   current: string | undefined,
   settings: YamlSetting[],
+  journal?: Plan,
 ): Step[] {
   return [
     writeFileStep(
@@ -47,6 +50,9 @@ export function configSteps(
       `R3 maintain: merge spec.config.${key} (${settings.map((s) => s.path.join('.')).join(', ')}) into ${path}`,
       path,
       applySettings(current, settings, path),
+      current ?? null,
+      settings.map((s) => s.path.join('.')),
+      journal,
     ),
     {
       id: `conf-${key}-build`,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Plan } from '../../api/common.js';
 import { ComponentSpec } from '../../api/component.js';
+import { sha256 } from '../filewrite.js';
 import { type ComponentFacts, parseBossVersions, parseObservation } from './observe.js';
 import { type ComponentPlanInput, planComponent } from './plan.js';
 import { applySettings, flattenOverrides, settingsHold } from './yamledit.js';
@@ -176,7 +177,8 @@ describe('R3 prerequisites', () => {
       'deploy-wait',
       'deploy-health',
     ]);
-    expect(c.plan.steps[0]!.command.script).toMatch(/deploy_cronus: 1/);
+    expect(c.plan.steps[0]!.stdinContent).toMatch(/deploy_cronus: 1/);
+    expect(c.plan.steps[0]!.command.script).not.toMatch(/deploy_cronus/);
   });
   it('refuses floating_ip in fusion mode', () => {
     const r = planComponent(
@@ -198,7 +200,11 @@ describe('R3 plan', () => {
     expect(r.v1Leftovers).toContain('proxy1: /etc/nginx/sites-enabled/boss.conf');
     expect(r.sections).toEqual(['removeV1', 'deploy']);
     await expect(render(r)).toMatchFileSnapshot('__golden__/boss-v1-to-v2.txt');
-    const nf = r.plan.steps.find((s) => s.id === 'v1-nf-server-gd2a')!.command.script;
+    const write = r.plan.steps.find((s) => s.id === 'v1-nf-server-gd2a')!;
+    // The content travels on stdin; the command carries only digests.
+    expect(write.command.script).not.toContain('alert_receiver');
+    expect(write.command.script).toContain(sha256(write.stdinContent!));
+    const nf = write.stdinContent!;
     expect(nf).toContain('url: http://127.77.4.5:6777/alert_receiver/nf/');
     expect(nf).toContain('enable_save_notifylog: false');
     expect(nf).toContain('retention_days: 30'); // other keys intact
@@ -210,7 +216,11 @@ describe('R3 plan', () => {
     // Halfway: V1 gone and the nf_server edit written, the deployment job running.
     const previous: Plan = {
       hash: first.plan.hash,
-      steps: first.plan.steps.map((s, i) => ({ id: s.id, state: i < 25 ? 'Succeeded' : 'Pending' })),
+      steps: first.plan.steps.map((s, i) => ({
+        id: s.id,
+        command: s.command.script,
+        state: i < 25 ? 'Succeeded' : 'Pending',
+      })),
     };
     const half = facts((f) => {
       deployed(f);
@@ -269,12 +279,15 @@ describe('R3 plan', () => {
       input({ facts: facts(deployed), spec: { config: { boss2: { 'boss2.debug': true } } } }),
     );
     expect(r.plan.steps.map((s) => s.command.script.split(' && ').at(-1))).toEqual([
-      expect.stringContaining('cmp - /pitrix/conf/variables/boss2/boss2.yaml.gd2a'),
+      expect.stringContaining(
+        'mv -f /pitrix/conf/variables/boss2/boss2.yaml.gd2a.operator-tmp /pitrix/conf/variables/boss2/boss2.yaml.gd2a',
+      ),
       '/pitrix/build/build_pkgs.py -p pitrix-ks-boss2-conf',
       '/pitrix/upgrade/update.sh boss pitrix-ks-boss2-conf',
     ]);
-    expect(r.plan.steps[0]!.command.script).toContain('# boss2 backend');
-    expect(r.plan.steps[0]!.command.script).toContain('workers: 4');
+    expect(r.plan.steps[0]!.stdinContent).toContain('# boss2 backend');
+    expect(r.plan.steps[0]!.stdinContent).toContain('workers: 4');
+    expect(r.plan.steps[0]!.command.script).not.toContain('workers');
   });
 
   it('upgrades in the R3 order when a newer pinned package is in the repository (golden)', async () => {

@@ -132,6 +132,9 @@ export function removeV1Steps(input: ComponentPlanInput): Step[] {
         `R3.1 set nf_server notify settings (no notify log, webhook http://${vip}:6777/alert_receiver/nf/) in ${path}`,
         path,
         applySettings(facts.files[path], settings, path),
+        facts.files[path] ?? null,
+        settings.map((s) => s.path.join('.')),
+        input.previous,
       ),
     );
   }

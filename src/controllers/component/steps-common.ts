@@ -3,10 +3,11 @@
  * host, timeouts, commands run on a role's nodes through exec_nodes.sh with their reachability check,
  * file writes with a one-time backup, and the error a section raises when it cannot be planned.
  */
-import { fileHasContent } from '../../runbook/checks.js';
+import type { Plan } from '../../api/common.js';
 import type { Step } from '../../runbook/step.js';
-import { sh, shell } from '../../ssh/command.js';
+import { shell } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
+import { fileWriteStep, keysSummary } from '../filewrite.js';
 import { splitExecNodes } from './observe.js';
 
 export const MIN = 60_000;
@@ -43,20 +44,29 @@ export function verifyReached(nodeIds: readonly string[]) {
 }
 
 /**
- * Writes a file as computed, keeping a one-time copy of the original under /pitrix/backup/operator
- * (outside every directory the installer globs), and reads it back.
+ * Writes a file as computed (filewrite.ts: content on stdin, sha256 precondition on what was read),
+ * keeping a one-time copy of the original under /pitrix/backup/operator (outside every directory the
+ * installer globs). `before`: the content observed (null: observed absent, so it must still be).
  */
-export function writeFileStep(id: string, description: string, path: string, text: string): Step {
-  const backup = `/pitrix/backup/operator${path}.orig`;
-  const tmp = `${path}.operator-tmp`;
-  return {
+export function writeFileStep(
+  id: string,
+  description: string,
+  path: string,
+  text: string,
+  before?: string | null,
+  keys: readonly string[] = [],
+  journal?: Plan,
+): Step {
+  return fileWriteStep({
     id,
     description,
-    host: fb,
-    command: sh(
-      `write ${path}`,
-    )`mkdir -p ${backup.slice(0, backup.lastIndexOf('/'))} && { [ -e ${backup} ] || [ ! -e ${path} ] || cp -p ${path} ${backup}; } && mkdir -p ${path.slice(0, path.lastIndexOf('/'))} && printf '%s' ${text} > ${tmp} && mv -f ${tmp} ${path} && printf '%s' ${text} | cmp - ${path}`,
-    check: fileHasContent(path, text, `${path} already written?`),
+    path,
+    content: text,
+    before,
+    backup: `/pitrix/backup/operator${path}.orig`,
+    tmp: `${path}.operator-tmp`,
+    summary: `${path}: ${keysSummary(keys)}`,
+    journal,
     timeoutMs: MIN,
-  };
+  });
 }

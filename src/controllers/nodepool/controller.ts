@@ -42,6 +42,17 @@ export class NodePoolReconciler implements Reconciler {
     // Rules that need no facts are enforced before any SSH connection is opened.
     const early = staticViolations(pool.spec, zone.spec.mode);
     if (early.length > 0) return this.refuse(session, previous, early);
+    // The node credentials reach establish_ssh.sh on stdin later in the plan: a Secret whose owner
+    // did not consent (consent.ts) is refused now, before anything runs.
+    const nodeSecret = pool.spec.nodeCredentialsSecretRef?.name;
+    if (nodeSecret) {
+      try {
+        await deps.platform.secret(req.namespace, nodeSecret);
+      } catch (err) {
+        const f = classifyAccessError(err, `Secret ${req.namespace}/${nodeSecret}`);
+        return this.refuse(session, previous, [{ reason: f.reason, message: f.message }]);
+      }
+    }
 
     // Observe: the installer's node list, then every listed node through the firstbox.
     let observed: PoolObservation;

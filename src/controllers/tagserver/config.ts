@@ -3,10 +3,10 @@
  * that write them (content on stdin, guarded by the hash the operator read) and read them back, and
  * the rebuild and push of pitrix-global-conf that carries them to the nodes.
  */
-import { createHash } from 'node:crypto';
 import type { TagServerSpec } from '../../api/tagserver.js';
 import type { Step } from '../../runbook/step.js';
 import { seq, sh, shell } from '../../ssh/command.js';
+import { fileWriteStep, keysSummary } from '../filewrite.js';
 import { serverYamlPath } from './observe.js';
 import { fb, HOUR, MIN } from './steps-common.js';
 import { type KeyEdit, pendingEdits, readKey } from './yamledit.js';
@@ -44,8 +44,6 @@ function sameSet(csv: string, want: readonly string[]): boolean {
   return have.length === want.length && want.every((w) => have.includes(w));
 }
 
-const sha256 = (t: string) => createHash('sha256').update(t).digest('hex');
-
 /** A server.yaml whose edited content differs from what is on firstbox. */
 export interface ServerYamlWrite {
   zone: string;
@@ -56,18 +54,17 @@ export interface ServerYamlWrite {
 }
 
 export function writeServerYamlStep(w: ServerYamlWrite, globalZone: string): Step {
-  const before = sha256(w.before);
-  const after = sha256(w.after);
-  return {
+  return fileWriteStep({
     id: `writeServerYaml-${w.zone}`,
-    description: `R1.${w.zone === globalZone ? 3 : 4} set ${w.keys.join(', ')} in ${w.path} (other keys and comments kept; the new content arrives on stdin, sha256 ${after.slice(0, 12)})`,
-    host: fb,
-    command: sh(
-      `write ${w.path}`,
-    )`f=${w.path}; [ "$(sha256sum < "$f" | cut -c1-64)" = ${before} ] || { echo "$f changed since the operator read it; the next reconcile reads it again" >&2; exit 1; }; [ -e "$f.before-tagserver" ] || cp -p "$f" "$f.before-tagserver"; cp -p "$f" "$f.tagserver-new" && cat > "$f.tagserver-new" && [ "$(sha256sum < "$f.tagserver-new" | cut -c1-64)" = ${after} ] && mv "$f.tagserver-new" "$f"`,
-    check: sh(`${w.path} already written?`)`[ "$(sha256sum < ${w.path} | cut -c1-64)" = ${after} ]`,
+    description: `R1.${w.zone === globalZone ? 3 : 4} set ${w.keys.join(', ')} in ${w.path} (other keys and comments kept)`,
+    path: w.path,
+    content: w.after,
+    before: w.before,
+    backup: `${w.path}.before-tagserver`,
+    tmp: `${w.path}.tagserver-new`,
+    summary: `${w.path}: ${keysSummary(w.keys)}`,
     timeoutMs: MIN,
-  };
+  });
 }
 
 export function verifyServerYamlStep(editsByZone: ReadonlyMap<string, KeyEdit[]>): Step {

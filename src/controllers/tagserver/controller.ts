@@ -5,6 +5,7 @@
  * migrating, compute the plan with `planTagServer` and hand it to the runner. A migration whose
  * numbers do not verify stops everything with Degraded; its insert is never run again by itself.
  */
+
 import { Gauge, type Registry } from 'prom-client';
 import { tagServerKind } from '../../api/kinds.js';
 import {
@@ -15,6 +16,7 @@ import {
 } from '../../api/tagserver.js';
 import { parseZone } from '../../api/zone.js';
 import { collectFirstboxFacts } from '../../facts/collector.js';
+import { completeOutput, PARSED_OUTPUT } from '../../facts/complete.js';
 import type { Condition } from '../../runtime/conditions.js';
 import { findCondition } from '../../runtime/conditions.js';
 import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/controller.js';
@@ -190,8 +192,9 @@ export class TagServerReconciler implements Reconciler {
       const r = await access.pool.exec(access.firstbox, observeCommand(observeReq), {
         timeoutMs: 10 * 60_000,
         signal: ctx.signal,
+        ...PARSED_OUTPUT,
       });
-      observation = parseObservation(r.stdout, observeReq);
+      observation = parseObservation(completeOutput(r, 'tag service observation'), observeReq);
     } catch (err) {
       return this.accessFailed(session, err, `firstbox ${globalZoneObj.spec.firstbox.host}`);
     }
@@ -219,9 +222,10 @@ export class TagServerReconciler implements Reconciler {
           const r = await access.pool.exec(access.firstbox, migrateCommand(node.nodeId, z, 'describe'), {
             timeoutMs: 10 * 60_000,
             signal: ctx.signal,
+            // A large zone's tag list is parsed whole (up to the parsed-output cap), never refused for its size.
+            ...PARSED_OUTPUT,
           });
-          if (r.truncated) throw new Error('the probe response was larger than the output cap');
-          probes[z] = parseProbe(r.stdout);
+          probes[z] = parseProbe(completeOutput(r, `tag pre-flight of ${z}`));
         } catch (err) {
           // Later zones' predictions depend on this one: stop predicting here.
           broken = true;

@@ -34,6 +34,7 @@ import { type ControllerDeps, nowIso, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
 import type { ZoneAccess } from '../platform.js';
 import { runPlan, type StatusSession } from '../runner.js';
+import { verifySupervisor } from './checks.js';
 import { latestRepin, repinEvents, withRepins } from './hostkeys.js';
 import { KEYS_REFRESHED_ANNOTATION, keysRefreshMessage } from './keys.js';
 import { type Observed, observeUpgrade } from './observe.js';
@@ -260,7 +261,12 @@ export class WebserviceUpgradeReconciler implements Reconciler {
       const node = nodeOfStep(failedStep.id);
       const kind = failedStep.id.split('-')[0]!;
       if (node && ['healthGate', 'verifyServices', 'preflight'].includes(kind)) {
-        const why = lastLine(failedStep.outputTail) ?? degraded.message;
+        // The verdict, never raw output: for supervisorctl the programs that are NOT RUNNING (its
+        // last line may well be one that is); the gate's last line is its own verdict line.
+        const why =
+          (kind === 'verifyServices' ? verifySupervisor(failedStep.outputTail ?? '', node) : undefined) ??
+          lastLine(failedStep.outputTail) ??
+          degraded.message;
         const msg = `${kind === 'preflight' ? 'pre-flight check' : 'health gate'} of ${node} failed: ${why}; nothing is done to the next node until it passes (retried with backoff)`;
         session.condition(
           'Degraded',

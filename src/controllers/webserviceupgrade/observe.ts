@@ -4,9 +4,11 @@
  * upgrade took it, the live file otherwise) and the recorded floating IP; then which physical hosts
  * still keep an old-N.img in /pitrix/kernels/ (what makes a rollback possible).
  */
+
 import type { WebserviceUpgrade } from '../../api/webserviceupgrade.js';
 import type { Zone } from '../../api/zone.js';
 import { collectFirstboxFacts } from '../../facts/collector.js';
+import { completeOutput, PARSED_OUTPUT } from '../../facts/complete.js';
 import type { PlatformNode } from '../../facts/types.js';
 import type { ReconcileContext } from '../../runtime/controller.js';
 import { seq, sh, shell } from '../../ssh/command.js';
@@ -54,12 +56,14 @@ export async function observeUpgrade(
   }
   const out = targets.length
     ? splitSections(
-        (
+        completeOutput(
           await access.pool.exec(access.firstbox, seq(parts, 'read node settings'), {
             timeoutMs: 60_000,
             signal: ctx.signal,
-          })
-        ).stdout,
+            ...PARSED_OUTPUT,
+          }),
+          'node settings',
+        ),
       )
     : new Map<string, string>();
   const settings: Record<string, NodeSettings | undefined> = {};
@@ -82,9 +86,9 @@ export async function observeUpgrade(
         ['/pitrix/upgrade/exec_nodes.sh', '-f', hosts.join(','), 'ls /pitrix/kernels/'],
         'list kept images',
       ),
-      { timeoutMs: 60_000, signal: ctx.signal },
+      { timeoutMs: 60_000, signal: ctx.signal, ...PARSED_OUTPUT },
     );
-    const byIp = splitExecNodesOutput(res.stdout);
+    const byIp = splitExecNodesOutput(completeOutput(res, 'kept images'));
     for (const t of targets) {
       const ph = settings[t.nodeId]?.physicalHost;
       const ip = facts.nodes.find((n) => n.nodeId === ph)?.mgmtIp;

@@ -13,6 +13,7 @@
 
 import { zoneKind } from '../../api/kinds.js';
 import { parseZone, type Zone, type ZoneStatus } from '../../api/zone.js';
+import { completeOutput, PARSED_OUTPUT } from '../../facts/complete.js';
 import { FIRSTBOX_COMMAND, parseFirstboxOutput } from '../../facts/firstbox.js';
 import type { FirstboxFacts } from '../../facts/types.js';
 import { type Condition, findCondition, setCondition } from '../../runtime/conditions.js';
@@ -24,6 +25,7 @@ import { classifyAccessError } from '../errors.js';
 import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
 import type { ZoneAccess } from '../platform.js';
 import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
+import { accessChanges, firstboxAccessOf } from './access.js';
 import { type GlobalZoneView, planNewZone } from './newzone.js';
 
 export const ZONE_FINALIZER = 'ops.pitrix.io/zone';
@@ -68,7 +70,21 @@ export class ZoneReconciler implements Reconciler {
       return undefined;
     }
 
-    let status: ZoneStatus = { ...previous, observedGeneration: generation };
+    // Where the credentials go: a change is a change of trust, reported before connecting.
+    const accessNow = firstboxAccessOf(zone.spec.firstbox);
+    const changes = accessChanges(previous.firstboxAccess, accessNow);
+    if (changes.length > 0) {
+      deps.events.event(
+        obj,
+        'Warning',
+        'FirstboxAccessChanged',
+        `firstbox access changed: ${changes.join('; ')}; the credentials now go to ${accessNow.host}:${accessNow.port}` +
+          (previous.firstboxHostKey && zone.spec.firstbox.hostKeyPolicy === 'TrustOnFirstUse'
+            ? ` and only a host presenting the recorded key ${previous.firstboxHostKey} is trusted (TrustOnFirstUse does not re-arm)`
+            : ''),
+      );
+    }
+    let status: ZoneStatus = { ...previous, observedGeneration: generation, firstboxAccess: accessNow };
     let conditions = (previous.conditions ?? []) as Condition[];
     let result: Result;
     let seen: { facts: FirstboxFacts; access: ZoneAccess } | undefined;
@@ -78,8 +94,9 @@ export class ZoneReconciler implements Reconciler {
       const res = await access.pool.exec(access.firstbox, FIRSTBOX_COMMAND, {
         timeoutMs: 120_000,
         signal: ctx.signal,
+        ...PARSED_OUTPUT,
       });
-      const facts = parseFirstboxOutput(res.stdout);
+      const facts = parseFirstboxOutput(completeOutput(res, 'firstbox observation'));
       seen = { facts, access };
       const nodeCounts: Record<string, number> = {};
       for (const n of facts.nodes) {

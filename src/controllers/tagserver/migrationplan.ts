@@ -4,6 +4,7 @@
  * insert and update passes still to run (each runs once).
  */
 import type { MigrationResult } from '../../api/tagserver.js';
+import { guardedStep } from '../../runbook/jobguard.js';
 import type { Step } from '../../runbook/step.js';
 import { sh, validated } from '../../ssh/command.js';
 import {
@@ -125,6 +126,11 @@ export function planMigration(
  */
 function insertStep(zone: string, nodeId: string, predicted: number | undefined): Step {
   const log = migrationLogPath(zone, 'insert');
+  // Under the job guard: a dropped connection or a restart never starts a second insert.
+  return guardedStep(migrationInsert(zone, nodeId, predicted, log), { lockScope: zone });
+}
+
+function migrationInsert(zone: string, nodeId: string, predicted: number | undefined, log: string): Step {
   return {
     id: `migrateInsert-${zone}`,
     description: `R1.6 migrate the tags of ${zone} into the tag service (-a insert on ${nodeId}; ${predicted === undefined ? 'no warnings prediction' : `${predicted} warning(s) predicted`}); runs once, its log ${log} marks it done`,
@@ -132,7 +138,9 @@ function insertStep(zone: string, nodeId: string, predicted: number | undefined)
     command: sh(
       `migrate ${zone} (insert)`,
     )`mkdir -p ${MIGRATION_LOG_DIR} && { ${migrateCommand(nodeId, zone, 'insert')}; } > ${log} 2>&1; rc=$?; cat ${log}; exit $rc`,
-    check: sh(`${zone} insert already ran?`)`grep -Eq '^There are [0-9]+ tag items' ${log}`,
+    check: sh(
+      `${zone} insert already ran?`,
+    )`test -e ${log} || exit 1; grep -Eq '^There are [0-9]+ tag items' ${log}`,
     verify: (out) => {
       const c = parseMigrationOutput(out);
       if (!c) return 'no summary line (tag: N + N ^ N X N W ...) in the output';
@@ -147,6 +155,10 @@ function insertStep(zone: string, nodeId: string, predicted: number | undefined)
 /** R1.7: the update pass must insert nothing. Runs once, like the insert. */
 function updateStep(zone: string, nodeId: string): Step {
   const log = migrationLogPath(zone, 'update');
+  return guardedStep(migrationUpdate(zone, nodeId, log), { lockScope: zone });
+}
+
+function migrationUpdate(zone: string, nodeId: string, log: string): Step {
   return {
     id: `migrateUpdate-${zone}`,
     description: `R1.7 confirm the migration of ${zone} (-a update on ${nodeId}): it must insert nothing`,
@@ -154,7 +166,9 @@ function updateStep(zone: string, nodeId: string): Step {
     command: sh(
       `migrate ${zone} (update)`,
     )`mkdir -p ${MIGRATION_LOG_DIR} && { ${migrateCommand(nodeId, zone, 'update')}; } > ${log} 2>&1; rc=$?; cat ${log}; exit $rc`,
-    check: sh(`${zone} update pass already ran?`)`grep -Eq '^There are [0-9]+ tag items' ${log}`,
+    check: sh(
+      `${zone} update pass already ran?`,
+    )`test -e ${log} || exit 1; grep -Eq '^There are [0-9]+ tag items' ${log}`,
     verify: (out) => {
       const c = parseMigrationOutput(out);
       if (!c) return 'no summary line (tag: N + N ^ N X N W ...) in the output';

@@ -154,6 +154,7 @@ describe('TagServer plan (R1)', () => {
       'installProxyTag-pek3c',
       'buildGlobalConf',
       'pushGlobalConf',
+      'installJobGuard',
       'migrateInsert-pek3a',
       'migrateUpdate-pek3a',
       'migrateInsert-pek3b',
@@ -238,8 +239,8 @@ describe('TagServer plan (R1)', () => {
   it('an insert done and verified without its update pass plans only the update pass', () => {
     const input = configured();
     const r = planTagServer({ ...input, logs: { ...input.logs, pek3b: { insert: LOG(1, 0, 1) } } });
-    expect(r.plan.steps.map((s) => s.id)).toEqual(['migrateUpdate-pek3b']);
-    expect(r.plan.steps[0]!.check!.script).toContain('/pitrix/conf/operator/tagserver/pek3b.update.log');
+    expect(r.plan.steps.map((s) => s.id)).toEqual(['installJobGuard', 'migrateUpdate-pek3b']);
+    expect(r.plan.steps[1]!.check!.script).toContain('/pitrix/conf/operator/tagserver/pek3b.update.log');
   });
 
   it('upgrade (R1.8): a pinned newer version present in the repository', () => {

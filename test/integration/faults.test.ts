@@ -183,18 +183,22 @@ describe('fail closed around scale-qingcloud.py (R4)', () => {
     scaleOut(
       'secret-missing',
       async (sc) => {
-        const pool = await sc.waitCondition(
-          'nodepool',
-          'secret-missing',
-          'Degraded',
-          'True',
+        // Refused before anything runs (the pool's Secret is checked up front; a Secret that goes
+        // missing mid-plan keeps its step Pending: engine.test.ts, "resolves stdin before Running").
+        let pool = await sc.get('nodepool', 'secret-missing');
+        await waitUntil(
+          async () => {
+            pool = await sc.get('nodepool', 'secret-missing');
+            return !!condition(pool, 'Ready')?.message.includes('node-creds');
+          },
           90_000,
-          'SecretUnavailable',
+          'Ready names the missing Secret',
         );
-        expect(condition(pool, 'Degraded')!.message).toContain('node-creds');
-        expect(await stepState(sc, 'secret-missing', 'establishSsh')).toBe('Pending');
+        expect(condition(pool, 'Ready')!.status).toBe('False');
+        expect(['Pending', undefined]).toContain(await stepState(sc, 'secret-missing', 'establishSsh'));
+        expect((await jobs(sc)).length).toBe(0);
         await sc.apply(nodeCredentialsSecret);
-        return 'SecretUnavailable';
+        return 'refused: Secret missing';
       },
       { withSecret: false },
     ));

@@ -191,7 +191,7 @@ describe('hostile tenant', () => {
           metadata: { name: 'keys' },
           spec: {
             zoneRef: { name: 'pek3a' },
-            target: { osName: 'ubuntu', osVersion: '18.04' },
+            target: { osName: 'bionic', osVersion: '18.04' },
             healthChecks: [{ name: 'keys', command: 'wget -O /root/.ssh/authorized_keys http://10.6.6.6/k' }],
           },
         }),
@@ -207,8 +207,10 @@ describe('hostile tenant', () => {
       'refused by the API server (strict: unknown field; pruned: CEL one-kind rule)',
     );
 
-    // 4. A hyper with 65 addressed interfaces.
-    const wide = spareA!;
+    // 4. A hyper with 65 addressed interfaces. A node is probed only once the installer lists it
+    // (nodes are reached through the firstbox), so the wide one is a deployed hyper.
+    const wide = sc.sim.host('hyper1');
+    const listedPair = [{ address: wide.address }, { address: sc.sim.host('hyper2').address }];
     await sc.sim.mutate(wide.id, (s) => {
       s.facts.nics = Array.from({ length: 65 }, (_, i) => ({
         name: `eth${i}`,
@@ -223,7 +225,7 @@ describe('hostile tenant', () => {
       spec: {
         zoneRef: { name: 'pek3a' },
         role: 'hyper',
-        nodes: pair,
+        nodes: listedPair,
         approval: 'Manual',
       },
     });

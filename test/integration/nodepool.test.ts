@@ -328,7 +328,7 @@ describe('NodePool scale-out (R4)', () => {
         apiVersion: 'ops.pitrix.io/v1alpha1',
         kind: 'WebserviceUpgrade',
         metadata: { name: 'fake-upgrade' },
-        spec: { zoneRef: { name: 'pek3a' }, target: { osName: 'ubuntu', osVersion: '18.04' }, paused: true },
+        spec: { zoneRef: { name: 'pek3a' }, target: { osName: 'bionic', osVersion: '18.04' }, paused: true },
       });
       const wsu = await sc.get('webserviceupgrade', 'fake-upgrade');
       await cp.kubectl([

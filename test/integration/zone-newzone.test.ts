@@ -185,8 +185,8 @@ describe('Zone: new zone in a region (R4)', () => {
       ).toBe(1);
     }
     expect(fbLog.some((e) => /-z pek3b/.test(e.command))).toBe(false);
-    // The restarted operator asked the platform and heard "still running" (3), not "not done".
-    const scaleChecks = fbLog.filter((e) => e.command.includes('get-scale-qingcloud-zone-status.py'));
+    // The restarted operator asked the job guard and heard "still running" (3), not "not done".
+    const scaleChecks = fbLog.filter((e) => /pitrix-job-\w+ check \S+scaleQingcloudZone-/.test(e.command));
     expect(scaleChecks.map((e) => e.exitCode)).toContain(3);
   });
 });

@@ -166,7 +166,7 @@ async function consumeAnnotations(
   if (keys.length === 0) return;
   const { namespace, name } = session.obj.metadata;
   try {
-    await deps.client.mergePatch(resourceTypeOf(session), namespace, name, {
+    await deps.client.mergePatch(session.type, namespace, name, {
       metadata: { annotations: Object.fromEntries(keys.map((k) => [k, null])) },
     });
   } catch (err) {
@@ -174,7 +174,6 @@ async function consumeAnnotations(
   }
 }
 
-const resourceTypeOf = (session: StatusSession) => session.type;
 
 export async function runPlan(
   deps: ControllerDeps,

@@ -174,7 +174,6 @@ async function consumeAnnotations(
   }
 }
 
-
 export async function runPlan(
   deps: ControllerDeps,
   input: RunInput,

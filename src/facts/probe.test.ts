@@ -216,7 +216,6 @@ describe('the probe script', () => {
     const markers = [...PROBE_SCRIPT.matchAll(/^m (\w+)/gm)].map((m) => m[1]);
     expect(markers).toEqual([...PROBE_SECTIONS, 'end']);
     expect(PROBE_COMMAND.purpose).toBe('collect node facts');
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${Field} syntax.
     expect(PROBE_SCRIPT).toContain("dpkg-query -W -f='${Package} ${Version} ${Status}\\n' 'pitrix-*'");
     expect(PROBE_SCRIPT).toContain('lsblk -J -b -o NAME,TYPE,SIZE,ROTA,RM,TRAN,MODEL,MOUNTPOINT');
   });

@@ -43,7 +43,6 @@ const PROBE_LINES = [
   `m lsblk; lsblk -J -b -o ${LSBLK_COLUMNS} 2>/dev/null || lsblk -P -b -o ${LSBLK_COLUMNS} 2>/dev/null || lsblk -P -b -o ${LSBLK_COLUMNS.replace(',TRAN', '')} 2>/dev/null`,
   'm ip; ip -o addr show 2>/dev/null',
   'm qemu; kvm --version 2>/dev/null || qemu-system-x86_64 --version 2>/dev/null',
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${Field} syntax, not ours.
   "m packages; dpkg-query -W -f='${Package} ${Version} ${Status}\\n' 'pitrix-*' 2>/dev/null",
   // A hung supervisord must not hang the whole probe: bound it when coreutils' timeout exists.
   'm supervisor; if command -v supervisorctl >/dev/null 2>&1; then' +

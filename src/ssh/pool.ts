@@ -11,7 +11,6 @@ import {
   type EarlyEvents,
   NotSentError,
 } from './connection.js';
-import type { SshCredentials } from './credentials.js';
 import {
   CancelledError,
   ChannelError,
@@ -19,7 +18,6 @@ import {
   CommandTimeoutError,
   ConnectError,
   SshError,
-  type SshFailureReason,
 } from './errors.js';
 import type { HostKeyPolicy, RepinRecord } from './hostkeys.js';
 import { backoffMs, delay, Semaphore } from './limits.js';

@@ -3,10 +3,11 @@
  * kind, then runs until SIGTERM/SIGINT: stop taking work, let running reconciles reach a step
  * boundary, release the Lease, exit 0.
  */
-import { componentKind, nodePoolKind, tagServerKind, webserviceUpgradeKind, zoneKind } from '../api/kinds.js';
-import { type ControllerDeps, resourceType } from '../controllers/deps.js';
+import { registerKind } from '../api/kinds.js';
+import { type ControllerDeps, type Informers, resourceType } from '../controllers/deps.js';
 import { registerControllers } from '../controllers/index.js';
 import { Platform } from '../controllers/platform.js';
+import { RUNBOOKS, type RunbookRegistration } from '../controllers/registry.js';
 import { KubeClient, loadKubeConfig } from '../runtime/kube.js';
 import { createLogger } from '../runtime/log.js';
 import { Manager } from '../runtime/manager.js';
@@ -30,7 +31,21 @@ export interface RunOptions {
   logLevel?: string;
 }
 
-export async function runOperator(opts: RunOptions): Promise<void> {
+export interface Operator {
+  manager: Manager;
+  start(): Promise<void>;
+  /** Stop taking work, let running reconciles reach a step boundary, close SSH connections. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The manager with one controller per registration (the shipped runbooks by default; a runbook
+ * defined elsewhere is one more entry), ready to start.
+ */
+export function buildOperator(
+  opts: RunOptions,
+  runbooks: readonly RunbookRegistration[] = RUNBOOKS,
+): Operator {
   const log = createLogger({ level: opts.logLevel });
   const client = new KubeClient(loadKubeConfig(opts.kubeconfig));
   const manager = new Manager({
@@ -57,39 +72,50 @@ export async function runOperator(opts: RunOptions): Promise<void> {
       onFailure: (host, reason) => manager.metrics.sshFailures.inc({ host, reason }),
     },
   });
+  for (const r of runbooks) registerKind(r.info);
+  const informers = Object.fromEntries(
+    runbooks.map((r) => [r.informer, manager.informer(resourceType(r.info))]),
+  ) as Informers;
+  const informerByKind = new Map(runbooks.map((r) => [r.info.kind, informers[r.informer]!]));
   const deps: ControllerDeps = {
     client,
-    informers: {
-      zone: manager.informer(resourceType(zoneKind)),
-      nodePool: manager.informer(resourceType(nodePoolKind)),
-      component: manager.informer(resourceType(componentKind)),
-      tagServer: manager.informer(resourceType(tagServerKind)),
-      webserviceUpgrade: manager.informer(resourceType(webserviceUpgradeKind)),
-    },
+    informers,
+    informerOf: (kind) => informerByKind.get(kind),
     status: manager.status,
     events: manager.events,
     metrics: manager.metrics,
     platform,
     log,
   };
-  registerControllers(manager, deps, { maxConcurrentReconciles: opts.maxConcurrentReconciles });
+  registerControllers(manager, deps, { maxConcurrentReconciles: opts.maxConcurrentReconciles }, runbooks);
+  return {
+    manager,
+    async start() {
+      await manager.start();
+      const addr = manager.metricsAddress;
+      log.info(
+        { metrics: addr ? `${addr.address}:${addr.port}` : undefined, namespace: opts.namespace ?? '(all)' },
+        'operator started',
+      );
+    },
+    stop: () => manager.stop().then(() => platform.close()),
+  };
+}
 
+/** `pitrix-operator run`: the shipped runbooks until SIGTERM/SIGINT, then a clean stop and exit 0. */
+export async function runOperator(
+  opts: RunOptions,
+  runbooks: readonly RunbookRegistration[] = RUNBOOKS,
+): Promise<void> {
+  const operator = buildOperator(opts, runbooks);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'signal received');
-    void manager
-      .stop()
-      .then(() => platform.close())
-      .then(() => process.exit(0));
+    operator.manager.log.info({ signal }, 'signal received');
+    void operator.stop().then(() => process.exit(0));
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  await manager.start();
-  const addr = manager.metricsAddress;
-  log.info(
-    { metrics: addr ? `${addr.address}:${addr.port}` : undefined, namespace: opts.namespace ?? '(all)' },
-    'operator started',
-  );
+  await operator.start();
 }

@@ -8,6 +8,7 @@ import { APPROVE_ANNOTATION, type Plan } from '../api/common.js';
 import { kindInfo, zoneKind } from '../api/kinds.js';
 import { applyStepRequests, SKIP_STEP_ANNOTATION } from '../runbook/annotations.js';
 import { type EngineOutcome, executePlan, type StepInput } from '../runbook/engine.js';
+import { firstHold, type Gate, type GateHold, pauseGate } from '../runbook/gates.js';
 import { inFlight, isComplete, journalFor, progressOf } from '../runbook/journal.js';
 import type { PlannedRunbook, Step, StepHost } from '../runbook/step.js';
 import { type Condition, setCondition } from '../runtime/conditions.js';
@@ -120,8 +121,11 @@ export interface RunInput {
   session: StatusSession;
   plan: PlannedRunbook;
   approval: 'Automatic' | 'Manual';
-  /** Read again between steps so a pause set mid-plan stops at the next step boundary. */
-  paused(): boolean;
+  /**
+   * The kind's own gates (a maintenance window, a confirmation), asked after `spec.paused` before
+   * the plan starts and again between steps (gates.ts).
+   */
+  gates?: readonly Gate[];
   executor: Executor;
   target(host: StepHost): HostTarget;
   /** The zone this plan needs exclusively (R4: scale-out and upgrades never overlap). */
@@ -174,12 +178,40 @@ async function consumeAnnotations(
   }
 }
 
+/** What a run ended with: when to reconcile again, and the gate that holds the plan, if one does. */
+export interface RunReport {
+  result: Result | undefined;
+  held?: GateHold;
+}
+
+type Held = { held: GateHold; result: Result | undefined };
+
 export async function runPlan(
   deps: ControllerDeps,
   input: RunInput,
   ctx: ReconcileContext,
-): Promise<Result | undefined> {
+): Promise<RunReport> {
+  const report = await run(deps, input, ctx);
+  return report && 'held' in report ? report : { result: report };
+}
+
+/** `spec.paused` of the latest cached object, then the kind's gates. */
+function gatesOf(deps: ControllerDeps, input: RunInput): Gate[] {
+  const { namespace, name } = input.session.obj.metadata;
+  const paused = () =>
+    !!(
+      deps.informerOf(input.session.type.kind)?.get(namespace, name)?.spec as { paused?: boolean } | undefined
+    )?.paused;
+  return [pauseGate(paused), ...(input.gates ?? [])];
+}
+
+async function run(
+  deps: ControllerDeps,
+  input: RunInput,
+  ctx: ReconcileContext,
+): Promise<Result | undefined | Held> {
   const { session, plan } = input;
+  const gates = gatesOf(deps, input);
   const obj = session.obj;
   const key = `${obj.metadata.uid}`;
   const me = { kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid };
@@ -279,11 +311,12 @@ export async function runPlan(
   const next = journal.steps!.find((s) => s.state !== 'Succeeded' && s.state !== 'Skipped')!;
   const progress = progressOf(journal);
   session.condition('Ready', 'False', 'PlanPending', `${progress.done}/${progress.total} steps done`);
-  if (input.paused()) {
+  const held = firstHold(gates, next, journal);
+  if (held) {
     rollout('idle');
-    session.condition('Progressing', 'False', 'Paused', `spec.paused is true; next step ${next.id}`);
+    session.condition('Progressing', 'False', held.reason, held.message);
     await session.save({ plan: journal, currentStep: next.id });
-    return undefined;
+    return { result: held.retryAfterMs ? { requeueAfterMs: held.retryAfterMs } : undefined, held };
   }
   if (input.approval === 'Manual' && obj.metadata.annotations?.[APPROVE_ANNOTATION] !== plan.hash) {
     rollout('idle');
@@ -336,7 +369,7 @@ export async function runPlan(
     executor: input.executor,
     target: input.target,
     signal: ctx.signal,
-    isPaused: input.paused,
+    hold: (step, j) => firstHold(gates, step, j),
     stdinFor: input.stdinFor,
     beforeStep: zone ? () => verifyZoneLock(deps.client, zoneType, zone, me) : undefined,
     persist: async (j) => {
@@ -371,7 +404,7 @@ async function finish(
   outcome: EngineOutcome,
   key: string,
   ctx: ReconcileContext,
-): Promise<Result | undefined> {
+): Promise<Result | undefined | Held> {
   const { session } = input;
   const obj = session.obj;
   const backoff = () => {
@@ -436,10 +469,12 @@ async function finish(
       session.condition('Progressing', 'True', 'StepInProgress', outcome.message);
       await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
       return { requeueAfterMs: 3_000 };
-    case 'paused':
-      session.condition('Progressing', 'False', 'Paused', 'spec.paused is true');
-      await session.save({ plan: outcome.journal });
-      return undefined;
+    case 'held': {
+      const { hold } = outcome;
+      session.condition('Progressing', 'False', hold.reason, hold.message);
+      await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
+      return { result: hold.retryAfterMs ? { requeueAfterMs: hold.retryAfterMs } : undefined, held: hold };
+    }
     case 'cancelled':
       return undefined;
   }

@@ -8,6 +8,7 @@ import { Controller, type Reconciler, type Request } from '../runtime/controller
 import type { KubeObject } from '../runtime/kube.js';
 import type { ControllerDeps } from './deps.js';
 import { actingKindRules, type ControllerRbac, type DeclaredRule } from './rbac-rules.js';
+import { type RunbookHooks, RunbookReconciler } from './template.js';
 
 export interface RunbookRegistration {
   /** The API kind: names, schema, printer columns (api/kinds.ts for the shipped kinds). */
@@ -16,7 +17,14 @@ export interface RunbookRegistration {
   informer: string;
   /** The controller's name in logs, metrics and RBAC. */
   controller: string;
-  reconciler(deps: ControllerDeps): Reconciler;
+  /**
+   * The acting kind's hooks (template.ts): its reconciler is the template driven by them, and
+   * `pitrix-operator plan` previews its plan through the same hooks.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the registry holds kinds of every spec, status and observation type.
+  hooks?(deps: ControllerDeps): RunbookHooks<any, any, any>;
+  /** A kind that is not an acting runbook (the Zone) brings its own reconciler. */
+  reconciler?(deps: ControllerDeps): Reconciler;
   /**
    * The watches beyond its own objects' spec and metadata changes (default: a Zone's changes
    * requeue the objects whose `spec.zoneRef` names it).
@@ -51,13 +59,19 @@ export function byZoneRef(deps: ControllerDeps, informer: string, zone: KubeObje
     .map((o) => ({ namespace: o.metadata.namespace, name: o.metadata.name }));
 }
 
+export function reconcilerOf(r: RunbookRegistration, deps: ControllerDeps): Reconciler {
+  if (r.reconciler) return r.reconciler(deps);
+  if (r.hooks) return new RunbookReconciler(deps, r.hooks(deps));
+  throw new Error(`runbook ${r.info.kind}: a registration needs hooks or a reconciler`);
+}
+
 /** Wires one registration's controller: its own objects, then its watches. */
 export function controllerFor(
   r: RunbookRegistration,
   deps: ControllerDeps,
   base: { metrics: ControllerDeps['metrics']; log: ControllerDeps['log']; maxConcurrentReconciles: number },
 ): Controller {
-  const c = new Controller({ ...base, name: r.controller, reconciler: r.reconciler(deps) });
+  const c = new Controller({ ...base, name: r.controller, reconciler: reconcilerOf(r, deps) });
   const own = deps.informers[r.informer];
   if (!own) throw new Error(`runbook ${r.info.kind}: no informer ${r.informer}`);
   c.watchPrimary(own, (event, obj, old) => event !== 'modified' || !old || specOrMetaChanged(obj, old));

@@ -1,12 +1,11 @@
 /** ProgramRestart's hooks and its registry entry: everything the operator needs to run it. */
 
-import type { ControllerDeps } from '../../src/controllers/deps.js';
 import { resourceType } from '../../src/controllers/deps.js';
 import type { ZoneAccess } from '../../src/controllers/platform.js';
 import { readSecrets } from '../../src/controllers/rbac-rules.js';
 import type { RunbookRegistration } from '../../src/controllers/registration.js';
 import type { ActingStatus } from '../../src/controllers/runner.js';
-import { type RunbookHooks, RunbookReconciler, zoneTarget } from '../../src/controllers/template.js';
+import { type RunbookHooks, zoneTarget } from '../../src/controllers/template.js';
 import { collectFirstboxFacts } from '../../src/facts/collector.js';
 import type { FirstboxFacts } from '../../src/facts/types.js';
 import { type ProgramRestart, programRestartKind } from './api.js';
@@ -59,6 +58,6 @@ export const programRestartRunbook: RunbookRegistration = {
   info: programRestartKind,
   informer: 'programRestart',
   controller: 'programrestart',
-  reconciler: (deps: ControllerDeps) => new RunbookReconciler(deps, hooks),
+  hooks: () => hooks,
   rbac: [readSecrets],
 };

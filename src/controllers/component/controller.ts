@@ -18,13 +18,7 @@ import type { ActingKind } from '../acting.js';
 import { type ControllerDeps, durationMs, nowIso, resourceType } from '../deps.js';
 import type { ZoneAccess } from '../platform.js';
 import type { ActingStatus, StatusSession } from '../runner.js';
-import {
-  type Decision,
-  type Reconciling,
-  type RunbookHooks,
-  RunbookReconciler,
-  zoneTarget,
-} from '../template.js';
+import { type Decision, type Reconciling, type RunbookHooks, zoneTarget } from '../template.js';
 import { releaseZoneLock } from '../zonelock.js';
 import { type ComponentFacts, observeCommand, parseObservation } from './observe.js';
 import { type ComponentPlan, planComponent } from './plan.js';
@@ -331,11 +325,5 @@ export class ComponentRunbook implements RunbookHooks<Component, Status, Observe
       this.gauges.defaultCredentials.remove(labels);
       this.gauges.healthy.remove(labels);
     }
-  }
-}
-
-export class ComponentReconciler extends RunbookReconciler<Component, Status, Observed> {
-  constructor(deps: ControllerDeps) {
-    super(deps, new ComponentRunbook(deps));
   }
 }

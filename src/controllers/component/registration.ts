@@ -4,7 +4,7 @@ import { type Condition, isTrue } from '../../runtime/conditions.js';
 import type { KubeObject } from '../../runtime/kube.js';
 import { readSecrets, zoneLockRule } from '../rbac-rules.js';
 import { byZoneRef, type RunbookRegistration } from '../registration.js';
-import { ComponentReconciler } from './controller.js';
+import { ComponentRunbook } from './controller.js';
 
 const specOf = (o: KubeObject) => (o.spec ?? {}) as { name?: string; zoneRef?: { name?: string } };
 const ready = (o?: KubeObject) =>
@@ -14,7 +14,7 @@ export const componentRunbook: RunbookRegistration = {
   info: componentKind,
   informer: 'component',
   controller: 'component',
-  reconciler: (deps) => new ComponentReconciler(deps),
+  hooks: (deps) => new ComponentRunbook(deps),
   watches: (c, deps) => {
     // A cronus Component becoming Ready (or not) unblocks or blocks BOSS in its zone.
     deps.informers.component.on((_event, obj, old) => {

@@ -15,7 +15,7 @@ import { type Condition, isTrue } from '../../runtime/conditions.js';
 import { type ControllerDeps, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
 import type { ActingStatus } from '../runner.js';
-import { type RunbookHooks, RunbookReconciler, zoneTarget } from '../template.js';
+import { type RunbookHooks, zoneTarget } from '../template.js';
 import { observePool, type PoolObservation } from './observe.js';
 import { planNodePool, staticViolations } from './plan.js';
 
@@ -125,12 +125,6 @@ export const nodePoolHooks: RunbookHooks<NodePool, Status, PoolObservation> = {
     };
   },
 };
-
-export class NodePoolReconciler extends RunbookReconciler<NodePool, Status, PoolObservation> {
-  constructor(deps: ControllerDeps) {
-    super(deps, nodePoolHooks);
-  }
-}
 
 /** R4.5: the yop account's password for establish_ssh.sh, on stdin, from the consented Secret. */
 async function nodeCredentials(

@@ -2,12 +2,12 @@
 import { nodePoolKind } from '../../api/kinds.js';
 import { readSecrets, zoneLockRule } from '../rbac-rules.js';
 import type { RunbookRegistration } from '../registration.js';
-import { NodePoolReconciler } from './controller.js';
+import { nodePoolHooks } from './controller.js';
 
 export const nodePoolRunbook: RunbookRegistration = {
   info: nodePoolKind,
   informer: 'nodePool',
   controller: 'nodepool',
-  reconciler: (deps) => new NodePoolReconciler(deps),
+  hooks: () => nodePoolHooks,
   rbac: [readSecrets, zoneLockRule],
 };

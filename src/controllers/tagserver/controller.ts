@@ -26,14 +26,7 @@ import type { ActingKind } from '../acting.js';
 import { type ControllerDeps, nowIso, resourceType } from '../deps.js';
 import type { ZoneAccess } from '../platform.js';
 import type { ActingStatus, StatusSession } from '../runner.js';
-import {
-  type Decision,
-  type Reconciling,
-  type Refusal,
-  type RunbookHooks,
-  RunbookReconciler,
-  zoneTarget,
-} from '../template.js';
+import { type Decision, type Reconciling, type Refusal, type RunbookHooks, zoneTarget } from '../template.js';
 import { auditTags, type Probe, parseProbe, type ZoneAudit } from './migration.js';
 import { migrateCommand, observeCommand, parseObservation } from './observe.js';
 import {
@@ -455,10 +448,4 @@ function zoneInfos(deps: ControllerDeps, namespace: string): ZoneInfo[] {
     }
   }
   return out;
-}
-
-export class TagServerReconciler extends RunbookReconciler<TagServer, Status, Observed> {
-  constructor(deps: ControllerDeps) {
-    super(deps, new TagServerRunbook(deps));
-  }
 }

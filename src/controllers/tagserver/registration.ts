@@ -2,13 +2,13 @@
 import { tagServerKind } from '../../api/kinds.js';
 import { readSecrets, zoneLockRule } from '../rbac-rules.js';
 import type { RunbookRegistration } from '../registration.js';
-import { TagServerReconciler } from './controller.js';
+import { TagServerRunbook } from './controller.js';
 
 export const tagServerRunbook: RunbookRegistration = {
   info: tagServerKind,
   informer: 'tagServer',
   controller: 'tagserver',
-  reconciler: (deps) => new TagServerReconciler(deps),
+  hooks: (deps) => new TagServerRunbook(deps),
   // Any Zone of the namespace may be the global zone, a sub zone or a migration zone.
   watches: (c, deps) =>
     c.watchMapped(deps.informers.zone, (zone) =>

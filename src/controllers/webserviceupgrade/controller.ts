@@ -21,18 +21,11 @@ import { isComplete } from '../../runbook/journal.js';
 import { type Condition, findCondition } from '../../runtime/conditions.js';
 import type { Result } from '../../runtime/controller.js';
 import type { ActingKind } from '../acting.js';
-import { type ControllerDeps, nowIso, resourceType } from '../deps.js';
+import { nowIso, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
 import type { ZoneAccess } from '../platform.js';
 import type { RunReport } from '../runner.js';
-import {
-  type Decision,
-  type Reconciling,
-  type Refusal,
-  type RunbookHooks,
-  RunbookReconciler,
-  zoneTarget,
-} from '../template.js';
+import { type Decision, type Reconciling, type Refusal, type RunbookHooks, zoneTarget } from '../template.js';
 import { verifySupervisor } from './checks.js';
 import { latestRepin, repinEvents, withRepins } from './hostkeys.js';
 import { KEYS_REFRESHED_ANNOTATION, keysRefreshMessage } from './keys.js';
@@ -411,10 +404,4 @@ async function reportRollback(
     );
   repinEvents(r.deps.events, session, previous, nodes);
   return run.result ?? (complete ? undefined : { requeueAfterMs: 5_000 });
-}
-
-export class WebserviceUpgradeReconciler extends RunbookReconciler<WebserviceUpgrade, Status, Observation> {
-  constructor(deps: ControllerDeps) {
-    super(deps, webserviceUpgradeHooks);
-  }
 }

@@ -2,12 +2,12 @@
 import { webserviceUpgradeKind } from '../../api/kinds.js';
 import { readSecrets, zoneLockRule } from '../rbac-rules.js';
 import type { RunbookRegistration } from '../registration.js';
-import { WebserviceUpgradeReconciler } from './controller.js';
+import { webserviceUpgradeHooks } from './controller.js';
 
 export const webserviceUpgradeRunbook: RunbookRegistration = {
   info: webserviceUpgradeKind,
   informer: 'webserviceUpgrade',
   controller: 'webserviceupgrade',
-  reconciler: (deps) => new WebserviceUpgradeReconciler(deps),
+  hooks: () => webserviceUpgradeHooks,
   rbac: [readSecrets, zoneLockRule],
 };

@@ -253,7 +253,8 @@ export class ZoneReconciler implements Reconciler {
       if (!(await this.writeStatus(obj, status, ctx))) return { requeue: true };
       return { requeueAfterMs: decision.kind === 'refuse' ? Math.min(refresh, 60_000) : refresh };
     }
-    const session = new StatusSession(deps, zoneType, obj, status as ActingStatus);
+    // The Zone's lock is zonelock.ts's: R4 AddZone runs on the Zone itself while it holds its own lock.
+    const session = new StatusSession(deps, zoneType, obj, status as ActingStatus, ['lock']);
     const { result: res } = await runPlan(
       deps,
       {

@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects: `unit` is pure logic with no network (fast, parallel); `integration` starts real
-// kube-apiserver/etcd/sshd processes, so it runs one file at a time on this 2-core machine.
+// kube-apiserver/etcd/sshd processes per file. Integration files mostly wait on the simulator's
+// clock, so two run side by side (the default worker count on this 2-core machine); each file's
+// simulated hosts live in their own 127.77.<subnet>.0/24 (test/unit/subnets.test.ts checks it).
 export default defineConfig({
   test: {
     reporters: ['default', './test/summary-reporter.ts'],
@@ -17,7 +19,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          fileParallelism: false,
+          fileParallelism: true,
+          maxWorkers: 2,
           testTimeout: 240_000,
           hookTimeout: 240_000,
         },

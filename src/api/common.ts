@@ -199,6 +199,13 @@ export const PlanStep = z.object({
   exitCode: d(int().optional(), 'Exit code of the step command, once finished.'),
   outputTail: d(text(4096).optional(), 'Last lines of the step output, secrets redacted.'),
   attempts: d(int().min(0).optional(), 'How many times the step was started.'),
+  captured: d(
+    z
+      .array(z.record(text(64), text(256)).meta({ maxProperties: 8 }))
+      .max(1024)
+      .optional(),
+    "What the step's whole output yields for the report (VBC routes, a re-pinned host key), parsed when it succeeded: never read back from the output tail.",
+  ),
   note: d(
     text(1024).optional(),
     'Why a human or the operator set this state (skipped or retried by annotation, superseded).',

@@ -151,8 +151,10 @@ export function crdObject(info: KindInfo): JsonSchema {
 const HEADER = '# Generated from src/api by `npm run crds`; do not edit by hand.\n';
 
 /** One CRD per kind, file name as kubebuilder names them (`ops.pitrix.io_zones.yaml`). */
-export function renderCrds(): Array<{ fileName: string; yaml: string }> {
-  return kinds.map((info) => ({
+export function renderCrds(
+  of: readonly KindInfo<unknown>[] = kinds as readonly KindInfo<unknown>[],
+): Array<{ fileName: string; yaml: string }> {
+  return of.map((info) => ({
     fileName: `${GROUP}_${info.plural}.yaml`,
     yaml: HEADER + stringify(crdObject(info as KindInfo), { lineWidth: 0 }),
   }));

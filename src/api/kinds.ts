@@ -178,9 +178,19 @@ export const kinds = [zoneKind, nodePoolKind, componentKind, tagServerKind, webs
 
 export type KindName = (typeof kinds)[number]['kind'];
 
+const registered: KindInfo<unknown>[] = [];
+
+/**
+ * Adds a kind defined outside this module (a runbook registered through the controllers' registry,
+ * e.g. one defined by a test) so that status clamping and zone-lock holder lookups know it.
+ */
+export function registerKind(info: KindInfo<unknown>): void {
+  if (!kindInfo(info.kind)) registered.push(info);
+}
+
 /** The registry entry of a kind, or undefined for a kind outside this group. */
 export function kindInfo(kind: string): KindInfo | undefined {
-  return (kinds as readonly KindInfo<unknown>[]).find((k) => k.kind === kind);
+  return [...(kinds as readonly KindInfo<unknown>[]), ...registered].find((k) => k.kind === kind);
 }
 
 /** Validates any object of this group by its `kind`; throws ApiValidationError naming the field. */

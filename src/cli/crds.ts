@@ -3,9 +3,11 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GROUP } from '../api/common.js';
 import { renderCrds } from '../api/crd.js';
+import { RUNBOOKS } from '../controllers/registry.js';
 
 export async function crdsCommand(args: { out?: string }): Promise<void> {
-  const crds = renderCrds();
+  // One CRD per registered runbook (the registry decides which kinds the operator serves).
+  const crds = renderCrds(RUNBOOKS.map((r) => r.info));
   if (!args.out) {
     process.stdout.write(crds.map((c) => c.yaml).join('---\n'));
     return;

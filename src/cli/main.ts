@@ -27,62 +27,12 @@ Commands:
   version Print the version.
 `;
 
-export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  if (!m) throw new Error(`${flag}: "${text}" is not a duration; use a number with ms, s, m or h, like 15s`);
-  const n = Number(m[1]);
-  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-}
-
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'run': {
-      const { values } = parseArgs({
-        args: rest,
-        allowNegative: true,
-        options: {
-          kubeconfig: { type: 'string' },
-          namespace: { type: 'string' },
-          'metrics-bind-address': { type: 'string', default: '0.0.0.0:8080' },
-          'leader-elect': { type: 'boolean', default: true },
-          'leader-election-namespace': { type: 'string' },
-          'leader-election-id': { type: 'string', default: 'pitrix-operator-leader' },
-          'lease-duration': { type: 'string', default: '15s' },
-          'renew-deadline': { type: 'string', default: '10s' },
-          'retry-period': { type: 'string', default: '2s' },
-          'max-concurrent-reconciles': { type: 'string', default: '4' },
-          'ssh-max-connections': { type: 'string', default: '64' },
-          'ssh-connect-timeout': { type: 'string', default: '15s' },
-          'ssh-command-timeout': { type: 'string', default: '30m' },
-          'resync-period': { type: 'string', default: '10m' },
-          'log-level': { type: 'string' },
-        },
-      });
-      const { runOperator } = await import('./run.js');
-      const [host, port] = splitHostPort(values['metrics-bind-address']!);
-      await runOperator({
-        kubeconfig: values.kubeconfig,
-        namespace: values.namespace,
-        metricsHost: host,
-        metricsPort: port,
-        leaderElect: values['leader-elect']!,
-        leaderElectionNamespace:
-          values['leader-election-namespace'] ?? process.env.POD_NAMESPACE ?? 'pitrix-system',
-        leaderElectionId: values['leader-election-id']!,
-        leaseDurationMs: parseDuration(values['lease-duration']!, '--lease-duration'),
-        renewDeadlineMs: parseDuration(values['renew-deadline']!, '--renew-deadline'),
-        retryPeriodMs: parseDuration(values['retry-period']!, '--retry-period'),
-        maxConcurrentReconciles: positiveInt(
-          values['max-concurrent-reconciles']!,
-          '--max-concurrent-reconciles',
-        ),
-        sshMaxConnections: positiveInt(values['ssh-max-connections']!, '--ssh-max-connections'),
-        sshConnectTimeoutMs: parseDuration(values['ssh-connect-timeout']!, '--ssh-connect-timeout'),
-        sshCommandTimeoutMs: parseDuration(values['ssh-command-timeout']!, '--ssh-command-timeout'),
-        resyncMs: parseDuration(values['resync-period']!, '--resync-period'),
-        logLevel: values['log-level'],
-      });
+      const { parseRunArgs, runOperator } = await import('./run.js');
+      await runOperator(parseRunArgs(rest));
       return 0;
     }
     case 'crds': {
@@ -119,21 +69,6 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
-}
-
-function splitHostPort(v: string): [string, number] {
-  const i = v.lastIndexOf(':');
-  const port = Number(v.slice(i + 1));
-  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`--metrics-bind-address: "${v}" is not HOST:PORT, like 0.0.0.0:8080`);
-  }
-  return [v.slice(0, i) || '0.0.0.0', port];
-}
-
-function positiveInt(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: "${v}" must be a positive integer`);
-  return n;
 }
 
 main(process.argv.slice(2)).then(

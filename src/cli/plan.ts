@@ -1,8 +1,10 @@
 /**
- * `pitrix-operator plan -f manifests.yaml [--facts facts.json | --kubeconfig PATH]`: prints what
- * the operator would run for the manifests, step by step with hosts and exact commands, without
- * acting (a terraform-plan for the runbooks). Facts come from a file (offline) or from the Zone
- * status and the platform itself (read-only: only the fact probes run).
+ * `pitrix-operator plan -f manifests.yaml [--kubeconfig PATH | --facts facts.json] [-o text|json|yaml]`:
+ * what the operator would run for the manifests, step by step with hosts and exact commands,
+ * without acting (a terraform-plan for the runbooks).
+ * - `--kubeconfig`: every kind, through each runbook's own hooks against the cluster's Zones and
+ *   the live platform, read-only (plan-live.ts).
+ * - `--facts` (or neither): NodePools offline, from a file of installer and node facts.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -10,8 +12,10 @@ import { parseAllDocuments } from 'yaml';
 import { parseNodePool } from '../api/nodepool.js';
 import { parseZone, type Zone } from '../api/zone.js';
 import { type NodePoolPlanInput, planNodePool } from '../controllers/nodepool/plan.js';
+import { RUNBOOKS } from '../controllers/registry.js';
 import type { NodeFacts, PlatformNode } from '../facts/types.js';
-import { hostLabel, type PlannedRunbook } from '../runbook/step.js';
+import type { KubeObject } from '../runtime/kube.js';
+import { type OutputFormat, type PlanReport, planSteps, renderReports } from './plan-report.js';
 
 /** The offline facts file: what the installer lists and what each node reports. */
 export interface FactsFile {
@@ -20,18 +24,7 @@ export interface FactsFile {
   bossV2Deployed?: boolean;
 }
 
-export function renderPlan(title: string, plan: PlannedRunbook): string {
-  if (plan.steps.length === 0) return `${title}: nothing to do\n`;
-  const lines = [`${title}: plan ${plan.hash}, ${plan.steps.length} step(s)`];
-  plan.steps.forEach((s, i) => {
-    lines.push(
-      `  ${String(i + 1).padStart(2)}. ${s.id}  [${hostLabel(s.host)}]${s.destructive ? '  DESTRUCTIVE' : ''}`,
-    );
-    lines.push(`      ${s.description}`);
-    for (const l of s.command.script.split('\n')) lines.push(`      $ ${l}`);
-  });
-  return `${lines.join('\n')}\n`;
-}
+const FORMATS: readonly OutputFormat[] = ['text', 'json', 'yaml'];
 
 export async function planCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -41,93 +34,113 @@ export async function planCommand(args: string[]): Promise<number> {
       facts: { type: 'string' },
       kubeconfig: { type: 'string' },
       namespace: { type: 'string', short: 'n' },
+      output: { type: 'string', short: 'o', default: 'text' },
     },
   });
-  if (!values.file?.length) {
-    process.stderr.write('plan: -f FILE is required (manifests with Zones and NodePools)\n');
+  const format = values.output as OutputFormat;
+  if (!FORMATS.includes(format)) {
+    process.stderr.write(`plan: --output ${values.output}: use one of ${FORMATS.join(', ')}\n`);
     return 2;
   }
-  const docs: unknown[] = [];
+  if (!values.file?.length) {
+    process.stderr.write(
+      'plan: -f FILE is required (manifests of Zones, NodePools, Components, TagServers, WebserviceUpgrades)\n',
+    );
+    return 2;
+  }
+  if (values.facts && values.kubeconfig) {
+    process.stderr.write(
+      'plan: use --kubeconfig (live, every kind) or --facts (offline, NodePools), not both\n',
+    );
+    return 2;
+  }
+  const docs: KubeObject[] = [];
   for (const f of values.file) {
     for (const d of parseAllDocuments(await readFile(f, 'utf8'))) {
-      const js = d.toJS();
-      if (js) docs.push(js);
+      const js = d.toJS() as KubeObject | null;
+      if (js?.kind && js.metadata?.name) docs.push(js);
     }
   }
-  const facts: FactsFile = values.facts ? JSON.parse(await readFile(values.facts, 'utf8')) : {};
-  // Live mode: Zones and Secrets from the cluster, facts probed read-only over SSH.
-  const live = !values.facts && values.kubeconfig ? await liveObserver(values.kubeconfig) : undefined;
-  const zones = new Map<string, Zone>();
-  for (const d of docs)
-    if ((d as { kind?: string }).kind === 'Zone') {
-      const z = parseZone(d);
-      zones.set(z.metadata.name, z);
-    }
-  let out = '';
-  let problems = 0;
-  for (const d of docs) {
-    if ((d as { kind?: string }).kind !== 'NodePool') continue;
-    const pool = parseNodePool(d);
-    const ns = pool.metadata.namespace ?? values.namespace ?? 'default';
-    const zone =
-      (live ? await live.zone(ns, pool.spec.zoneRef.name) : undefined) ?? zones.get(pool.spec.zoneRef.name);
-    if (!zone) {
-      out += `NodePool ${pool.metadata.name}: Zone ${pool.spec.zoneRef.name} is not in the manifests\n`;
-      problems++;
-      continue;
-    }
-    const zf = facts.zones?.[zone.metadata.name] ?? {};
-    const observed = live ? await live.observe(zone, pool) : undefined;
-    const input: NodePoolPlanInput = {
-      poolName: pool.metadata.name,
-      spec: pool.spec,
-      zone: { zoneId: zone.spec.zoneId, mode: zone.spec.mode, installerVersion: zf.installerVersion },
-      platformNodes: observed?.platformNodes ?? zf.nodes ?? [],
-      observations:
-        observed?.observations ??
-        Object.fromEntries(
-          pool.spec.nodes.map((n) => [
-            n.address,
-            facts.nodes?.[n.address]
-              ? { facts: facts.nodes[n.address] }
-              : { error: 'no facts for this node in --facts' },
-          ]),
-        ),
-      bossV2Deployed: facts.bossV2Deployed ?? false,
-    };
-    const r = planNodePool(input);
-    for (const v of r.violations) {
-      out += `NodePool ${pool.metadata.name}: REFUSED (${v.reason}): ${v.message}\n`;
-      problems++;
-    }
-    for (const n of r.nodes)
-      if (n.phase === 'Unreachable' || n.phase === 'Rejected') {
-        out += `NodePool ${pool.metadata.name}: node ${n.address} ${n.phase}: ${n.message ?? ''}\n`;
-      }
-    out += renderPlan(`NodePool ${pool.metadata.name} (zone ${zone.spec.zoneId}, ${pool.spec.role})`, r.plan);
+  const namespace = values.namespace ?? 'default';
+  let reports: PlanReport[];
+  if (values.kubeconfig) {
+    const { livePlans } = await import('./plan-live.js');
+    reports = await livePlans(values.kubeconfig, docs, namespace);
+  } else {
+    const facts: FactsFile = values.facts ? JSON.parse(await readFile(values.facts, 'utf8')) : {};
+    reports = offlinePlans(docs, facts, namespace);
   }
-  await live?.close();
-  process.stdout.write(out || 'no NodePool in the manifests\n');
-  return problems > 0 ? 1 : 0;
+  process.stdout.write(renderReports(reports, format));
+  return reports.some((r) => r.outcome === 'refused' || r.outcome === 'error') ? 1 : 0;
 }
 
-async function liveObserver(kubeconfig: string) {
-  const { KubeClient, loadKubeConfig } = await import('../runtime/kube.js');
-  const { Platform } = await import('../controllers/platform.js');
-  const { observePool } = await import('../controllers/nodepool/observe.js');
-  const { resourceType } = await import('../controllers/deps.js');
-  const { zoneKind } = await import('../api/kinds.js');
-  const client = new KubeClient(loadKubeConfig(kubeconfig));
-  const platform = new Platform(client);
+/** NodePools from the facts file; every other kind needs the live platform to be planned. */
+function offlinePlans(docs: readonly KubeObject[], facts: FactsFile, defaultNamespace: string): PlanReport[] {
+  const zones = new Map<string, Zone>();
+  for (const d of docs) if (d.kind === 'Zone') zones.set(d.metadata.name, parseZone(d));
+  const reports: PlanReport[] = [];
+  for (const d of docs) {
+    const base = { kind: d.kind, namespace: d.metadata.namespace ?? defaultNamespace, name: d.metadata.name };
+    if (d.kind === 'Zone' || !RUNBOOKS.some((r) => r.info.kind === d.kind)) continue;
+    if (d.kind !== 'NodePool') {
+      reports.push({
+        ...base,
+        outcome: 'nothing',
+        reason: 'NeedsLivePlatform',
+        message: `a ${d.kind} is planned from what its zone's firstbox shows: run plan with --kubeconfig (--facts covers NodePools)`,
+      });
+      continue;
+    }
+    try {
+      reports.push(offlineNodePool(base, parseNodePool(d), zones, facts));
+    } catch (err) {
+      reports.push({ ...base, outcome: 'error', reason: 'InvalidSpec', message: (err as Error).message });
+    }
+  }
+  return reports;
+}
+
+function offlineNodePool(
+  base: Pick<PlanReport, 'kind' | 'namespace' | 'name'>,
+  pool: ReturnType<typeof parseNodePool>,
+  zones: Map<string, Zone>,
+  facts: FactsFile,
+): PlanReport {
+  const zone = zones.get(pool.spec.zoneRef.name);
+  if (!zone)
+    return {
+      ...base,
+      outcome: 'error',
+      reason: 'ZoneNotFound',
+      message: `Zone ${pool.spec.zoneRef.name} is not in the manifests`,
+    };
+  const zf = facts.zones?.[zone.metadata.name] ?? {};
+  const input: NodePoolPlanInput = {
+    poolName: pool.metadata.name,
+    spec: pool.spec,
+    zone: { zoneId: zone.spec.zoneId, mode: zone.spec.mode, installerVersion: zf.installerVersion },
+    platformNodes: zf.nodes ?? [],
+    observations: Object.fromEntries(
+      pool.spec.nodes.map((n) => [
+        n.address,
+        facts.nodes?.[n.address]
+          ? { facts: facts.nodes[n.address] }
+          : { error: 'no facts for this node in --facts' },
+      ]),
+    ),
+    bossV2Deployed: facts.bossV2Deployed ?? false,
+  };
+  const r = planNodePool(input);
+  const notes = r.nodes
+    .filter((n) => n.phase === 'Unreachable' || n.phase === 'Rejected')
+    .map((n) => `node ${n.address} ${n.phase}: ${n.message ?? ''}`);
+  if (r.violations.length > 0) return { ...base, outcome: 'refused', violations: r.violations, notes };
   return {
-    async zone(namespace: string, name: string): Promise<Zone | undefined> {
-      const obj = await client.get(resourceType(zoneKind), namespace, name);
-      return obj ? parseZone(obj) : undefined;
-    },
-    // Host keys come from the firstbox's known_hosts, never from a resource's status.
-    async observe(zone: Zone, pool: ReturnType<typeof parseNodePool>) {
-      return observePool(platform, zone, pool);
-    },
-    close: () => platform.close(),
+    ...base,
+    outcome: 'plan',
+    hash: r.plan.hash,
+    approval: pool.spec.approval,
+    steps: planSteps(r.plan),
+    ...(notes.length ? { notes } : {}),
   };
 }

@@ -13,17 +13,21 @@ import type { OperatorMetrics } from '../runtime/metrics.js';
 import type { StatusWriter } from '../runtime/status.js';
 import type { Platform } from './platform.js';
 
+/** The shared caches, one per registered kind, keyed by each registration's `informer` name. */
 export interface Informers {
   zone: Informer;
   nodePool: Informer;
   component: Informer;
   tagServer: Informer;
   webserviceUpgrade: Informer;
+  [informer: string]: Informer;
 }
 
 export interface ControllerDeps {
   client: KubeClient;
   informers: Informers;
+  /** The cache of a registered kind by its `kind` name (the runner reads `spec.paused` from it). */
+  informerOf(kind: string): Informer | undefined;
   status: StatusWriter;
   events: EventRecorder;
   metrics: OperatorMetrics;

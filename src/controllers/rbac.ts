@@ -12,156 +12,24 @@
  *
  * No wildcard anywhere: a unit test rejects `*` in groups, resources and verbs.
  */
-import { GROUP } from '../api/common.js';
-import {
-  componentKind,
-  type KindInfo,
-  nodePoolKind,
-  tagServerKind,
-  webserviceUpgradeKind,
-  zoneKind,
-} from '../api/kinds.js';
+import { type ControllerRbac, type PolicyRule, type RuleScope, runtimeRbac } from './rbac-rules.js';
+import { type RunbookRegistration, rbacOf } from './registration.js';
+import { RUNBOOKS } from './registry.js';
 
-export interface PolicyRule {
-  apiGroups: string[];
-  resources: string[];
-  verbs: string[];
-  resourceNames?: string[];
+export {
+  type ControllerRbac,
+  type DeclaredRule,
+  LEADER_LEASE,
+  type PolicyRule,
+  type RuleScope,
+} from './rbac-rules.js';
+
+/** Every controller's declared needs, derived from the runbook registry. */
+export function rbacFor(runbooks: readonly RunbookRegistration[]): ControllerRbac[] {
+  return [runtimeRbac(runbooks.map((r) => r.info)), ...runbooks.map(rbacOf)];
 }
 
-export type RuleScope = 'watched' | 'operator';
-
-export interface DeclaredRule extends PolicyRule {
-  scope: RuleScope;
-  /** Why the rule exists (the call that needs it). */
-  why: string;
-}
-
-export interface ControllerRbac {
-  controller: string;
-  rules: DeclaredRule[];
-}
-
-/** The leader-election Lease name (`run --leader-election-id`'s default; the chart keeps it). */
-export const LEADER_LEASE = 'pitrix-operator-leader';
-
-const plural = (k: Pick<KindInfo, 'plural'>) => k.plural;
-
-/** An acting kind: its informer, its finalizer and annotations, its status journal. */
-function actingKind(k: Pick<KindInfo, 'plural'>): DeclaredRule[] {
-  return [
-    {
-      scope: 'watched',
-      apiGroups: [GROUP],
-      resources: [plural(k)],
-      verbs: ['get', 'list', 'watch', 'patch'],
-      why: 'informer list/watch, fresh get on status conflict, finalizer merge patch',
-    },
-    {
-      scope: 'watched',
-      apiGroups: [GROUP],
-      resources: [`${plural(k)}/status`],
-      verbs: ['get', 'update', 'patch'],
-      why: 'status journal (PUT with resourceVersion, merge patch)',
-    },
-    {
-      scope: 'watched',
-      apiGroups: [GROUP],
-      resources: [`${plural(k)}/finalizers`],
-      verbs: ['update'],
-      why: 'setting finalizers where OwnerReferencesPermissionEnforcement is enabled',
-    },
-  ];
-}
-
-/** Reading the zone's SSH credentials, known_hosts and node credentials: get only, never list. */
-const readSecrets: DeclaredRule = {
-  scope: 'watched',
-  apiGroups: [''],
-  resources: ['secrets'],
-  verbs: ['get'],
-  why: 'Platform.secret: credentialsSecretRef, knownHostsSecretRef, nodeCredentialsSecretRef',
-};
-
-/** The zone lock lives in Zone status (R4: scale-out and upgrades exclusive). */
-const zoneLock: DeclaredRule = {
-  scope: 'watched',
-  apiGroups: [GROUP],
-  resources: ['zones/status'],
-  verbs: ['get', 'update'],
-  why: 'acquire/release the zone lock in Zone status',
-};
-
-/** The runtime: caches of every kind (run.ts starts all five informers), Events, leader Lease. */
-export const runtimeRbac: ControllerRbac = {
-  controller: 'runtime',
-  rules: [
-    {
-      scope: 'watched',
-      apiGroups: [GROUP],
-      resources: [zoneKind, nodePoolKind, componentKind, tagServerKind, webserviceUpgradeKind].map(plural),
-      verbs: ['list', 'watch'],
-      why: 'shared informers of the five kinds',
-    },
-    {
-      scope: 'watched',
-      apiGroups: [''],
-      resources: ['events'],
-      verbs: ['create', 'patch'],
-      why: 'KubeEventRecorder: create, then fold repeats by patching count',
-    },
-    {
-      scope: 'operator',
-      apiGroups: ['coordination.k8s.io'],
-      resources: ['leases'],
-      verbs: ['create'],
-      why: 'leader election: create the Lease the first time (create cannot be limited by name)',
-    },
-    {
-      scope: 'operator',
-      apiGroups: ['coordination.k8s.io'],
-      resources: ['leases'],
-      verbs: ['get', 'update'],
-      resourceNames: [LEADER_LEASE],
-      why: 'leader election: read, renew and release the Lease',
-    },
-  ],
-};
-
-export const zoneRbac: ControllerRbac = {
-  controller: 'zone',
-  rules: [...actingKind(zoneKind), readSecrets],
-};
-
-export const nodePoolRbac: ControllerRbac = {
-  controller: 'nodepool',
-  rules: [...actingKind(nodePoolKind), readSecrets, zoneLock],
-};
-
-export const componentRbac: ControllerRbac = {
-  controller: 'component',
-  rules: [...actingKind(componentKind), readSecrets, zoneLock],
-};
-
-export const tagServerRbac: ControllerRbac = {
-  controller: 'tagserver',
-  rules: [...actingKind(tagServerKind), readSecrets, zoneLock],
-};
-
-export const webserviceUpgradeRbac: ControllerRbac = {
-  controller: 'webserviceupgrade',
-  rules: [...actingKind(webserviceUpgradeKind), readSecrets, zoneLock],
-};
-
-/** Every controller's declared needs; a new controller appends its list here. */
-export const controllerRbac: readonly ControllerRbac[] = [
-  runtimeRbac,
-  zoneRbac,
-  nodePoolRbac,
-  componentRbac,
-  tagServerRbac,
-  webserviceUpgradeRbac,
-];
+export const controllerRbac: readonly ControllerRbac[] = rbacFor(RUNBOOKS);
 
 const VERB_ORDER = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'];
 

@@ -4,124 +4,35 @@
  * persisted in status, and turn the outcome into conditions, Events and the next requeue. The
  * decisions are the engine's and the journal's; this is the glue to the status subresource.
  */
-import { APPROVE_ANNOTATION, type Plan } from '../api/common.js';
+import { APPROVE_ANNOTATION } from '../api/common.js';
 import { kindInfo, zoneKind } from '../api/kinds.js';
 import { applyStepRequests, SKIP_STEP_ANNOTATION } from '../runbook/annotations.js';
 import { type EngineOutcome, executePlan, type StepInput } from '../runbook/engine.js';
+import { firstHold, type Gate, type GateHold, pauseGate } from '../runbook/gates.js';
 import { inFlight, isComplete, journalFor, progressOf } from '../runbook/journal.js';
 import type { PlannedRunbook, Step, StepHost } from '../runbook/step.js';
-import { type Condition, setCondition } from '../runtime/conditions.js';
 import type { ReconcileContext, Result } from '../runtime/controller.js';
-import { kstatusConditions } from '../runtime/kstatus.js';
-import { isConflict, type KubeObject, type ResourceType } from '../runtime/kube.js';
+import { isConflict } from '../runtime/kube.js';
 import { backoffDelay } from '../runtime/queue.js';
-import { statusChanged } from '../runtime/status.js';
 import type { Executor, HostTarget } from '../ssh/types.js';
 import { type ControllerDeps, nowIso, resourceType } from './deps.js';
+import type { ActingStatus, StatusSession } from './status-session.js';
 import { acquireZoneLock, type HolderState, releaseZoneLock, verifyZoneLock } from './zonelock.js';
 
 const zoneType = resourceType(zoneKind);
 
 export { RETRY_STEP_ANNOTATION, SKIP_STEP_ANNOTATION } from '../runbook/annotations.js';
-
-/** Status of an acting kind: whatever it reports plus the runbook fields this module owns. */
-export type ActingStatus = Record<string, unknown> & {
-  conditions?: Condition[];
-  plan?: Plan;
-  currentStep?: string;
-  observedGeneration?: number;
-};
-
-/** The status changed underneath us (another writer, or a cache behind our own last write). */
-export class StaleStatusError extends Error {
-  override name = 'StaleStatusError';
-}
-
-/**
- * Keeps the latest version of an object and writes its status with optimistic concurrency. A
- * conflict caused only by a metadata change (an annotation, a finalizer) is retried on a fresh
- * read; a conflict where the status itself moved since we read it means our view of the journal is
- * old, so the write is refused (StaleStatusError) and the reconcile starts again from fresh state:
- * a journal must never be overwritten by an older one, or a finished step could run twice.
- */
-export class StatusSession {
-  /** The status as last read from or written to the API server: what our changes are based on. */
-  private basis: unknown;
-
-  constructor(
-    private readonly deps: ControllerDeps,
-    readonly type: ResourceType,
-    public obj: KubeObject,
-    public status: ActingStatus,
-  ) {
-    this.basis = obj.status;
-  }
-
-  async save(patch: Partial<ActingStatus> = {}): Promise<void> {
-    this.status = { ...this.status, ...patch };
-    // Reconciling/Stalled for kstatus (Flux) and Argo CD, derived from our own conditions on every write.
-    this.status = {
-      ...this.status,
-      conditions: kstatusConditions(this.status.conditions, this.obj.metadata.generation),
-    };
-    for (let attempt = 0; ; attempt++) {
-      const { outcome, object } = await this.deps.status.write(this.type, this.obj, this.status);
-      if (outcome !== 'conflict') {
-        this.obj = object;
-        this.basis = object.status;
-        break;
-      }
-      const fresh = await this.deps.client.get(
-        this.type,
-        this.obj.metadata.namespace,
-        this.obj.metadata.name,
-      );
-      if (!fresh || attempt >= 4)
-        throw new Error(`could not write status of ${this.type.kind} ${this.obj.metadata.name}: conflicts`);
-      // A Zone's status.lock belongs to the zone lock (zonelock.ts), which may have changed it since:
-      // the fresh value wins (R4 AddZone runs on the Zone itself while it holds its own lock).
-      const withoutLock = (st: unknown) => {
-        if (this.type.kind !== 'Zone' || !st) return st;
-        const { lock: _l, ...rest } = st as Record<string, unknown>;
-        return rest;
-      };
-      if (statusChanged(withoutLock(fresh.status), withoutLock(this.basis))) {
-        throw new StaleStatusError(
-          `status of ${this.type.kind} ${this.obj.metadata.namespace}/${this.obj.metadata.name} changed since it was read; reconciling again from the current state`,
-        );
-      }
-      this.obj = fresh;
-      this.basis = fresh.status;
-      if (this.type.kind === 'Zone') {
-        const { lock: _mine, ...rest } = this.status;
-        const lock = (fresh.status as { lock?: unknown } | undefined)?.lock;
-        this.status = lock ? { ...rest, lock } : rest;
-      }
-    }
-    const { namespace, name } = this.obj.metadata;
-    this.deps.metrics.setConditions(this.type.kind, namespace, name, this.status.conditions ?? []);
-  }
-
-  condition(type: string, status: Condition['status'], reason: string, message: string): void {
-    this.status = {
-      ...this.status,
-      conditions: setCondition(this.status.conditions, {
-        type,
-        status,
-        reason,
-        message,
-        observedGeneration: this.obj.metadata.generation,
-      }),
-    };
-  }
-}
+export { type ActingStatus, StaleStatusError, StatusSession } from './status-session.js';
 
 export interface RunInput {
   session: StatusSession;
   plan: PlannedRunbook;
   approval: 'Automatic' | 'Manual';
-  /** Read again between steps so a pause set mid-plan stops at the next step boundary. */
-  paused(): boolean;
+  /**
+   * The kind's own gates (a maintenance window, a confirmation), asked after `spec.paused` before
+   * the plan starts and again between steps (gates.ts).
+   */
+  gates?: readonly Gate[];
   executor: Executor;
   target(host: StepHost): HostTarget;
   /** The zone this plan needs exclusively (R4: scale-out and upgrades never overlap). */
@@ -174,12 +85,40 @@ async function consumeAnnotations(
   }
 }
 
+/** What a run ended with: when to reconcile again, and the gate that holds the plan, if one does. */
+export interface RunReport {
+  result: Result | undefined;
+  held?: GateHold;
+}
+
+type Held = { held: GateHold; result: Result | undefined };
+
 export async function runPlan(
   deps: ControllerDeps,
   input: RunInput,
   ctx: ReconcileContext,
-): Promise<Result | undefined> {
+): Promise<RunReport> {
+  const report = await run(deps, input, ctx);
+  return report && 'held' in report ? report : { result: report };
+}
+
+/** `spec.paused` of the latest cached object, then the kind's gates. */
+function gatesOf(deps: ControllerDeps, input: RunInput): Gate[] {
+  const { namespace, name } = input.session.obj.metadata;
+  const paused = () =>
+    !!(
+      deps.informerOf(input.session.type.kind)?.get(namespace, name)?.spec as { paused?: boolean } | undefined
+    )?.paused;
+  return [pauseGate(paused), ...(input.gates ?? [])];
+}
+
+async function run(
+  deps: ControllerDeps,
+  input: RunInput,
+  ctx: ReconcileContext,
+): Promise<Result | undefined | Held> {
   const { session, plan } = input;
+  const gates = gatesOf(deps, input);
   const obj = session.obj;
   const key = `${obj.metadata.uid}`;
   const me = { kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid };
@@ -279,11 +218,12 @@ export async function runPlan(
   const next = journal.steps!.find((s) => s.state !== 'Succeeded' && s.state !== 'Skipped')!;
   const progress = progressOf(journal);
   session.condition('Ready', 'False', 'PlanPending', `${progress.done}/${progress.total} steps done`);
-  if (input.paused()) {
+  const held = firstHold(gates, next, journal);
+  if (held) {
     rollout('idle');
-    session.condition('Progressing', 'False', 'Paused', `spec.paused is true; next step ${next.id}`);
+    session.condition('Progressing', 'False', held.reason, held.message);
     await session.save({ plan: journal, currentStep: next.id });
-    return undefined;
+    return { result: held.retryAfterMs ? { requeueAfterMs: held.retryAfterMs } : undefined, held };
   }
   if (input.approval === 'Manual' && obj.metadata.annotations?.[APPROVE_ANNOTATION] !== plan.hash) {
     rollout('idle');
@@ -336,7 +276,7 @@ export async function runPlan(
     executor: input.executor,
     target: input.target,
     signal: ctx.signal,
-    isPaused: input.paused,
+    hold: (step, j) => firstHold(gates, step, j),
     stdinFor: input.stdinFor,
     beforeStep: zone ? () => verifyZoneLock(deps.client, zoneType, zone, me) : undefined,
     persist: async (j) => {
@@ -371,7 +311,7 @@ async function finish(
   outcome: EngineOutcome,
   key: string,
   ctx: ReconcileContext,
-): Promise<Result | undefined> {
+): Promise<Result | undefined | Held> {
   const { session } = input;
   const obj = session.obj;
   const backoff = () => {
@@ -436,10 +376,12 @@ async function finish(
       session.condition('Progressing', 'True', 'StepInProgress', outcome.message);
       await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
       return { requeueAfterMs: 3_000 };
-    case 'paused':
-      session.condition('Progressing', 'False', 'Paused', 'spec.paused is true');
-      await session.save({ plan: outcome.journal });
-      return undefined;
+    case 'held': {
+      const { hold } = outcome;
+      session.condition('Progressing', 'False', hold.reason, hold.message);
+      await session.save({ plan: outcome.journal, currentStep: outcome.step.id });
+      return { result: hold.retryAfterMs ? { requeueAfterMs: hold.retryAfterMs } : undefined, held: hold };
+    }
     case 'cancelled':
       return undefined;
   }

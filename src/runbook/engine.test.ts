@@ -47,7 +47,6 @@ function run(steps: Step[], journal: Plan | undefined, executor: Executor, persi
     persist: async (j) => {
       persisted.push(structuredClone(j));
     },
-    isPaused: () => false,
     signal: new AbortController().signal,
     now: () => 't',
   });
@@ -301,7 +300,6 @@ describe('executePlan: only a recognised "not done" lets a step run', () => {
       persist: async (j) => {
         persisted.push(structuredClone(j));
       },
-      isPaused: () => false,
       signal: new AbortController().signal,
       stdinFor: async () => {
         throw new Error('Secret default/node-creds has no key "password"');
@@ -326,7 +324,6 @@ describe('executePlan: only a recognised "not done" lets a step run', () => {
       executor,
       target,
       persist: async () => {},
-      isPaused: () => false,
       signal: new AbortController().signal,
       beforeStep: async () => (n++ === 0 ? undefined : 'the zone lock is held by NodePool/other'),
     });
@@ -360,7 +357,6 @@ describe('executePlan: only a recognised "not done" lets a step run', () => {
       executor,
       target,
       persist: async () => {},
-      isPaused: () => false,
       signal: new AbortController().signal,
       stdinFor: async () => ({ text: 'yop\nab\n', secrets: ['ab'] }),
     });

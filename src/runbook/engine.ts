@@ -6,6 +6,7 @@
  */
 import type { Plan, PlanStep } from '../api/common.js';
 import type { ExecResult, Executor, HostTarget, ShellCommand } from '../ssh/types.js';
+import type { GateHold } from './gates.js';
 import { releaseJob } from './jobguard.js';
 import { outputTail, updateStep } from './journal.js';
 import { classifyCheck, classifyCommand, type UnknownReason } from './outcome.js';
@@ -24,8 +25,8 @@ export interface EngineContext {
   target(host: StepHost): HostTarget;
   /** Writes the journal to status; must have succeeded before a step's command is sent. */
   persist(journal: Plan): Promise<void>;
-  /** Re-read between steps: `spec.paused` stops at a step boundary, never mid-step. */
-  isPaused(): boolean;
+  /** Asked between steps (gates.ts): a hold stops the plan at the boundary, never mid-step. */
+  hold?(next: PlanStep, journal: Plan): GateHold | undefined;
   signal: AbortSignal;
   /**
    * What the step is fed on stdin (passwords, file contents), resolved BEFORE the step is marked
@@ -45,7 +46,7 @@ export interface EngineContext {
 export type EngineOutcome =
   | { kind: 'completed'; journal: Plan }
   | { kind: 'failed'; journal: Plan; step: PlanStep; message: string }
-  | { kind: 'paused'; journal: Plan }
+  | { kind: 'held'; journal: Plan; step: PlanStep; hold: GateHold }
   | { kind: 'inProgress'; journal: Plan; step: PlanStep; message: string }
   /**
    * The operator does not know the step's state. `retryCheck`: asking the check again later is
@@ -90,7 +91,8 @@ export async function executePlan(ctx: EngineContext): Promise<EngineOutcome> {
     const entry = journal.steps?.find((s) => s.state !== 'Succeeded' && s.state !== 'Skipped');
     if (!entry) return { kind: 'completed', journal };
     if (ctx.signal.aborted) return { kind: 'cancelled', journal };
-    if (ctx.isPaused()) return { kind: 'paused', journal };
+    const hold = ctx.hold?.(entry, journal);
+    if (hold) return { kind: 'held', journal, step: entry, hold };
     const step = byId.get(entry.id);
     if (!step) throw new Error(`journal step ${entry.id} is not in the plan (hash ${ctx.plan.hash})`);
     const target = ctx.target(step.host);
@@ -277,11 +279,13 @@ export async function executePlan(ctx: EngineContext): Promise<EngineOutcome> {
       const wrong = step.verify?.(result!.stdout);
       if (wrong) failure = `verification failed: ${wrong}`;
     } else failure = verdict.detail;
+    const captured = !failure && result && step.capture ? step.capture(result.stdout) : undefined;
     const done = await save(step.id, {
       state: failure ? 'Failed' : 'Succeeded',
       finishedAt: now(),
       exitCode: result?.exitCode ?? undefined,
       outputTail: result ? outputTail(result.stdout, result.stderr) : failure,
+      ...(captured ? { captured } : {}),
     });
     ctx.onStepFinished?.(done, Date.now() - started);
     if (failure) {

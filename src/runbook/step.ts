@@ -29,6 +29,11 @@ export interface Step {
   idempotent?: boolean;
   /** Only reads (listings, describe-*, status): may simply run again after an interruption. */
   readOnly?: boolean;
+  /**
+   * What the step's whole output yields (records of short strings), stored in the journal entry
+   * with its Succeeded state: a report reads it there, never by parsing an output tail.
+   */
+  capture?(stdout: string): Array<Record<string, string>>;
   /** Set by `guardedStep` (jobguard.ts): the command runs under the job guard in this directory. */
   job?: { dir: string };
   /** Exit codes that count as success when `verify` judges the output (default: only 0). */

@@ -22,6 +22,8 @@ export async function startOperator(
   kubeconfig: string,
   args: string[] = [],
   env: Record<string, string> = {},
+  /** The entry point (a runbook defined elsewhere starts the operator with its own registration). */
+  entry = 'src/cli/main.ts',
 ): Promise<OperatorProcess> {
   const metricsPort = await freePort();
   const logs: string[] = [];
@@ -30,8 +32,8 @@ export async function startOperator(
     [
       '--import',
       'tsx',
-      resolve(repoRoot, 'src/cli/main.ts'),
-      'run',
+      resolve(repoRoot, entry),
+      ...(entry === 'src/cli/main.ts' ? ['run'] : []),
       '--kubeconfig',
       kubeconfig,
       '--metrics-bind-address',

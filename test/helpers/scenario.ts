@@ -56,7 +56,7 @@ export function condition(r: Resource, type: string): Condition | undefined {
 export async function startScenario(
   cp: ControlPlane,
   scenario: string,
-  opts: { timeScale?: number; operatorArgs?: string[]; subnet?: number } = {},
+  opts: { timeScale?: number; operatorArgs?: string[]; subnet?: number; entry?: string } = {},
 ): Promise<Scenario> {
   const ns = await testNamespace(cp, 'sc');
   const sim = await startPlatform({
@@ -65,7 +65,7 @@ export async function startScenario(
     ...(opts.subnet !== undefined ? { subnet: opts.subnet } : {}),
   });
   const args = ['--no-leader-elect', '--namespace', ns, ...(opts.operatorArgs ?? [])];
-  let op = await startOperator(cp.kubeconfig, args);
+  let op = await startOperator(cp.kubeconfig, args, {}, opts.entry);
   const sc: Scenario = {
     ns,
     sim,
@@ -98,7 +98,7 @@ export async function startScenario(
     },
     async restartOperator(signal = 'SIGTERM') {
       await op.stop(signal);
-      op = await startOperator(cp.kubeconfig, args);
+      op = await startOperator(cp.kubeconfig, args, {}, opts.entry);
     },
     async stop() {
       await op.stop();

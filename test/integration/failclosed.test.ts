@@ -28,7 +28,7 @@ const pool = (name: string, addresses: string[]) => ({
 });
 
 async function fusion(fn: (sc: Scenario) => Promise<void>, timeScale = 1) {
-  const sc = await startScenario(cp, 'fusion.yaml', { timeScale });
+  const sc = await startScenario(cp, 'fusion.yaml', { timeScale, subnet: 71 });
   try {
     await applyZone(sc, 'sh1a', 'sh1a', { mode: 'fusion' });
     await sc.waitCondition('zone', 'sh1a', 'Ready', 'True', 90_000);

@@ -59,7 +59,7 @@ async function scaleOut(
   during: (sc: Scenario) => Promise<string | undefined>,
   opts: { fault?: Fault; withSecret?: boolean } = {},
 ) {
-  const sc = await startScenario(cp, 'standard.yaml', { timeScale: 4 });
+  const sc = await startScenario(cp, 'standard.yaml', { timeScale: 4, subnet: 81 });
   try {
     await applyZone(sc, 'pek3a', 'pek3a');
     await sc.waitCondition('zone', 'pek3a', 'Ready', 'True', 90_000);

@@ -52,7 +52,7 @@ const DEFAULT_MANAGER = /kubernetes-client-javascript/;
 
 describe('field manager', () => {
   it('names pitrix-operator on the status, finalizers and Events of a reconciled Zone and NodePool', async () => {
-    const sc = await startScenario(cp, 'standard.yaml');
+    const sc = await startScenario(cp, 'standard.yaml', { subnet: 91 });
     try {
       await applyZone(sc, 'pek3a', 'pek3a');
       await sc.waitCondition('zone', 'pek3a', 'Ready', 'True', 90_000);

@@ -68,7 +68,7 @@ let sc: Scenario;
 const recorders: Recorder[] = [];
 beforeAll(async () => {
   cp = await startControlPlane({ log: (m) => console.log(m) });
-  sc = await startScenario(cp, 'standard.yaml');
+  sc = await startScenario(cp, 'standard.yaml', { subnet: 101 });
   await applyZone(sc, 'pek3a', 'pek3a');
   await sc.waitCondition('zone', 'pek3a', 'Ready', 'True', 90_000);
 }, 240_000);

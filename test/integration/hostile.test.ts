@@ -89,7 +89,7 @@ describe('hostile tenant', () => {
   });
 
   it('a zone, node credentials, a health check and a 65-interface node: all refused or contained', async () => {
-    sc = await startScenario(cp, 'standard.yaml', { subnet: 41 });
+    sc = await startScenario(cp, 'standard.yaml', { subnet: 43 });
     await applyZone(sc, 'pek3a', 'pek3a');
     await sc.waitCondition('zone', 'pek3a', 'Ready', 'True', 90_000);
 
@@ -255,7 +255,7 @@ describe('hostile tenant', () => {
   }, 300_000);
 
   it('a 5 KB config file: the Component converges and no journaled command carries its content', async () => {
-    const comp = await startScenario(cp, 'boss-v1.yaml', { subnet: 42, timeScale: 0.3 });
+    const comp = await startScenario(cp, 'boss-v1.yaml', { subnet: 44, timeScale: 0.3 });
     try {
       await applyZone(comp, 'gd2a', 'gd2a', { global: true });
       await comp.waitCondition('zone', 'gd2a', 'Ready', 'True', 60_000);

@@ -11,20 +11,14 @@ import { componentKind, zoneKind } from '../../api/kinds.js';
 import type { Zone, ZoneLock } from '../../api/zone.js';
 import { completeOutput, PARSED_OUTPUT } from '../../facts/complete.js';
 import { type Condition, findCondition, isTrue, removeCondition } from '../../runtime/conditions.js';
-import {
-  Controller,
-  type ReconcileContext,
-  type Reconciler,
-  type Request,
-  type Result,
-} from '../../runtime/controller.js';
+import type { Request, Result } from '../../runtime/controller.js';
 import type { KubeObject } from '../../runtime/kube.js';
-import type { Manager } from '../../runtime/manager.js';
 import type { OperatorMetrics } from '../../runtime/metrics.js';
-import { openActing, readyZone } from '../acting.js';
+import type { ActingKind } from '../acting.js';
 import { type ControllerDeps, durationMs, nowIso, resourceType } from '../deps.js';
-import { classifyAccessError } from '../errors.js';
-import { type ActingStatus, runPlan, type StatusSession } from '../runner.js';
+import type { ZoneAccess } from '../platform.js';
+import type { ActingStatus, StatusSession } from '../runner.js';
+import { type Decision, type Reconciling, type RunbookHooks, zoneTarget } from '../template.js';
 import { releaseZoneLock } from '../zonelock.js';
 import { type ComponentFacts, observeCommand, parseObservation } from './observe.js';
 import { type ComponentPlan, planComponent } from './plan.js';
@@ -68,52 +62,51 @@ function gauges(metrics: OperatorMetrics): Gauges {
 
 const specOf = (o: KubeObject) => (o.spec ?? {}) as { name?: string; zoneRef?: { name?: string } };
 
-export class ComponentReconciler implements Reconciler {
+interface Observed {
+  access: ZoneAccess;
+  facts: ComponentFacts;
+}
+
+/** R3's hooks; an instance keeps the reminder times and gauges of its operator. */
+export class ComponentRunbook implements RunbookHooks<Component, Status, Observed> {
   private readonly reminded = new Map<string, number>();
   private readonly gauges: Gauges;
+
+  readonly acting: ActingKind<Component> = {
+    type: componentType,
+    finalizer: COMPONENT_FINALIZER,
+    informer: (d) => d.informers.component,
+    parse: parseComponent,
+    forget: (r) => this.forgetGauges(r),
+  };
 
   constructor(private readonly deps: ControllerDeps) {
     this.gauges = gauges(deps.metrics);
   }
 
-  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
-    const { deps } = this;
-    const opened = await openActing<Component, Status>(deps, req, {
-      type: componentType,
-      finalizer: COMPONENT_FINALIZER,
-      informer: (d) => d.informers.component,
-      parse: parseComponent,
-      forget: (r) => this.forgetGauges(r),
+  zoneOf(comp: Component): string {
+    return comp.spec.zoneRef.name;
+  }
+
+  observing({ resource, zone }: Reconciling<Component, Status>): string {
+    return `the ${resource.spec.name} observation through firstbox ${zone!.spec.firstbox.host}`;
+  }
+
+  /** Read-only, one round trip through the firstbox. */
+  async observe({ deps, resource: comp, zone, ctx }: Reconciling<Component, Status>): Promise<Observed> {
+    const access = await deps.platform.forZone(zone!);
+    const out = await access.pool.exec(access.firstbox, observeCommand(zone!.spec.zoneId, comp.spec.name), {
+      timeoutMs: 120_000,
+      signal: ctx.signal,
+      ...PARSED_OUTPUT,
     });
-    if (!opened) return undefined;
-    const { previous, session, resource: comp } = opened;
-    const zone = await readyZone(deps, session, req.namespace, comp.spec.zoneRef.name);
-    if (!zone) return undefined;
+    return { access, facts: parseObservation(completeOutput(out, `${comp.spec.name} observation`)) };
+  }
+
+  async decide(r: Reconciling<Component, Status>, { access, facts }: Observed): Promise<Decision> {
+    const { deps, req, previous, session, resource: comp } = r;
+    const zone = r.zone!;
     const interval = durationMs(comp.spec.healthCheckInterval);
-
-    // Observe (read-only, one round trip through the firstbox).
-    let access: Awaited<ReturnType<ControllerDeps['platform']['forZone']>>;
-    let facts: ComponentFacts;
-    try {
-      access = await deps.platform.forZone(zone);
-      const out = await access.pool.exec(access.firstbox, observeCommand(zone.spec.zoneId, comp.spec.name), {
-        timeoutMs: 120_000,
-        signal: ctx.signal,
-        ...PARSED_OUTPUT,
-      });
-      facts = parseObservation(completeOutput(out, `${comp.spec.name} observation`));
-    } catch (err) {
-      const failure = classifyAccessError(err, `firstbox ${zone.spec.firstbox.host}`);
-      session.condition(
-        'Ready',
-        'False',
-        failure.reason,
-        `observing ${comp.spec.name} through firstbox ${zone.spec.firstbox.host}: ${failure.message}`,
-      );
-      await session.save();
-      return { requeueAfterMs: 30_000 };
-    }
-
     const cronusReady = deps.informers.component.list(req.namespace).some((c) => {
       const s = specOf(c);
       return (
@@ -137,40 +130,29 @@ export class ComponentReconciler implements Reconciler {
 
     this.report(session, previous, comp, facts, result);
 
-    if (comp.spec.state === 'Absent') return this.absent(session, previous, comp, result, interval);
+    if (comp.spec.state === 'Absent')
+      return { handled: await this.absent(session, previous, comp, result, interval) };
+    // Prerequisites are platform facts (installer, OS, cronus): looked at again like health.
+    if (result.violations.length > 0)
+      return {
+        refuse: result.violations,
+        progressing: 'nothing runs until the prerequisites are met',
+        retryAfterMs: Math.min(interval, 60_000),
+      };
+    if (result.plan.steps.length === 0)
+      return { handled: await this.idle(session, previous, comp, zone, result, interval) };
 
-    if (result.violations.length > 0) {
-      const message = result.violations.map((v) => v.message).join('; ');
-      const reason = result.violations[0]!.reason;
-      const before = findCondition(previous.conditions as Condition[] | undefined, 'Ready');
-      session.condition('Ready', 'False', reason, message);
-      session.condition('Progressing', 'False', reason, 'nothing runs until the prerequisites are met');
-      await session.save();
-      if (before?.reason !== reason) deps.events.event(session.obj, 'Warning', reason, message);
-      // Prerequisites are platform facts (installer, OS, cronus): looked at again like health.
-      return { requeueAfterMs: Math.min(interval, 60_000) };
-    }
-
-    if (result.plan.steps.length === 0) return this.idle(session, previous, comp, zone, result, interval);
-
-    const res = await runPlan(
-      deps,
-      {
-        session,
+    return {
+      run: {
         plan: result.plan,
         approval: comp.spec.approval,
-        paused: () =>
-          !!(deps.informers.component.get(req.namespace, req.name)?.spec as { paused?: boolean } | undefined)
-            ?.paused,
         executor: access.pool,
-        target: (host) =>
-          host.kind === 'firstbox' ? access.firstbox : access.node(host.address, host.port ?? 22),
+        target: zoneTarget(access, 22),
         zoneLock: { zoneName: zone.metadata.name, operation: 'Deploy' },
         readyMessage: `${comp.spec.name}: ${result.sections.join(', ') || 'up to date'}`,
       },
-      ctx,
-    );
-    return res ?? { requeueAfterMs: interval };
+      idleRequeueMs: interval,
+    };
   }
 
   /** Versions, health, progress and the default-credential warning: written whatever happens next. */
@@ -344,48 +326,4 @@ export class ComponentReconciler implements Reconciler {
       this.gauges.healthy.remove(labels);
     }
   }
-}
-
-function specOrMetaChanged(obj: KubeObject, old: KubeObject): boolean {
-  return (
-    obj.metadata.generation !== old.metadata.generation ||
-    obj.metadata.deletionTimestamp !== old.metadata.deletionTimestamp ||
-    JSON.stringify(obj.metadata.annotations ?? {}) !== JSON.stringify(old.metadata.annotations ?? {})
-  );
-}
-
-/** Creates the Component controller with its watches and adds it to the manager. */
-export function registerComponentController(
-  manager: Manager,
-  deps: ControllerDeps,
-  base: { metrics: OperatorMetrics; log: ControllerDeps['log']; maxConcurrentReconciles: number },
-): void {
-  const controller = new Controller({
-    ...base,
-    name: 'component',
-    reconciler: new ComponentReconciler(deps),
-  });
-  controller.watchPrimary(
-    deps.informers.component,
-    (event, obj, old) => event !== 'modified' || !old || specOrMetaChanged(obj, old),
-  );
-  const sameZone = (namespace: string | undefined, zoneName: string | undefined, except?: string) =>
-    deps.informers.component
-      .list(namespace)
-      .filter((c) => specOf(c).zoneRef?.name === zoneName && c.metadata.name !== except)
-      .map((c) => ({ namespace: c.metadata.namespace, name: c.metadata.name }));
-  // A cronus Component becoming Ready (or not) unblocks or blocks BOSS in its zone.
-  deps.informers.component.on((_event, obj, old) => {
-    if (specOf(obj).name !== 'cronus') return;
-    const ready = (o?: KubeObject) =>
-      isTrue((o?.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready');
-    if (old && ready(obj) === ready(old)) return;
-    for (const r of sameZone(obj.metadata.namespace, specOf(obj).zoneRef?.name, obj.metadata.name))
-      controller.enqueue(r);
-  });
-  // A Zone becoming Ready, or its lock being released, lets its components proceed.
-  controller.watchMapped(deps.informers.zone, (zone) =>
-    sameZone(zone.metadata.namespace, zone.metadata.name),
-  );
-  manager.add(controller);
 }

@@ -71,10 +71,9 @@ export interface Prerequisite {
   message: string;
 }
 
-export interface Violation {
-  reason: string;
-  message: string;
-}
+import type { Violation } from '../../runbook/violation.js';
+
+export type { Violation };
 
 export interface Health {
   healthy: boolean;

@@ -8,123 +8,73 @@
 import { nodePoolKind } from '../../api/kinds.js';
 import { type NodePool, type NodePoolStatus, type NodeStatus, parseNodePool } from '../../api/nodepool.js';
 import type { NodeFacts } from '../../facts/types.js';
+import type { StepInput } from '../../runbook/engine.js';
 import { inFlight } from '../../runbook/journal.js';
-import { type Condition, findCondition, isTrue } from '../../runtime/conditions.js';
-import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/controller.js';
-import { type ActingKind, openActing, readyZone } from '../acting.js';
+import type { Step } from '../../runbook/step.js';
+import { type Condition, isTrue } from '../../runtime/conditions.js';
 import { type ControllerDeps, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
-import { type ActingStatus, runPlan, type StatusSession } from '../runner.js';
+import type { ActingStatus } from '../runner.js';
+import { type RunbookHooks, zoneTarget } from '../template.js';
 import { observePool, type PoolObservation } from './observe.js';
-import { planNodePool, staticViolations, type Violation } from './plan.js';
+import { planNodePool, staticViolations } from './plan.js';
 
 export const NODEPOOL_FINALIZER = 'ops.pitrix.io/nodepool';
 const poolType = resourceType(nodePoolKind);
 
-const nodePoolActing: ActingKind<NodePool> = {
-  type: poolType,
-  finalizer: NODEPOOL_FINALIZER,
-  informer: (deps) => deps.informers.nodePool,
-  parse: parseNodePool,
-};
+type Status = NodePoolStatus & ActingStatus;
 
-export class NodePoolReconciler implements Reconciler {
-  constructor(private readonly deps: ControllerDeps) {}
+export const nodePoolHooks: RunbookHooks<NodePool, Status, PoolObservation> = {
+  acting: {
+    type: poolType,
+    finalizer: NODEPOOL_FINALIZER,
+    informer: (deps) => deps.informers.nodePool,
+    parse: parseNodePool,
+  },
+  zoneOf: (pool) => pool.spec.zoneRef.name,
 
-  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
-    const { deps } = this;
-    const opened = await openActing<NodePool, NodePoolStatus & ActingStatus>(deps, req, nodePoolActing);
-    if (!opened) return undefined;
-    const { previous, session, resource: pool } = opened;
-    const zone = await readyZone(deps, session, req.namespace, pool.spec.zoneRef.name);
-    if (!zone) return undefined;
-
+  async preflight({ deps, req, resource: pool, zone }) {
     // Rules that need no facts are enforced before any SSH connection is opened.
-    const early = staticViolations(pool.spec, zone.spec.mode);
-    if (early.length > 0) return this.refuse(session, previous, early);
+    const early = staticViolations(pool.spec, zone!.spec.mode);
+    if (early.length > 0) return { refuse: early };
     // The node credentials reach establish_ssh.sh on stdin later in the plan: a Secret whose owner
     // did not consent (consent.ts) is refused now, before anything runs.
     const nodeSecret = pool.spec.nodeCredentialsSecretRef?.name;
-    if (nodeSecret) {
-      try {
-        await deps.platform.secret(req.namespace, nodeSecret);
-      } catch (err) {
-        const f = classifyAccessError(err, `Secret ${req.namespace}/${nodeSecret}`);
-        return this.refuse(session, previous, [{ reason: f.reason, message: f.message }]);
-      }
-    }
-
-    // Observe: the installer's node list, then every listed node through the firstbox.
-    let observed: PoolObservation;
+    if (!nodeSecret) return undefined;
     try {
-      observed = await observePool(deps.platform, zone, pool, ctx.signal);
+      await deps.platform.secret(req.namespace, nodeSecret);
+      return undefined;
     } catch (err) {
-      const failure = classifyAccessError(err, `firstbox ${zone.spec.firstbox.host}`);
-      session.condition('Ready', 'False', failure.reason, failure.message);
-      await session.save();
-      return { requeueAfterMs: 30_000 };
+      const f = classifyAccessError(err, `Secret ${req.namespace}/${nodeSecret}`);
+      return { refuse: [{ reason: f.reason, message: f.message }] };
     }
+  },
 
+  // The installer's node list, then every listed node through the firstbox.
+  observe: ({ deps, resource, zone, ctx }) => observePool(deps.platform, zone!, resource, ctx.signal),
+
+  decide({ deps, req, previous, session, resource: pool, zone }, observed) {
     const { access, platformNodes, observations, hostKeys } = observed;
+    const z = zone!;
     const bossV2Deployed = deps.informers.component.list(req.namespace).some((c) => {
       const spec = c.spec as { name?: string; zoneRef?: { name?: string } } | undefined;
       return (
         spec?.name === 'boss' &&
-        spec.zoneRef?.name === zone.metadata.name &&
+        spec.zoneRef?.name === z.metadata.name &&
         isTrue((c.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready')
       );
     });
     const result = planNodePool({
       poolName: pool.metadata.name,
       spec: pool.spec,
-      zone: {
-        zoneId: zone.spec.zoneId,
-        mode: zone.spec.mode,
-        installerVersion: zone.status?.installerVersion,
-      },
+      zone: { zoneId: z.spec.zoneId, mode: z.spec.mode, installerVersion: z.status?.installerVersion },
       platformNodes,
       observations,
       bossV2Deployed,
       previouslyDeployed: (previous.nodes ?? []).filter((n) => n.phase === 'Deployed').map((n) => n.address),
       inFlight: inFlight(previous.plan) ? previous.deploying : undefined,
     });
-
-    const nodes: NodeStatus[] = result.nodes.map((n) => {
-      const facts = observations[n.address]?.facts;
-      const prev = previous.nodes?.find((p) => p.address === n.address);
-      return {
-        address: n.address,
-        ...(n.nodeId ? { nodeId: n.nodeId } : {}),
-        phase: n.phase,
-        ...(n.message ? { message: n.message } : {}),
-        ...(facts ? { facts: toStatusFacts(facts) } : prev?.facts ? { facts: prev.facts } : {}),
-        // Facts time moves only when the facts changed: an unchanged observation writes nothing.
-        ...(facts
-          ? {
-              collectedAt:
-                prev?.facts && sameFacts(prev.facts, toStatusFacts(facts)) && prev.collectedAt
-                  ? prev.collectedAt
-                  : facts.collectedAt,
-            }
-          : prev?.collectedAt
-            ? { collectedAt: prev.collectedAt }
-            : {}),
-        ...(hostKeys[n.address]
-          ? { hostKey: hostKeys[n.address] }
-          : prev?.hostKey
-            ? { hostKey: prev.hostKey }
-            : {}),
-      };
-    });
-    // Kept in status so the report does not vanish with the next observation.
-    for (const address of result.notInSpec) {
-      const prev = previous.nodes?.find((p) => p.address === address);
-      if (prev)
-        nodes.push({
-          ...prev,
-          message: 'removed from spec.nodes; still deployed (no scale-in in the runbooks)',
-        });
-    }
+    const nodes = nodeStatuses(result, previous, observations, hostKeys);
     const deployed = nodes.filter((n) => n.phase === 'Deployed' && wantedAddress(pool, n.address)).length;
     session.status = {
       ...session.status,
@@ -145,36 +95,16 @@ export class NodePoolReconciler implements Reconciler {
         `deployed ${pool.spec.role} node(s) ${result.notInSpec.join(', ')} are not in spec.nodes; the runbooks have no scale-in, so nothing is done to them`,
       );
     }
-    if (result.violations.length > 0) return this.refuse(session, previous, result.violations);
+    if (result.violations.length > 0) return { refuse: result.violations };
 
-    const res = await runPlan(
-      deps,
-      {
-        session,
+    return {
+      run: {
         plan: result.plan,
         approval: pool.spec.approval,
-        paused: () => {
-          const latest = deps.informers.nodePool.get(req.namespace, req.name);
-          return !!(latest?.spec as { paused?: boolean } | undefined)?.paused;
-        },
         executor: access.pool,
-        target: (host) =>
-          host.kind === 'firstbox'
-            ? access.firstbox
-            : access.node(host.address, host.port ?? pool.spec.sshPort),
-        zoneLock: { zoneName: zone.metadata.name, operation: 'ScaleOut' },
-        stdinFor: async (step) => {
-          if (!step.stdinSecret) return undefined;
-          const name = step.stdinSecret.secretName;
-          const data = await deps.platform.secret(req.namespace, name);
-          const get = (k: string) => Buffer.from(data[k] ?? '', 'base64').toString('utf8');
-          const password = get('password');
-          if (!password || /[\n\r]/.test(password) || /[\n\r]/.test(get('username')))
-            throw new Error(
-              `Secret ${req.namespace}/${name} (spec.nodeCredentialsSecretRef) needs a one-line "password" key (and optionally "username"); fix the Secret`,
-            );
-          return { text: `${get('username') || 'yop'}\n${password}\n`, secrets: [password] };
-        },
+        target: zoneTarget(access, pool.spec.sshPort),
+        zoneLock: { zoneName: z.metadata.name, operation: 'ScaleOut' },
+        stdinFor: (step) => nodeCredentials(deps, req.namespace, step),
         readyMessage: `${deployed}/${pool.spec.nodes.length} node(s) deployed`,
         converged: () => {
           const missing = nodes
@@ -185,28 +115,79 @@ export class NodePoolReconciler implements Reconciler {
             : undefined;
         },
       },
-      ctx,
-    );
-    const routes = vbcRoutesFrom(session.status.plan);
-    if (routes && JSON.stringify(routes) !== JSON.stringify(session.status.vbcRoutes))
-      await session.save({ vbcRoutes: routes });
-    return res ?? { requeueAfterMs: 5 * 60_000 };
-  }
+      report: async () => {
+        const routes = vbcRoutesFrom(session.status.plan);
+        if (routes && JSON.stringify(routes) !== JSON.stringify(session.status.vbcRoutes))
+          await session.save({ vbcRoutes: routes });
+        return undefined;
+      },
+      idleRequeueMs: 5 * 60_000,
+    };
+  },
+};
 
-  private async refuse(
-    session: StatusSession,
-    previous: ActingStatus,
-    violations: Violation[],
-  ): Promise<Result> {
-    const message = violations.map((v) => v.message).join('; ');
-    const reason = violations[0]!.reason;
-    const before = findCondition(previous.conditions as Condition[] | undefined, 'Ready');
-    session.condition('Ready', 'False', reason, message);
-    session.condition('Progressing', 'False', reason, 'nothing runs until the spec is fixed');
-    await session.save();
-    if (before?.reason !== reason) this.deps.events.event(session.obj, 'Warning', reason, message);
-    return { requeueAfterMs: 60_000 };
+/** R4.5: the yop account's password for establish_ssh.sh, on stdin, from the consented Secret. */
+async function nodeCredentials(
+  deps: ControllerDeps,
+  namespace: string,
+  step: Step,
+): Promise<StepInput | undefined> {
+  if (!step.stdinSecret) return undefined;
+  const name = step.stdinSecret.secretName;
+  const data = await deps.platform.secret(namespace, name);
+  const get = (k: string) => Buffer.from(data[k] ?? '', 'base64').toString('utf8');
+  const password = get('password');
+  if (!password || /[\n\r]/.test(password) || /[\n\r]/.test(get('username')))
+    throw new Error(
+      `Secret ${namespace}/${name} (spec.nodeCredentialsSecretRef) needs a one-line "password" key (and optionally "username"); fix the Secret`,
+    );
+  return { text: `${get('username') || 'yop'}\n${password}\n`, secrets: [password] };
+}
+
+/** Each spec node's phase, facts and host key; deployed nodes removed from spec stay reported. */
+function nodeStatuses(
+  result: ReturnType<typeof planNodePool>,
+  previous: Status,
+  observations: PoolObservation['observations'],
+  hostKeys: PoolObservation['hostKeys'],
+): NodeStatus[] {
+  const nodes: NodeStatus[] = result.nodes.map((n) => {
+    const facts = observations[n.address]?.facts;
+    const prev = previous.nodes?.find((p) => p.address === n.address);
+    return {
+      address: n.address,
+      ...(n.nodeId ? { nodeId: n.nodeId } : {}),
+      phase: n.phase,
+      ...(n.message ? { message: n.message } : {}),
+      ...(facts ? { facts: toStatusFacts(facts) } : prev?.facts ? { facts: prev.facts } : {}),
+      // Facts time moves only when the facts changed: an unchanged observation writes nothing.
+      ...(facts
+        ? {
+            collectedAt:
+              prev?.facts && sameFacts(prev.facts, toStatusFacts(facts)) && prev.collectedAt
+                ? prev.collectedAt
+                : facts.collectedAt,
+          }
+        : prev?.collectedAt
+          ? { collectedAt: prev.collectedAt }
+          : {}),
+      ...(hostKeys[n.address]
+        ? { hostKey: hostKeys[n.address] }
+        : prev?.hostKey
+          ? { hostKey: prev.hostKey }
+          : {}),
+    };
+  });
+  // Kept in status so the report does not vanish with the next observation.
+  for (const address of result.notInSpec) {
+    const prev = previous.nodes?.find((p) => p.address === address);
+    if (prev)
+      nodes.push({
+        ...prev,
+        message: 'removed from spec.nodes; still deployed (no scale-in in the runbooks)',
+      });
   }
+  return nodes;
 }
 
 const wantedAddress = (pool: NodePool, address: string) => pool.spec.nodes.some((n) => n.address === address);
@@ -241,16 +222,10 @@ function sameFacts(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** R4.11: `ip route add CIDR via MGMT_IP  # NODE_ID` lines from the dumpVbcRoutes step's output. */
+/** R4.11: the routes the dumpVbcRoutes step captured from its whole output (plan.ts `vbcRoutes`). */
 export function vbcRoutesFrom(
   plan: ActingStatus['plan'],
 ): Array<{ destination: string; gateway: string }> | undefined {
   const step = plan?.steps?.find((s) => s.id === 'dumpVbcRoutes' && s.state === 'Succeeded');
-  if (!step?.outputTail) return undefined;
-  const routes: Array<{ destination: string; gateway: string }> = [];
-  for (const line of step.outputTail.split('\n')) {
-    const m = /(\d+\.\d+\.\d+\.\d+\/\d+)\s+via\s+(\d+\.\d+\.\d+\.\d+)/.exec(line);
-    if (m) routes.push({ destination: m[1]!, gateway: m[2]! });
-  }
-  return routes;
+  return step?.captured?.map((r) => ({ destination: r.destination ?? '', gateway: r.gateway ?? '' }));
 }

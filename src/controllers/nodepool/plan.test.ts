@@ -271,3 +271,19 @@ describe('planNodePool (R4)', () => {
     );
   });
 });
+
+describe('vbcRoutes (R4.11, captured from the whole output)', () => {
+  it('keeps every route of a large zone: nothing is cut at an output-tail bound', async () => {
+    const { vbcRoutes } = await import('./plan.js');
+    const lines = Array.from(
+      { length: 120 },
+      (_, i) =>
+        `ip route add 10.${100 + Math.floor(i / 250)}.${i % 250}.0/24 via 192.168.10.${(i % 250) + 1}  # hyp${i}`,
+    );
+    const out = `${lines.join('\n')}\n`;
+    expect(out.length).toBeGreaterThan(4096);
+    const routes = vbcRoutes(out);
+    expect(routes).toHaveLength(120);
+    expect(routes[119]).toEqual({ destination: '10.100.119.0/24', gateway: '192.168.10.120' });
+  });
+});

@@ -64,12 +64,9 @@ export interface NodeReport {
   message?: string;
 }
 
-export interface Violation {
-  /** Condition reason, CamelCase. */
-  reason: string;
-  /** What is wrong and what to change. */
-  message: string;
-}
+import type { Violation } from '../../runbook/violation.js';
+
+export type { Violation };
 
 export interface NodePoolPlan {
   violations: Violation[];
@@ -434,9 +431,20 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
       command: shell(['/pitrix/bin/dump_vbc_route.sh', 'hyper'], 'dump vbc routes'),
       timeoutMs: 5 * MIN,
       readOnly: true,
+      capture: vbcRoutes,
     });
   }
   return steps;
+}
+
+/** R4.11: `ip route add CIDR via MGMT_IP  # NODE_ID`, every line of the whole output. */
+export function vbcRoutes(stdout: string): Array<{ destination: string; gateway: string }> {
+  const routes: Array<{ destination: string; gateway: string }> = [];
+  for (const line of stdout.split('\n')) {
+    const m = /(\d+\.\d+\.\d+\.\d+\/\d+)\s+via\s+(\d+\.\d+\.\d+\.\d+)/.exec(line);
+    if (m) routes.push({ destination: m[1]!, gateway: m[2]! });
+  }
+  return routes;
 }
 
 export type { ShellCommand };

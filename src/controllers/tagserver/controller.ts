@@ -19,19 +19,19 @@ import { collectFirstboxFacts } from '../../facts/collector.js';
 import { completeOutput, PARSED_OUTPUT } from '../../facts/complete.js';
 import type { Condition } from '../../runtime/conditions.js';
 import { findCondition } from '../../runtime/conditions.js';
-import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/controller.js';
-import { Controller } from '../../runtime/controller.js';
+import type { Request, Result } from '../../runtime/controller.js';
 import type { KubeObject } from '../../runtime/kube.js';
-import type { Manager } from '../../runtime/manager.js';
 import type { OperatorMetrics } from '../../runtime/metrics.js';
-import { openActing } from '../acting.js';
+import type { ActingKind } from '../acting.js';
 import { type ControllerDeps, nowIso, resourceType } from '../deps.js';
-import { classifyAccessError } from '../errors.js';
-import { type ActingStatus, runPlan, type StatusSession } from '../runner.js';
+import type { ZoneAccess } from '../platform.js';
+import type { ActingStatus, StatusSession } from '../runner.js';
+import { type Decision, type Reconciling, type Refusal, type RunbookHooks, zoneTarget } from '../template.js';
 import { auditTags, type Probe, parseProbe, type ZoneAudit } from './migration.js';
 import { migrateCommand, observeCommand, parseObservation } from './observe.js';
 import {
   migrationNode,
+  type NodeInfo,
   planTagServer,
   staticPreconditions,
   subZonePreconditions,
@@ -92,72 +92,58 @@ export function tagMetrics(metrics: OperatorMetrics): TagMetrics {
   return m;
 }
 
-// ---- registration -------------------------------------------------------------------------------
-
-export function registerTagServerController(
-  manager: Manager,
-  deps: ControllerDeps,
-  base: { metrics: OperatorMetrics; log: ControllerDeps['log']; maxConcurrentReconciles: number },
-): void {
-  tagMetrics(deps.metrics);
-  const c = new Controller({ ...base, name: 'tagserver', reconciler: new TagServerReconciler(deps) });
-  c.watchPrimary(
-    deps.informers.tagServer,
-    (event, obj, old) => event !== 'modified' || !old || specOrMetaChanged(obj, old),
-  );
-  // Any Zone of the namespace may be the global zone, a sub zone or a migration zone.
-  c.watchMapped(deps.informers.zone, (zone) =>
-    deps.informers.tagServer
-      .list(zone.metadata.namespace)
-      .map((t) => ({ namespace: t.metadata.namespace, name: t.metadata.name })),
-  );
-  manager.add(c);
-}
-
-function specOrMetaChanged(obj: KubeObject, old: KubeObject): boolean {
-  return (
-    obj.metadata.generation !== old.metadata.generation ||
-    obj.metadata.deletionTimestamp !== old.metadata.deletionTimestamp ||
-    JSON.stringify(obj.metadata.annotations ?? {}) !== JSON.stringify(old.metadata.annotations ?? {})
-  );
-}
-
 // ---- reconciler ---------------------------------------------------------------------------------
 
 type Status = TagServerStatus & ActingStatus;
 
-export class TagServerReconciler implements Reconciler {
-  constructor(private readonly deps: ControllerDeps) {}
+interface Observed {
+  access: ZoneAccess;
+  /** Rules on the zones in scope, known once the firstbox listed its zones. */
+  scope: Violation[];
+  globalInfo: ZoneInfo;
+  subZoneIds: string[];
+  subZones: Array<{ zoneId: string; proxyHost: string }>;
+  nodes: NodeInfo[];
+  observation?: ReturnType<typeof parseObservation>;
+  audit: Record<string, ZoneAudit | undefined>;
+  auditProblems: string[];
+}
 
-  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | undefined> {
+/** R1's hooks; an instance keeps which zones' gauges it set, to remove them. */
+export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observed> {
+  readonly acting: ActingKind<TagServer> = {
+    type: tsType,
+    finalizer: TAGSERVER_FINALIZER,
+    informer: (d) => d.informers.tagServer,
+    parse: parseTagServer,
+    forget: (r) => this.forgetMetrics(r),
+  };
+
+  constructor(private readonly deps: ControllerDeps) {
+    // The tag gauges exist from the start, so alerts and dashboards see them before a migration.
+    tagMetrics(deps.metrics);
+  }
+
+  /** Preconditions that need no SSH: the global zone and every zone named are Ready Zones. */
+  preflight({ req, resource: ts }: Reconciling<TagServer, Status>): Refusal | undefined {
+    const early = staticPreconditions(ts.spec, zoneInfos(this.deps, req.namespace));
+    return early.length > 0 ? { refuse: early, condition: 'PreconditionsMet' } : undefined;
+  }
+
+  observing({ req, resource: ts }: Reconciling<TagServer, Status>): string {
+    const global = this.deps.informers.zone.get(req.namespace, ts.spec.zoneRef.name);
+    return `firstbox ${(global?.spec as { firstbox?: { host?: string } } | undefined)?.firstbox?.host ?? ts.spec.zoneRef.name}`;
+  }
+
+  /** The global zone's firstbox: its zones and nodes, then config, packages and logs, then the audit. */
+  async observe({ req, previous, resource: ts, ctx }: Reconciling<TagServer, Status>): Promise<Observed> {
     const { deps } = this;
-    const opened = await openActing<TagServer, Status>(deps, req, {
-      type: tsType,
-      finalizer: TAGSERVER_FINALIZER,
-      informer: (d) => d.informers.tagServer,
-      parse: parseTagServer,
-      forget: (r) => this.forgetMetrics(r),
-    });
-    if (!opened) return undefined;
-    const { previous, session, resource: ts } = opened;
     const spec = ts.spec;
-
-    // Preconditions that need no SSH.
     const zones = zoneInfos(deps, req.namespace);
-    const early = staticPreconditions(spec, zones);
-    if (early.length > 0) return this.refuse(session, previous, early);
     const globalInfo = zones.find((z) => z.name === spec.zoneRef.name)!;
     const globalZoneObj = parseZone(deps.informers.zone.get(req.namespace, globalInfo.name));
-
-    // Observe the global zone's firstbox.
-    let access: Awaited<ReturnType<ControllerDeps['platform']['forZone']>>;
-    let facts: Awaited<ReturnType<typeof collectFirstboxFacts>>;
-    try {
-      access = await deps.platform.forZone(globalZoneObj);
-      facts = await collectFirstboxFacts(access.pool, access.firstbox, { signal: ctx.signal });
-    } catch (err) {
-      return this.accessFailed(session, err, `firstbox ${globalZoneObj.spec.firstbox.host}`);
-    }
+    const access = await deps.platform.forZone(globalZoneObj);
+    const facts = await collectFirstboxFacts(access.pool, access.firstbox, { signal: ctx.signal });
     const globalZoneId = globalInfo.zoneId;
     const subZoneIds = subZonesOf(spec.enabledZones, globalZoneId, facts.zones, zones);
     const scope = subZonePreconditions(subZoneIds, zones);
@@ -169,7 +155,6 @@ export class TagServerReconciler implements Reconciler {
             message: `spec.enabledZones: ${e} is neither a region nor a zone of this platform (describe-zones.py)`,
           });
     }
-    if (scope.length > 0) return this.refuse(session, previous, scope);
     const subZones = subZoneIds.map((id) => {
       const z = zones.find((x) => x.zoneId === id)!;
       return { zoneId: id, proxyHost: z.proxyHost ?? `${id}-proxy` };
@@ -181,23 +166,30 @@ export class TagServerReconciler implements Reconciler {
       status: n.status,
       vip: n.vip,
     }));
+    const base: Observed = {
+      access,
+      scope,
+      globalInfo,
+      subZoneIds,
+      subZones,
+      nodes,
+      audit: {},
+      auditProblems: [],
+    };
+    if (scope.length > 0) return base;
+
     const migrationZones = spec.migration?.zones ?? [];
     const observeReq = {
       configZones: [globalZoneId, ...subZoneIds],
       migrationZones,
       nodeIds: tagNodes({ nodes, globalZoneId, subZones }).config.map((n) => n.nodeId),
     };
-    let observation: ReturnType<typeof parseObservation>;
-    try {
-      const r = await access.pool.exec(access.firstbox, observeCommand(observeReq), {
-        timeoutMs: 10 * 60_000,
-        signal: ctx.signal,
-        ...PARSED_OUTPUT,
-      });
-      observation = parseObservation(completeOutput(r, 'tag service observation'), observeReq);
-    } catch (err) {
-      return this.accessFailed(session, err, `firstbox ${globalZoneObj.spec.firstbox.host}`);
-    }
+    const r = await access.pool.exec(access.firstbox, observeCommand(observeReq), {
+      timeoutMs: 10 * 60_000,
+      signal: ctx.signal,
+      ...PARSED_OUTPUT,
+    });
+    const observation = parseObservation(completeOutput(r, 'tag service observation'), observeReq);
 
     // Pre-flight tag audit (read-only -a describe), while any zone still has to migrate or lost its prediction.
     const prevMigration = previous.migration ?? {};
@@ -219,13 +211,13 @@ export class TagServerReconciler implements Reconciler {
           continue;
         }
         try {
-          const r = await access.pool.exec(access.firstbox, migrateCommand(node.nodeId, z, 'describe'), {
+          const out = await access.pool.exec(access.firstbox, migrateCommand(node.nodeId, z, 'describe'), {
             timeoutMs: 10 * 60_000,
             signal: ctx.signal,
             // A large zone's tag list is parsed whole (up to the parsed-output cap), never refused for its size.
             ...PARSED_OUTPUT,
           });
-          probes[z] = parseProbe(completeOutput(r, `tag pre-flight of ${z}`));
+          probes[z] = parseProbe(completeOutput(out, `tag pre-flight of ${z}`));
         } catch (err) {
           // Later zones' predictions depend on this one: stop predicting here.
           broken = true;
@@ -240,17 +232,26 @@ export class TagServerReconciler implements Reconciler {
         ),
       );
     }
+    return { ...base, observation, audit, auditProblems };
+  }
 
+  async decide(r: Reconciling<TagServer, Status>, o: Observed): Promise<Decision> {
+    const { req, previous, session, resource: ts, ctx } = r;
+    const spec = ts.spec;
+    if (o.scope.length > 0 || !o.observation) return { refuse: o.scope, condition: 'PreconditionsMet' };
+    const { observation, globalInfo, subZoneIds, auditProblems } = o;
+    const migrationZones = spec.migration?.zones ?? [];
+    const prevMigration = previous.migration ?? {};
     const result = planTagServer({
       spec,
-      globalZoneId,
-      subZones,
-      nodes,
+      globalZoneId: globalInfo.zoneId,
+      subZones: o.subZones,
+      nodes: o.nodes,
       serverYaml: observation.serverYaml,
       nodeObservations: observation.nodes,
       repoDebs: observation.repoDebs,
       logs: observation.logs,
-      audit,
+      audit: o.audit,
       previous: prevMigration,
     });
 
@@ -300,10 +301,10 @@ export class TagServerReconciler implements Reconciler {
           ? { ...x, message: `${x.message} (${auditProblems.join('; ')})` }
           : x,
       );
-      return this.refuse(session, previous, v, true);
+      return { refuse: v };
     }
     const failed = result.migration.filter((m) => m.state === 'failed');
-    if (failed.length > 0) return this.migrationFailed(session, previous, failed);
+    if (failed.length > 0) return { handled: await this.migrationFailed(session, previous, failed) };
     const running = result.migration.find((m) => m.state === 'running');
     if (running && result.plan.steps.length === 0) {
       session.condition(
@@ -319,50 +320,25 @@ export class TagServerReconciler implements Reconciler {
         `the insert of ${running.zone} started and has not finished (log ${`/pitrix/conf/operator/tagserver/${running.zone}.insert.log`} on firstbox)`,
       );
       await session.save();
-      return { requeueAfterMs: 15_000 };
+      return { handled: { requeueAfterMs: 15_000 } };
     }
 
     const verified = result.migration.filter((m) => m.state === 'verified').length;
     const versions = Object.entries(result.installedVersions)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
-    const res = await runPlan(
-      deps,
-      {
-        session,
+    return {
+      run: {
         plan: result.plan,
         approval: spec.approval,
-        paused: () => {
-          const latest = deps.informers.tagServer.get(req.namespace, req.name);
-          return !!(latest?.spec as { paused?: boolean } | undefined)?.paused;
-        },
-        executor: access.pool,
-        target: (host) => (host.kind === 'firstbox' ? access.firstbox : access.node(host.address, host.port)),
+        executor: o.access.pool,
+        target: zoneTarget(o.access),
         zoneLock: { zoneName: globalInfo.name, operation: 'TagService' },
         stdinFor: async (step) => result.stdin[step.id],
         readyMessage: `tag service configured for ${spec.enabledZones.join(',')}${versions ? ` (${versions})` : ''}; ${verified}/${migrationZones.length} zone migration(s) verified`,
       },
-      ctx,
-    );
-    return res ?? { requeueAfterMs: 5 * 60_000 };
-  }
-
-  private async refuse(
-    session: StatusSession,
-    previous: ActingStatus,
-    violations: Violation[],
-    preconditionsMet = false,
-  ): Promise<Result> {
-    const message = violations.map((v) => v.message).join('; ');
-    const reason = violations[0]!.reason;
-    const before = findCondition(previous.conditions as Condition[] | undefined, 'Ready');
-    if (!preconditionsMet) session.condition('PreconditionsMet', 'False', reason, message);
-    session.condition('Ready', 'False', reason, message);
-    session.condition('Progressing', 'False', reason, 'nothing runs until this is fixed');
-    await session.save();
-    if (before?.reason !== reason || before.message !== message)
-      this.deps.events.event(session.obj, 'Warning', reason, message);
-    return { requeueAfterMs: 60_000 };
+      idleRequeueMs: 5 * 60_000,
+    };
   }
 
   private async migrationFailed(
@@ -385,13 +361,6 @@ export class TagServerReconciler implements Reconciler {
     if (before?.reason !== 'MigrationNotVerified' || before.message !== full)
       this.deps.events.event(session.obj, 'Warning', 'MigrationNotVerified', full);
     return { requeueAfterMs: 5 * 60_000 };
-  }
-
-  private async accessFailed(session: StatusSession, err: unknown, what: string): Promise<Result> {
-    const failure = classifyAccessError(err, what);
-    session.condition('Ready', 'False', failure.reason, failure.message);
-    await session.save();
-    return { requeueAfterMs: 30_000 };
   }
 
   /** One Event when a zone's pre-flight audit first shows predicted warnings or model violations. */

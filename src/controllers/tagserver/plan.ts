@@ -34,10 +34,9 @@ export {
   type ZoneInfo,
 } from './preconditions.js';
 
-export interface Violation {
-  reason: string;
-  message: string;
-}
+import type { Violation } from '../../runbook/violation.js';
+
+export type { Violation };
 
 // ---- input / output ----------------------------------------------------------------------------
 

@@ -5,14 +5,12 @@
  * (rebuild.ts); the fingerprint is kept in the step's output for status, and an event names old
  * and new.
  */
-import type { Logger } from 'pino';
 import type { Plan } from '../../api/common.js';
 import type { UpgradeNodeStatus } from '../../api/webserviceupgrade.js';
 import type { PlannedRunbook } from '../../runbook/step.js';
 import { sh } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
 import type { ControllerDeps } from '../deps.js';
-import type { ZoneAccess } from '../platform.js';
 import type { StatusSession } from '../runner.js';
 import { keyscanFingerprint } from './checks.js';
 import type { UpgradePlan } from './plan.js';
@@ -30,13 +28,11 @@ export function acceptRebuiltHostKey(address: string): ShellCommand {
   )`k=$(ssh-keyscan -T 5 -t ed25519 -p 22 ${address} 2>/dev/null) && [ -n "$k" ] && { ssh-keygen -f /root/.ssh/known_hosts -R ${address} >/dev/null 2>&1 || true; } && printf '%s\\n' "$k" >> /root/.ssh/known_hosts && printf '%s\\n' "$k"`;
 }
 
-/** The repin steps succeed only once ssh-keyscan on the firstbox returned (and installed) the node's key. */
-export function withRepins(
-  plan: PlannedRunbook,
-  repins: UpgradePlan['repinSteps'],
-  access: ZoneAccess,
-  log: Logger,
-): PlannedRunbook {
+/**
+ * The re-pin steps succeed only once ssh-keyscan on the firstbox returned (and installed) the
+ * node's key; the fingerprint is captured into the journal entry for status and the event.
+ */
+export function withRepins(plan: PlannedRunbook, repins: UpgradePlan['repinSteps']): PlannedRunbook {
   return {
     hash: plan.hash,
     steps: plan.steps.map((s) => {
@@ -44,14 +40,13 @@ export function withRepins(
       if (!r) return s;
       return {
         ...s,
-        verify: (out: string) => {
-          const fp = keyscanFingerprint(out);
-          if (!fp) return `ssh-keyscan on firstbox returned no host key for ${r.node} (${r.address})`;
-          log.info(
-            { node: r.node, address: r.address, fingerprint: fp, firstbox: access.firstbox.name },
-            "host key re-pinned in the firstbox's known_hosts",
-          );
-          return undefined;
+        verify: (out: string) =>
+          keyscanFingerprint(out)
+            ? undefined
+            : `ssh-keyscan on firstbox returned no host key for ${r.node} (${r.address})`,
+        capture: (out: string) => {
+          const fingerprint = keyscanFingerprint(out);
+          return fingerprint ? [{ node: r.node, address: r.address, fingerprint }] : [];
         },
       };
     }),
@@ -84,7 +79,8 @@ export function latestRepin(journal: Plan | undefined, node: string): string | u
   );
   steps.sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''));
   for (const s of steps.reverse()) {
-    const fp = keyscanFingerprint(s.outputTail);
+    // Journals written before steps captured their result carry it only in the output tail.
+    const fp = s.captured?.[0]?.fingerprint ?? keyscanFingerprint(s.outputTail);
     if (fp) return fp;
   }
   return undefined;

@@ -18,10 +18,9 @@ const REQUIRED_KEYS = [
   'os_version',
 ] as const;
 
-export interface Violation {
-  reason: string;
-  message: string;
-}
+import type { Violation } from '../../runbook/violation.js';
+
+export type { Violation };
 
 export interface PlannedNode {
   name: string;

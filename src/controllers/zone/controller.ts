@@ -25,6 +25,7 @@ import { classifyAccessError } from '../errors.js';
 import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
 import type { ZoneAccess } from '../platform.js';
 import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
+import { zoneTarget } from '../template.js';
 import { accessChanges, firstboxAccessOf } from './access.js';
 import { type GlobalZoneView, planNewZone } from './newzone.js';
 
@@ -252,20 +253,16 @@ export class ZoneReconciler implements Reconciler {
       if (!(await this.writeStatus(obj, status, ctx))) return { requeue: true };
       return { requeueAfterMs: decision.kind === 'refuse' ? Math.min(refresh, 60_000) : refresh };
     }
-    const session = new StatusSession(deps, zoneType, obj, status as ActingStatus);
-    const res = await runPlan(
+    // The Zone's lock is zonelock.ts's: R4 AddZone runs on the Zone itself while it holds its own lock.
+    const session = new StatusSession(deps, zoneType, obj, status as ActingStatus, ['lock']);
+    const { result: res } = await runPlan(
       deps,
       {
         session,
         plan: decision.plan,
         approval: newZone.approval,
-        paused: () => {
-          const latest = deps.informers.zone.get(ns, obj.metadata.name);
-          return !!(latest?.spec as { paused?: boolean } | undefined)?.paused;
-        },
         executor: access.pool,
-        target: (host) =>
-          host.kind === 'firstbox' ? access.firstbox : access.node(host.address, host.port, host.user),
+        target: zoneTarget(access),
         zoneLock: { zoneName: obj.metadata.name, operation: 'AddZone' },
         readyMessage: `zone ${zone.spec.zoneId} added to region ${zone.spec.regionId}: ${decision.nodes.length} machine(s), ${decision.proxies.length} proxy(ies) forwarding to ${decision.globalWebservices.length} global webservice(s)`,
       },

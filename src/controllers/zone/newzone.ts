@@ -52,12 +52,9 @@ export interface NewZonePlanInput {
   journal?: Plan;
 }
 
-export interface Violation {
-  /** Condition reason, CamelCase. */
-  reason: string;
-  /** What is wrong and what to change. */
-  message: string;
-}
+import type { Violation } from '../../runbook/violation.js';
+
+export type { Violation };
 
 export type NewZoneDecision =
   /** Nothing to add: observe only. `why` says so in words (for logs and the docs). */

@@ -1,0 +1,197 @@
+/**
+ * The acting reconciler template (src/controllers/template.ts) with a kind defined here: the
+ * shared pipeline's decisions — refusals, access failures, gates, a run to Ready — observed as a
+ * user would, in the status the API server accepted and the Events.
+ */
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { Plan } from '../../src/api/common.js';
+import { resourceType } from '../../src/controllers/deps.js';
+import type { ActingStatus } from '../../src/controllers/runner.js';
+import { type Decision, type RunbookHooks, RunbookReconciler } from '../../src/controllers/template.js';
+import { makePlan } from '../../src/runbook/step.js';
+import type { ReconcileContext } from '../../src/runtime/controller.js';
+import type { KubeObject } from '../../src/runtime/kube.js';
+import type { ExecResult, Executor } from '../../src/ssh/types.js';
+import { fakeWorld } from './fake-deps.js';
+
+const type = resourceType({ kind: 'Restart', plural: 'restarts' });
+const Spec = z.object({ program: z.string(), paused: z.boolean().optional() });
+type Restart = { metadata: KubeObject['metadata']; spec: z.infer<typeof Spec> };
+
+const ran: string[] = [];
+const executor: Executor = {
+  async exec(_t, c): Promise<ExecResult> {
+    ran.push(c.script);
+    return {
+      host: 'fb',
+      purpose: c.purpose,
+      exitCode: 0,
+      signal: null,
+      durationMs: 1,
+      stdout: 'ok\n',
+      stderr: '',
+      truncated: false,
+    };
+  },
+};
+
+function hooks(
+  over: Partial<RunbookHooks<Restart, ActingStatus, string>> = {},
+): RunbookHooks<Restart, ActingStatus, string> {
+  return {
+    acting: {
+      type,
+      finalizer: 'ops.pitrix.io/restart',
+      informer: (d) => d.informers.restart!,
+      parse: (o) => ({ metadata: (o as KubeObject).metadata, spec: Spec.parse((o as KubeObject).spec) }),
+    },
+    observe: async () => 'observed',
+    decide: (): Decision => ({
+      run: {
+        plan: makePlan([
+          {
+            id: 'restartProgram',
+            description: 'supervisorctl restart',
+            host: { kind: 'firstbox' },
+            command: { script: 'supervisorctl restart ws', purpose: 'restart ws' },
+            timeoutMs: 1000,
+            idempotent: true,
+          },
+        ]),
+        approval: 'Automatic',
+        executor,
+        target: () => ({ name: 'fb', address: '127.0.0.1', port: 22, user: 'root' }),
+        readyMessage: 'restarted',
+      },
+    }),
+    ...over,
+  };
+}
+
+function setup() {
+  const world = fakeWorld([{ kind: 'Restart', informer: 'restart' }]);
+  world.put({
+    apiVersion: 'ops.pitrix.io/v1alpha1',
+    kind: 'Restart',
+    metadata: { namespace: 'ns', name: 'r1' },
+    spec: { program: 'ws' },
+  } as KubeObject);
+  const status = () => world.objects.get('Restart/ns/r1')!.status as ActingStatus | undefined;
+  const cond = (t: string) => status()?.conditions?.find((c) => c.type === t);
+  const ctx = {
+    signal: new AbortController().signal,
+    log: world.deps.log,
+  } as unknown as ReconcileContext;
+  return { world, status, cond, ctx, req: { namespace: 'ns', name: 'r1' } };
+}
+
+describe('RunbookReconciler (the acting template)', () => {
+  it('a preflight refusal says why in Ready and Progressing, once as an Event, and observes nothing', async () => {
+    const { world, cond, ctx, req } = setup();
+    let observed = 0;
+    const r = new RunbookReconciler(
+      world.deps,
+      hooks({
+        preflight: () => ({
+          refuse: [
+            {
+              reason: 'ProgramUnknown',
+              message: 'spec.program: ws is not a supervisor program; fix spec.program',
+            },
+          ],
+        }),
+        observe: async () => {
+          observed++;
+          return '';
+        },
+      }),
+    );
+    expect(await r.reconcile(req, ctx)).toEqual({ requeueAfterMs: 60_000 });
+    expect(cond('Ready')).toMatchObject({ status: 'False', reason: 'ProgramUnknown' });
+    expect(cond('Progressing')).toMatchObject({ status: 'False', reason: 'ProgramUnknown' });
+    const writes = world.statusWrites.length;
+    await r.reconcile(req, ctx);
+    expect(world.statusWrites.length).toBe(writes); // unchanged: nothing written again
+    expect(world.events.filter((e) => e.reason === 'ProgramUnknown')).toHaveLength(1);
+    expect(observed).toBe(0);
+  });
+
+  it('an observation that fails is reported with what was being read, and retried in 30 s', async () => {
+    const { world, cond, ctx, req } = setup();
+    const r = new RunbookReconciler(
+      world.deps,
+      hooks({
+        observing: () => 'firstbox 10.0.0.1',
+        observe: async () => {
+          throw new Error('connection reset');
+        },
+      }),
+    );
+    expect(await r.reconcile(req, ctx)).toEqual({ requeueAfterMs: 30_000 });
+    expect(cond('Ready')?.status).toBe('False');
+    expect(cond('Ready')?.message).toContain('connection reset');
+    expect(ran).toEqual([]);
+  });
+
+  it('a gate holds the plan in one write that names it (never first "Paused"), and the report sees the hold', async () => {
+    const { world, cond, ctx, req } = setup();
+    let held: string | undefined;
+    const base = hooks().decide as () => Decision & { run: object };
+    const r = new RunbookReconciler(
+      world.deps,
+      hooks({
+        decide: () => {
+          const d = base() as Extract<Decision, { run: unknown }>;
+          return {
+            ...d,
+            run: {
+              ...d.run,
+              gates: [
+                () => ({
+                  reason: 'WaitingForWindow',
+                  message: 'the next node starts at 02:00',
+                  retryAfterMs: 7000,
+                }),
+              ],
+            },
+            report: (run) => {
+              held = run.held?.reason;
+              return undefined;
+            },
+          };
+        },
+      }),
+    );
+    expect(await r.reconcile(req, ctx)).toEqual({ requeueAfterMs: 7000 });
+    expect(cond('Progressing')).toMatchObject({ status: 'False', reason: 'WaitingForWindow' });
+    expect(held).toBe('WaitingForWindow');
+    const reasons = world.statusWrites.map(
+      (w) =>
+        (w.status.conditions as Array<{ type: string; reason: string }>).find((c) => c.type === 'Progressing')
+          ?.reason,
+    );
+    expect(reasons).not.toContain('Paused');
+    expect(ran).toEqual([]);
+  });
+
+  it('spec.paused holds before any step, read from the cache of the kind', async () => {
+    const { world, cond, ctx, req } = setup();
+    world.objects.get('Restart/ns/r1')!.spec = { program: 'ws', paused: true };
+    await new RunbookReconciler(world.deps, hooks()).reconcile(req, ctx);
+    expect(cond('Progressing')).toMatchObject({ status: 'False', reason: 'Paused' });
+  });
+
+  it('runs the plan, journals it, and reports Ready once nothing is left', async () => {
+    const { world, status, cond, ctx, req } = setup();
+    ran.length = 0;
+    const r = new RunbookReconciler(world.deps, hooks());
+    expect(await r.reconcile(req, ctx)).toEqual({ requeueAfterMs: 1000 });
+    expect(ran).toEqual(['supervisorctl restart ws']);
+    expect((status()!.plan as Plan).steps?.[0]?.state).toBe('Succeeded');
+    await r.reconcile(req, ctx);
+    expect(cond('Ready')).toMatchObject({ status: 'True', reason: 'Completed', message: 'restarted' });
+    expect(ran).toEqual(['supervisorctl restart ws']);
+    expect(world.events.map((e) => e.reason)).toContain('PlanCompleted');
+  });
+});

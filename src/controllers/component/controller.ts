@@ -176,7 +176,13 @@ export class ComponentRunbook implements RunbookHooks<Component, Status, Observe
       this.gauges.healthy.set(labels, result.health.healthy ? 1 : 0);
     }
     const planSteps = result.plan.steps.map((s) => s.id);
-    if (facts.job && (planSteps.includes('deploy-wait') || previous.progress?.jobId === facts.job.jobId)) {
+    // The deploy job of this plan or of the journal that ran it: a job that finished while the
+    // plan ran (no observation in between) is still reported, not lost with the next plan.
+    const deployed = previous.plan?.steps?.some((s) => s.id === 'deploy-start' && s.state !== 'Pending');
+    if (
+      facts.job &&
+      (planSteps.includes('deploy-wait') || deployed || previous.progress?.jobId === facts.job.jobId)
+    ) {
       const same = previous.progress?.jobId === facts.job.jobId;
       const changed =
         !same ||

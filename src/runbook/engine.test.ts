@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { scripted } from '../../test/unit/fake-executor.js';
 import type { Plan } from '../api/common.js';
 import { CancelledError, CommandMayHaveRunError, CommandTimeoutError } from '../ssh/errors.js';
 import type { ExecResult, Executor, ShellCommand } from '../ssh/types.js';
@@ -142,29 +143,6 @@ describe('executePlan', () => {
 });
 
 /** An executor whose answers are given per script as results or thrown errors, in order. */
-function scripted(answers: Record<string, Array<Partial<ExecResult> | Error>>) {
-  const ran: string[] = [];
-  const executor: Executor = {
-    async exec(_t, c): Promise<ExecResult> {
-      ran.push(c.script);
-      const seq = answers[c.script] ?? [{}];
-      const a = seq.length > 1 ? seq.shift()! : seq[0]!;
-      if (a instanceof Error) throw a;
-      return {
-        host: 'fb',
-        purpose: c.purpose,
-        exitCode: 0,
-        signal: null,
-        durationMs: 1,
-        stdout: '',
-        stderr: '',
-        truncated: false,
-        ...a,
-      };
-    },
-  };
-  return { executor, ran };
-}
 
 const job: Step[] = [
   {

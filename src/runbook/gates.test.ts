@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { scripted } from '../../test/unit/fake-executor.js';
 import type { Plan, PlanStep } from '../api/common.js';
-import type { ExecResult, Executor } from '../ssh/types.js';
 import { executePlan } from './engine.js';
 import { firstHold, type Gate, pauseGate } from './gates.js';
 import { journalFor } from './journal.js';
@@ -22,22 +22,7 @@ describe('gates', () => {
   });
 
   it('the engine stops at the step boundary a gate names, after the step before it finished', async () => {
-    const ran: string[] = [];
-    const executor: Executor = {
-      async exec(_t, c): Promise<ExecResult> {
-        ran.push(c.script);
-        return {
-          host: 'fb',
-          purpose: c.purpose,
-          exitCode: 0,
-          signal: null,
-          durationMs: 1,
-          stdout: '',
-          stderr: '',
-          truncated: false,
-        };
-      },
-    };
+    const { executor, ran } = scripted();
     const step = (id: string): Step => ({
       id,
       description: id,

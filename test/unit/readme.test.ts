@@ -48,7 +48,8 @@ describe('the README commands', () => {
       expect(json[0]?.outcome).toBe('plan');
       expect(json[0]?.steps.length).toBeGreaterThan(5);
     }
-  });
+    // Two CLI starts (tsx compiles on the fly): slow on a loaded 2-core machine.
+  }, 120_000);
 
   it('the run example names flags the operator accepts', () => {
     const line = commands.find((c) => / run /.test(c))!;
@@ -57,5 +58,5 @@ describe('the README commands', () => {
       encoding: 'utf8',
     }).toString();
     for (const flag of line.match(/--[a-z-]+/g) ?? []) expect(usage).toContain(flag);
-  });
+  }, 60_000);
 });

@@ -12,29 +12,14 @@ import { type Decision, type RunbookHooks, RunbookReconciler } from '../../src/c
 import { makePlan } from '../../src/runbook/step.js';
 import type { ReconcileContext } from '../../src/runtime/controller.js';
 import type { KubeObject } from '../../src/runtime/kube.js';
-import type { ExecResult, Executor } from '../../src/ssh/types.js';
 import { fakeWorld } from './fake-deps.js';
+import { scripted } from './fake-executor.js';
 
 const type = resourceType({ kind: 'Restart', plural: 'restarts' });
 const Spec = z.object({ program: z.string(), paused: z.boolean().optional() });
 type Restart = { metadata: KubeObject['metadata']; spec: z.infer<typeof Spec> };
 
-const ran: string[] = [];
-const executor: Executor = {
-  async exec(_t, c): Promise<ExecResult> {
-    ran.push(c.script);
-    return {
-      host: 'fb',
-      purpose: c.purpose,
-      exitCode: 0,
-      signal: null,
-      durationMs: 1,
-      stdout: 'ok\n',
-      stderr: '',
-      truncated: false,
-    };
-  },
-};
+const { executor, ran } = scripted({ 'supervisorctl restart ws': [{ stdout: 'ok\n' }] });
 
 function hooks(
   over: Partial<RunbookHooks<Restart, ActingStatus, string>> = {},

@@ -6,7 +6,6 @@
  * numbers do not verify stops everything with Degraded; its insert is never run again by itself.
  */
 
-import { Gauge, type Registry } from 'prom-client';
 import { tagServerKind } from '../../api/kinds.js';
 import {
   type MigrationResult,
@@ -21,12 +20,12 @@ import type { Condition } from '../../runtime/conditions.js';
 import { findCondition } from '../../runtime/conditions.js';
 import type { Request, Result } from '../../runtime/controller.js';
 import type { KubeObject } from '../../runtime/kube.js';
-import type { OperatorMetrics } from '../../runtime/metrics.js';
 import type { ActingKind } from '../acting.js';
 import { type ControllerDeps, nowIso, resourceType } from '../deps.js';
 import type { ZoneAccess } from '../platform.js';
 import type { ActingStatus, StatusSession } from '../runner.js';
 import { type Decision, type Reconciling, type Refusal, type RunbookHooks, zoneTarget } from '../template.js';
+import { tagMetrics } from './metrics.js';
 import { auditTags, type Probe, parseProbe, type ZoneAudit } from './migration.js';
 import { migrateCommand, observeCommand, parseObservation } from './observe.js';
 import {
@@ -44,53 +43,6 @@ import {
 export const TAGSERVER_FINALIZER = 'ops.pitrix.io/tagserver';
 const tsType = resourceType(tagServerKind);
 const _zoneType = resourceType({ kind: 'Zone', plural: 'zones' });
-
-// ---- metrics ------------------------------------------------------------------------------------
-
-interface TagMetrics {
-  migrated: Gauge<'namespace' | 'name' | 'zone'>;
-  warned: Gauge<'namespace' | 'name' | 'zone'>;
-  errored: Gauge<'namespace' | 'name' | 'zone'>;
-  verified: Gauge<'namespace' | 'name' | 'zone'>;
-}
-const metricsByRegistry = new WeakMap<Registry, TagMetrics>();
-
-/** Per zone of a TagServer (at most 64 zones each): usable in alerts such as errored > 0 or verified == 0. */
-export function tagMetrics(metrics: OperatorMetrics): TagMetrics {
-  const registry = metrics.registry;
-  let m = metricsByRegistry.get(registry);
-  if (!m) {
-    const labelNames = ['namespace', 'name', 'zone'] as const;
-    m = {
-      migrated: new Gauge({
-        name: 'pitrix_tagserver_migrated_tags',
-        help: 'Tags the insert pass of the tag migration inserted, per zone (R1.6 "+")',
-        labelNames,
-        registers: [registry],
-      }),
-      warned: new Gauge({
-        name: 'pitrix_tagserver_warned_tags',
-        help: 'Tags the tag migration reported as warnings (same owner and name in another zone), per zone (R1.6 "W")',
-        labelNames,
-        registers: [registry],
-      }),
-      errored: new Gauge({
-        name: 'pitrix_tagserver_errored_tags',
-        help: 'Tags the tag migration reported as errors, per zone (R1.6 "X")',
-        labelNames,
-        registers: [registry],
-      }),
-      verified: new Gauge({
-        name: 'pitrix_tagserver_migration_verified',
-        help: '1 when the zone migration verified (total_count == inserted + warnings, no errors, update pass inserted nothing)',
-        labelNames,
-        registers: [registry],
-      }),
-    };
-    metricsByRegistry.set(registry, m);
-  }
-  return m;
-}
 
 // ---- reconciler ---------------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ import {
   type UpgradePhase,
   type WebserviceUpgrade,
 } from '../../api/webserviceupgrade.js';
-import type { Gate } from '../../runbook/gates.js';
 import { isComplete } from '../../runbook/journal.js';
 import { type Condition, findCondition } from '../../runtime/conditions.js';
 import type { Result } from '../../runtime/controller.js';
@@ -27,13 +26,13 @@ import type { ZoneAccess } from '../platform.js';
 import type { RunReport } from '../runner.js';
 import { type Decision, type Reconciling, type Refusal, type RunbookHooks, zoneTarget } from '../template.js';
 import { verifySupervisor } from './checks.js';
+import { keysGate, windowGate } from './gates.js';
 import { latestRepin, repinEvents, withRepins } from './hostkeys.js';
-import { KEYS_REFRESHED_ANNOTATION, keysRefreshMessage } from './keys.js';
+import { KEYS_REFRESHED_ANNOTATION } from './keys.js';
 import { type Observed, observeUpgrade } from './observe.js';
 import { isNodeStep, planUpgrade, targetNodes, type UpgradePlan } from './plan.js';
 import { planRollback, ROLLBACK_ANNOTATION } from './rollback.js';
 import { finishedAt, lastLine, nodeOfStep, nodeStatuses, rolloutProgress, type Status } from './status.js';
-import { describeWindow, msUntilOpen, windowOpen } from './window.js';
 
 export { nodeOfStep } from './status.js';
 
@@ -232,28 +231,6 @@ function finishedEarlier(result: UpgradePlan, journal: Plan, done: string[], sta
       state: 'Succeeded' as const,
       outputTail: 'finished earlier (status.nodes)',
     }));
-}
-
-/** KeysRefreshRequired (keys.ts): no node goes down before the account-database keys are confirmed. */
-function keysGate(firstSteps: Set<string>, confirmed: () => boolean, name: string, global: boolean): Gate {
-  return (next) =>
-    next.state === 'Pending' && firstSteps.has(next.id) && !confirmed()
-      ? { reason: 'KeysRefreshRequired', message: keysRefreshMessage(name, global) }
-      : undefined;
-}
-
-/** The next node starts only inside the maintenance window; looked at again when it opens. */
-function windowGate(firstSteps: Set<string>, window: WebserviceUpgrade['spec']['window']): Gate {
-  return (next) => {
-    if (!window || next.state !== 'Pending' || !firstSteps.has(next.id)) return undefined;
-    const now = new Date();
-    if (windowOpen(window, now)) return undefined;
-    return {
-      reason: 'WaitingForWindow',
-      message: `the next node starts inside the maintenance window ${describeWindow(window)}`,
-      retryAfterMs: Math.min(Math.max(msUntilOpen(window, now), 1000), 10 * 60_000),
-    };
-  };
 }
 
 /** Per-node status, phase and progress from the journal the run left; the failed gate's verdict. */

@@ -211,7 +211,7 @@ export class NodePoolReconciler implements Reconciler {
 
 const wantedAddress = (pool: NodePool, address: string) => pool.spec.nodes.some((n) => n.address === address);
 
-function toStatusFacts(f: NodeFacts): NonNullable<NodeStatus['facts']> {
+export function toStatusFacts(f: NodeFacts): NonNullable<NodeStatus['facts']> {
   return {
     cpuCores: f.cpuCores,
     arch: f.arch,

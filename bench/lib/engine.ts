@@ -86,7 +86,13 @@ export async function measureEngine(
     const zoneType = resourceType(zoneKind);
     const poolType = resourceType(nodePoolKind);
     const create = (plural: string, body: object) =>
-      client.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, body });
+      client.custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: ns,
+        plural,
+        body,
+      });
     await create(zoneType.plural, {
       apiVersion: `${GROUP}/${VERSION}`,
       kind: 'Zone',
@@ -111,7 +117,8 @@ export async function measureEngine(
     // Timing at the points the operator calls out.
     const t = { put: [] as number[], get: [] as number[], events: [] as number[] };
     let lastStatusBytes = 0;
-    const timed = <A extends unknown[], R>(into: number[], fn: (...a: A) => Promise<R>) =>
+    const timed =
+      <A extends unknown[], R>(into: number[], fn: (...a: A) => Promise<R>) =>
       async (...a: A): Promise<R> => {
         const t0 = performance.now();
         try {
@@ -203,7 +210,9 @@ export async function measureEngine(
     await Promise.all(pending);
     const done = session.status.plan?.steps?.filter((s) => s.state === 'Succeeded').length ?? 0;
     if (done !== opts.steps)
-      throw new Error(`engine benchmark: ${done} of ${opts.steps} steps succeeded; the journal: ${JSON.stringify(session.status.plan).slice(0, 800)}`);
+      throw new Error(
+        `engine benchmark: ${done} of ${opts.steps} steps succeeded; the journal: ${JSON.stringify(session.status.plan).slice(0, 800)}`,
+      );
 
     // Step i's interval: from the end of step i-1's command to the end of its own; minus the command.
     const cmd = exec.command;
@@ -219,7 +228,11 @@ export async function measureEngine(
     const reference = { apiGetMs: round(median(apiRef), 2), sshExecMs: round(median(sshRef), 2) };
     return {
       steps: n,
-      overheadMs: { median: round(median(over), 2), p95: round(percentile(over, 95), 2), mean: round(overheadMean, 2) },
+      overheadMs: {
+        median: round(median(over), 2),
+        p95: round(percentile(over, 95), 2),
+        mean: round(overheadMean, 2),
+      },
       commandMs: round(median(cmd.map(([a, b]) => b - a)), 2),
       breakdownMs: {
         statusWrites: round(statusWrites, 2),

@@ -68,8 +68,7 @@ export function writeResult(name: string, result: { machine: Machine }, record: 
 export function textTable(rows: (string | number)[][]): string {
   const cells = rows.map((r) => r.map(String));
   const w = cells[0]!.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
-  const line = (r: string[]) =>
-    r.map((x, c) => (c === 0 ? x.padEnd(w[c]!) : x.padStart(w[c]!))).join('  ');
+  const line = (r: string[]) => r.map((x, c) => (c === 0 ? x.padEnd(w[c]!) : x.padStart(w[c]!))).join('  ');
   const out = cells.map(line);
   out.splice(1, 0, '-'.repeat(out[0]!.length));
   return out.join('\n');

@@ -12,7 +12,7 @@ import type { NodePoolSpec, NodeStatus } from '../../src/api/nodepool.js';
 import { toStatusFacts } from '../../src/controllers/nodepool/controller.js';
 import { planNodePool } from '../../src/controllers/nodepool/plan.js';
 import type { BlockDevice, NodeFacts, ServiceStatus } from '../../src/facts/types.js';
-import { OUTPUT_TAIL_BYTES, journalFor } from '../../src/runbook/journal.js';
+import { journalFor, OUTPUT_TAIL_BYTES } from '../../src/runbook/journal.js';
 
 export const REALISTIC = { disks: 10, nics: 8, packages: 20, services: 15 } as const;
 

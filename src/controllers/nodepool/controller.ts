@@ -192,7 +192,7 @@ function nodeStatuses(
 
 const wantedAddress = (pool: NodePool, address: string) => pool.spec.nodes.some((n) => n.address === address);
 
-function toStatusFacts(f: NodeFacts): NonNullable<NodeStatus['facts']> {
+export function toStatusFacts(f: NodeFacts): NonNullable<NodeStatus['facts']> {
   return {
     cpuCores: f.cpuCores,
     arch: f.arch,

@@ -187,6 +187,8 @@ export async function measureEngine(
       events: recorder,
       metrics,
       log: silent,
+      // Nothing pauses the benchmark's plan (the runner asks the kind's cache for spec.paused).
+      informerOf: () => undefined,
     } as unknown as ControllerDeps;
     const session = new StatusSession(deps, poolType, obj, {});
     const cpu0 = process.cpuUsage();
@@ -197,7 +199,6 @@ export async function measureEngine(
         session,
         plan,
         approval: 'Automatic',
-        paused: () => false,
         executor,
         target: () => target,
         zoneLock: { zoneName: 'bench', operation: 'benchmark' },

@@ -106,7 +106,10 @@ export const TagServerStatus = d(
     ),
     audit: d(
       z.object({
-        checkedAt: d(timestamp().optional(), 'When the configs were compared.'),
+        checkedAt: d(
+          timestamp().optional(),
+          'When the comparison of the configs first gave these findings (unchanged findings keep it).',
+        ),
         findings: d(
           z
             .array(

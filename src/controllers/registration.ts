@@ -6,6 +6,7 @@
 import type { KindInfo } from '../api/kinds.js';
 import { Controller, type Reconciler, type Request } from '../runtime/controller.js';
 import type { KubeObject } from '../runtime/kube.js';
+import { statusChanged } from '../runtime/status.js';
 import type { ControllerDeps } from './deps.js';
 import { actingKindRules, type ControllerRbac, type DeclaredRule } from './rbac-rules.js';
 import { type RunbookHooks, RunbookReconciler } from './template.js';
@@ -46,7 +47,7 @@ export function specOrMetaChanged(obj: KubeObject, old: KubeObject): boolean {
   return (
     obj.metadata.generation !== old.metadata.generation ||
     obj.metadata.deletionTimestamp !== old.metadata.deletionTimestamp ||
-    JSON.stringify(obj.metadata.annotations ?? {}) !== JSON.stringify(old.metadata.annotations ?? {})
+    statusChanged(obj.metadata.annotations ?? {}, old.metadata.annotations ?? {})
   );
 }
 

@@ -12,6 +12,7 @@ import type { StepInput } from '../../runbook/engine.js';
 import { inFlight } from '../../runbook/journal.js';
 import type { Step } from '../../runbook/step.js';
 import { type Condition, isTrue } from '../../runtime/conditions.js';
+import { statusChanged } from '../../runtime/status.js';
 import { type ControllerDeps, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
 import type { ActingStatus } from '../runner.js';
@@ -117,7 +118,7 @@ export const nodePoolHooks: RunbookHooks<NodePool, Status, PoolObservation> = {
       },
       report: async () => {
         const routes = vbcRoutesFrom(session.status.plan);
-        if (routes && JSON.stringify(routes) !== JSON.stringify(session.status.vbcRoutes))
+        if (routes && statusChanged(session.status.vbcRoutes, routes))
           await session.save({ vbcRoutes: routes });
         return undefined;
       },
@@ -218,8 +219,12 @@ export function toStatusFacts(f: NodeFacts): NonNullable<NodeStatus['facts']> {
   };
 }
 
+/**
+ * Key order does not count: the API server returns a custom resource's status with its keys sorted
+ * (Go maps), so comparing serialisations made every resync look like new facts and write status.
+ */
 function sameFacts(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return !statusChanged(a, b);
 }
 
 /** R4.11: the routes the dumpVbcRoutes step captured from its whole output (plan.ts `vbcRoutes`). */

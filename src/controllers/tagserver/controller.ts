@@ -20,6 +20,7 @@ import type { Condition } from '../../runtime/conditions.js';
 import { findCondition } from '../../runtime/conditions.js';
 import type { Request, Result } from '../../runtime/controller.js';
 import type { KubeObject } from '../../runtime/kube.js';
+import { statusChanged } from '../../runtime/status.js';
 import type { ActingKind } from '../acting.js';
 import { type ControllerDeps, nowIso, resourceType } from '../deps.js';
 import type { ZoneAccess } from '../platform.js';
@@ -226,7 +227,14 @@ export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observe
     session.status = {
       ...session.status,
       ...(migrationZones.length > 0 ? { migration } : {}),
-      audit: { checkedAt: now, findings },
+      // checkedAt: when the findings became what they are (a resync that finds the same writes nothing).
+      audit: {
+        checkedAt:
+          previous.audit?.checkedAt && !statusChanged(previous.audit.findings ?? [], findings)
+            ? previous.audit.checkedAt
+            : now,
+        findings,
+      },
       installedVersions: result.installedVersions,
     };
     session.condition(

@@ -4,16 +4,11 @@
  * recomputes the same conditions produces an identical status (and so no write).
  */
 
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
+import type { Condition } from '../api/common.js';
 
-export interface Condition {
-  type: string;
-  status: ConditionStatus;
-  observedGeneration?: number;
-  lastTransitionTime: string;
-  reason: string;
-  message: string;
-}
+// One Condition type: the API schema's (metav1.Condition field for field).
+export type { Condition };
+export type ConditionStatus = Condition['status'];
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'> & { lastTransitionTime?: string };
 

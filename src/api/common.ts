@@ -187,6 +187,8 @@ export type StepState = z.infer<typeof StepState>;
 
 export const PlanStep = z.object({
   id: d(text(128), 'Stable step id; a restarted operator resumes after the last finished id.'),
+  action: d(text(64).optional(), 'The runbook action of a per-node step (launchVm), without the node.'),
+  node: d(text(128).optional(), 'The node a per-node step acts for.'),
   description: d(text(1024).optional(), 'What the step does and which runbook step it implements.'),
   host: d(text(253).optional(), 'Host the step runs on (firstbox unless a node is named).'),
   command: d(

@@ -24,13 +24,14 @@ export function outputTail(stdout: string, stderr: string, max = OUTPUT_TAIL_BYT
  */
 export function journalFor(plan: PlannedRunbook, previous: Plan | undefined, now: string): Plan {
   if (previous && previous.hash === plan.hash && previous.steps?.length === plan.steps.length)
-    return previous;
+    return withGroups(previous, plan);
   return {
     hash: plan.hash,
     generatedAt: now,
     steps: plan.steps.map(
       (s): PlanStep => ({
         id: s.id,
+        ...groupOf(s),
         description: s.description + (s.destructive ? ' [destructive]' : ''),
         host: hostLabel(s.host),
         command: s.command.script,
@@ -38,6 +39,18 @@ export function journalFor(plan: PlannedRunbook, previous: Plan | undefined, now
       }),
     ),
   };
+}
+
+const groupOf = (s: { action?: string; node?: string }) => ({
+  ...(s.action ? { action: s.action } : {}),
+  ...(s.node ? { node: s.node } : {}),
+});
+
+/** A journal written before steps carried their group gets it from its own plan (same hash). */
+function withGroups(journal: Plan, plan: PlannedRunbook): Plan {
+  const byId = new Map(plan.steps.map((s) => [s.id, s]));
+  if (!journal.steps?.some((e) => !e.node && byId.get(e.id)?.node)) return journal;
+  return { ...journal, steps: journal.steps.map((e) => ({ ...e, ...groupOf(byId.get(e.id) ?? {}) })) };
 }
 
 /** A journal some of whose steps ran and that has not finished: a plan in flight. */

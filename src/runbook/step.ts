@@ -13,6 +13,12 @@ export type StepHost = { kind: 'firstbox' } | { kind: 'node'; address: string; p
 export interface Step {
   /** Stable id named after the runbook action (`scaleQingcloud`), unique in the plan. */
   id: string;
+  /**
+   * The runbook action the step performs (`launchVm`) and the node it acts for, when it is one of
+   * a node's steps (`forNode`): reports group steps by them, never by parsing the id.
+   */
+  action?: string;
+  node?: string;
   /** What it does, with the runbook reference ("R4.7 scale the zone with the new nodes"). */
   description: string;
   host: StepHost;
@@ -98,4 +104,9 @@ function withJobGuard(steps: Step[]): Step[] {
   const first = steps.findIndex((s) => s.job && s.host.kind === 'firstbox');
   if (first < 0 || steps.some((s) => s.id === 'installJobGuard')) return steps;
   return [...steps.slice(0, first), installGuardStep(), ...steps.slice(first)];
+}
+
+/** The id and group of a node's step: `forNode('launchVm', 'webservice1')` → id `launchVm-webservice1`. */
+export function forNode(action: string, node: string): { id: string; action: string; node: string } {
+  return { id: `${action}-${node}`, action, node };
 }

@@ -32,9 +32,7 @@ import { KEYS_REFRESHED_ANNOTATION } from './keys.js';
 import { type Observed, observeUpgrade } from './observe.js';
 import { isNodeStep, planUpgrade, targetNodes, type UpgradePlan } from './plan.js';
 import { planRollback, ROLLBACK_ANNOTATION } from './rollback.js';
-import { finishedAt, lastLine, nodeOfStep, nodeStatuses, rolloutProgress, type Status } from './status.js';
-
-export { nodeOfStep } from './status.js';
+import { finishedAt, lastLine, nodeStatuses, rolloutProgress, type Status } from './status.js';
 
 export const WEBSERVICEUPGRADE_FINALIZER = 'ops.pitrix.io/webserviceupgrade';
 const upgradeType = resourceType(webserviceUpgradeKind);
@@ -71,7 +69,7 @@ export const webserviceUpgradeHooks: RunbookHooks<WebserviceUpgrade, Status, Obs
     const { access, startedAt, backupSuffix } = observed;
     const journal = previous.plan;
     const prevNodes = new Map((previous.nodes ?? []).map((n) => [n.name, n]));
-    const stepsOf = (node: string) => (journal?.steps ?? []).filter((s) => nodeOfStep(s.id) === node);
+    const stepsOf = (node: string) => (journal?.steps ?? []).filter((s) => s.node === node);
     const { targets } = targetNodes(wsu.spec, zone.spec.zoneId, observed.nodes);
     const { done, started } = rolloutState(targets, prevNodes, stepsOf);
 
@@ -173,7 +171,7 @@ function rolloutState(
   stepsOf: (node: string) => PlanStep[],
 ): { done: string[]; started: string[] } {
   // Only the node's own rollout steps say it started: its prep backup does not.
-  const rolloutSteps = (node: string) => stepsOf(node).filter((s) => isNodeStep(s.id));
+  const rolloutSteps = (node: string) => stepsOf(node).filter(isNodeStep);
   const done: string[] = [];
   const started: string[] = [];
   for (const t of targets) {
@@ -220,13 +218,15 @@ function finishedEarlier(result: UpgradePlan, journal: Plan, done: string[], sta
   const anyStarted = done.length > 0 || started.length > 0;
   return result.plan.steps
     .filter((s) => {
-      const node = nodeOfStep(s.id);
+      const node = s.node;
       const isPrep = result.prepSteps.includes(s.id);
       return (isPrep && anyStarted) || (!isPrep && node !== undefined && done.includes(node));
     })
     .filter((s) => !journal.steps?.some((j) => j.id === s.id && j.state === 'Succeeded'))
     .map((s) => ({
       id: s.id,
+      ...(s.action ? { action: s.action } : {}),
+      ...(s.node ? { node: s.node } : {}),
       command: s.command.script,
       state: 'Succeeded' as const,
       outputTail: 'finished earlier (status.nodes)',
@@ -258,8 +258,8 @@ async function reportRollout(
   const failedStep = session.status.plan?.steps?.find((s) => s.state === 'Failed');
   if (degraded?.status === 'True' && failedStep) {
     phase = 'Failed';
-    const node = nodeOfStep(failedStep.id);
-    const kind = failedStep.id.split('-')[0]!;
+    const node = failedStep.node;
+    const kind = failedStep.action ?? '';
     if (node && ['healthGate', 'verifyServices', 'preflight'].includes(kind)) {
       // The verdict, never raw output: for supervisorctl the programs that are NOT RUNNING (its
       // last line may well be one that is); the gate's last line is its own verdict line.

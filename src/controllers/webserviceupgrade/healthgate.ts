@@ -5,7 +5,7 @@
  * spec.healthChecks). Nothing is done to the next node until it passes.
  */
 import type { CheckHost, WebserviceUpgradeSpec } from '../../api/webserviceupgrade.js';
-import type { Step } from '../../runbook/step.js';
+import { forNode, type Step } from '../../runbook/step.js';
 import { seq, sh, shell, validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
 import { verifySupervisor } from './checks.js';
@@ -25,7 +25,7 @@ export function healthGateSteps(
   const node = { kind: 'node', address: n.address, port: 22 } as const;
   return [
     {
-      id: `verifyServices-${n.name}`,
+      ...forNode('verifyServices', n.name),
       description: `R5.8 supervisorctl status on ${n.name} (through the firstbox's ssh, its re-pinned key): every program RUNNING`,
       host: node,
       command: shell(['supervisorctl', 'status'], 'check services'),
@@ -35,7 +35,7 @@ export function healthGateSteps(
       timeoutMs: 2 * MIN,
     },
     {
-      id: `healthGate-${n.name}`,
+      ...forNode('healthGate', n.name),
       description: `R5.8 health gate for ${n.name}: services, ${zone.global ? 'console, ' : ''}API through ${floatingIp ? `the VIP ${floatingIp}` : 'the node'}${spec.healthChecks?.length ? `, ${spec.healthChecks.map((c) => c.name).join(', ')}` : ''}; healthy for ${spec.minReadySeconds}s`,
       host: fb,
       command: healthGate(n, zone, floatingIp, spec),

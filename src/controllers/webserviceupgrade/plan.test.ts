@@ -247,10 +247,10 @@ describe('planUpgrade (R5)', () => {
   });
 
   it('judges "a node started" by its own rollout steps, never by its prep backup', () => {
-    expect(isNodeStep('backupNode-webservice-a1')).toBe(false);
-    expect(isNodeStep('refreshKeys')).toBe(false);
-    expect(isNodeStep('preflight-webservice-a1')).toBe(true);
-    expect(isNodeStep('healthGate-webservice-a1')).toBe(true);
+    expect(isNodeStep({ action: 'backupNode' })).toBe(false);
+    expect(isNodeStep({})).toBe(false);
+    expect(isNodeStep({ action: 'preflight' })).toBe(true);
+    expect(isNodeStep({ action: 'healthGate' })).toBe(true);
   });
 
   it('swaps the physical hosts of the pair, rotates across more hosts', () => {

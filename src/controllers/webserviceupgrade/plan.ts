@@ -92,14 +92,14 @@ export const NODE_STEP_KINDS = [
   'healthGate',
 ];
 
-/** Whether a step id is one of a node's rollout steps (what "the node started" is judged by). */
-export function isNodeStep(id: string): boolean {
-  return NODE_STEP_KINDS.includes(id.split('-')[0]!);
+/** Whether a step is one of a node's rollout steps (what "the node started" is judged by). */
+export function isNodeStep(step: { action?: string }): boolean {
+  return !!step.action && NODE_STEP_KINDS.includes(step.action);
 }
 
-/** Which part of R5 a step id belongs to, for the node's phase. */
-export function phaseOfStep(id: string): UpgradeNodePhase {
-  const kind = id.split('-')[0]!;
+/** Which part of R5 a step's action belongs to, for the node's phase. */
+export function phaseOfStep(step: { action?: string }): UpgradeNodePhase {
+  const kind = step.action ?? '';
   if (['preflight', 'writeNodeSettings', 'checkBridge', 'genNodeList', 'checkImage'].includes(kind))
     return 'Preparing';
   if (['stopServices', 'keepOldImage', 'launchVm', 'installNode', 'nginxConfig', 'keepalived'].includes(kind))

@@ -4,7 +4,7 @@
  * one, and the access (and, global zone, console) keys refreshed from a node's backup.
  */
 import type { WebserviceUpgradeSpec } from '../../api/webserviceupgrade.js';
-import type { Step } from '../../runbook/step.js';
+import { forNode, type Step } from '../../runbook/step.js';
 import { and, sh, shell, validated } from '../../ssh/command.js';
 import {
   floatingIpLocation,
@@ -98,7 +98,7 @@ export function preparationSteps(input: {
       ...(zone.global ? [`${n.name}:/pitrix/conf/web_console_settings.py`] : []),
     ].map((src) => shell(['rsync', '-azPS', src, `${dir}/`], `back up ${src}`));
     steps.push({
-      id: `backupNode-${n.name}`,
+      ...forNode('backupNode', n.name),
       description: `R5 prep: back up rc.local*, the console static dir (logo), local_config.yaml and keys of ${n.name} to firstbox ${dir}`,
       host: fb,
       command: and(

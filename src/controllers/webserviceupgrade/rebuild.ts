@@ -5,7 +5,7 @@
  * and re-pin its new host key through the firstbox (R5.7). The checks after it are the health gate.
  */
 import type { WebserviceUpgradeSpec } from '../../api/webserviceupgrade.js';
-import type { Step } from '../../runbook/step.js';
+import { forNode, type Step } from '../../runbook/step.js';
 import { and, seq, sh, shell, validated } from '../../ssh/command.js';
 import { parseKnownHosts } from '../../ssh/hostkeys.js';
 import type { ShellCommand } from '../../ssh/types.js';
@@ -104,7 +104,7 @@ export function rebuildSteps(
   const node = { kind: 'node', address: n.address, port: 22 } as const;
 
   steps.push({
-    id: `preflight-${n.name}`,
+    ...forNode('preflight', n.name),
     description: `R5 before ${n.name}: it answers over SSH with its pinned host key and every supervisor program is RUNNING`,
     host: node,
     command: shell(['supervisorctl', 'status'], 'check services before the rebuild'),
@@ -129,7 +129,7 @@ export function rebuildSteps(
     'write node settings',
   )`mac=$(${GEN_MAC}) && printf '%s\\n' "$mac" | grep -qxE '([0-9a-f]{2}:){5}[0-9a-f]{2}' || { echo ${`${GEN_MAC} printed no MAC address:`} "$mac" >&2; exit 1; }; printf '%s' ${rendered.text} | sed "s/@MAC@/$mac/" > ${`${file}.tmp`} && mv ${`${file}.tmp`} ${file}`;
   steps.push({
-    id: `writeNodeSettings-${n.name}`,
+    ...forNode('writeNodeSettings', n.name),
     description:
       `R5.1 write settings/${n.name} from its own file (${backup}), changing only mgmt_network_address (${n.temporaryAddress ? `temporary ${n.temporaryAddress}, verified unused` : `kept ${n.address}`}), ` +
       `mgmt_network_mac_address (${GEN_MAC}), physical_host ${n.physicalHost} → ${n.newPhysicalHost}, os_name ${osName}, os_version ${osVersion}`,
@@ -143,7 +143,7 @@ export function rebuildSteps(
     timeoutMs: 2 * MIN,
   });
   steps.push({
-    id: `checkBridge-${n.name}`,
+    ...forNode('checkBridge', n.name),
     description: `R5.1 bridge ${bridge} (physical_host_network_interface) exists on ${n.newPhysicalHost}`,
     host: fb,
     command: execNodes(
@@ -159,7 +159,7 @@ export function rebuildSteps(
     timeoutMs: 2 * MIN,
   });
   steps.push({
-    id: `genNodeList-${n.name}`,
+    ...forNode('genNodeList', n.name),
     description: `R5.2 refresh the node list and build packages (${tools.genNodeList.split('/').pop()}, ${tools.buildAllinone.split('/').pop()})`,
     host: fb,
     command: and(
@@ -174,7 +174,7 @@ export function rebuildSteps(
   // Before the node goes down: its image is where R5 moves it from (seed 004 lines 138–142), or
   // the rebuild would leave nothing to roll back to. Read-only.
   steps.push({
-    id: `checkImage-${n.name}`,
+    ...forNode('checkImage', n.name),
     description: `R5.3 before the shutdown, on ${n.physicalHost}: virsh list --all shows ${n.name}, ${k}/ holds ${n.name}.img and ${n.name}.xml`,
     host: fb,
     command: execNodes(
@@ -188,7 +188,7 @@ export function rebuildSteps(
   });
   const down = sshPortOpen(n.address);
   steps.push({
-    id: `stopServices-${n.name}`,
+    ...forNode('stopServices', n.name),
     description: `R5.3 on ${n.name}: supervisorctl stop all, shutdown -h now; wait until it is off`,
     host: fb,
     command: sh(
@@ -201,7 +201,7 @@ export function rebuildSteps(
   // seed 004 lines 138–142, verbatim but for the node's name; the domain must be shut off first
   // (the original only lists it: what to look for is ours, platform-interface.md).
   steps.push({
-    id: `keepOldImage-${n.name}`,
+    ...forNode('keepOldImage', n.name),
     description: `R5.3 on ${n.physicalHost}: virsh list --all shows ${n.name} shut off; cd ${k}/; rm -f ${n.name}.Done; mv ${n.name}.img old-${n.name}.img; mv ${n.name}.xml old-${n.name}.xml`,
     host: fb,
     command: execNodes(
@@ -221,7 +221,7 @@ export function rebuildSteps(
     timeoutMs: 10 * MIN,
   });
   steps.push({
-    id: `launchVm-${n.name}`,
+    ...forNode('launchVm', n.name),
     description: `R5.4 launch ${n.name} afresh on ${n.newPhysicalHost} (launch_vms.sh -f)`,
     host: fb,
     command: shell(['/pitrix/install/launch_vms.sh', '-f', n.name], 'launch vm'),
@@ -237,7 +237,7 @@ export function rebuildSteps(
     timeoutMs: 30 * MIN,
   });
   steps.push({
-    id: `installNode-${n.name}`,
+    ...forNode('installNode', n.name),
     description: `R5.4 install the base system on ${n.name} (install_nodes.sh)`,
     host: fb,
     command: shell(['/pitrix/install/install_nodes.sh', n.name], 'install node'),
@@ -245,7 +245,7 @@ export function rebuildSteps(
     timeoutMs: HOUR,
   });
   steps.push({
-    id: `nginxConfig-${n.name}`,
+    ...forNode('nginxConfig', n.name),
     description: `R5.4 copy the built nginx.conf to ${n.name} and restart nginx`,
     host: fb,
     command: and(
@@ -261,7 +261,7 @@ export function rebuildSteps(
   if (floatingIp) {
     const hook = '/etc/keepalived/rc.local.keepalived.webservice';
     steps.push({
-      id: `keepalived-${n.name}`,
+      ...forNode('keepalived', n.name),
       description: `R5.5 keepalived on ${n.name} for floating IP ${floatingIp}: health check, config, rc.local hook (once), restart`,
       host: fb,
       command: and(
@@ -299,7 +299,7 @@ export function rebuildSteps(
   }
   const pkgs = zone.global ? PACKAGES.global : PACKAGES.sub;
   steps.push({
-    id: `deployServices-${n.name}`,
+    ...forNode('deployServices', n.name),
     description: `R5.6 deploy the ${zone.global ? 'global' : 'sub'} zone webservice packages on ${n.name} (update.sh ${pkgs})`,
     host: fb,
     command: shell(['/pitrix/upgrade/update.sh', n.name, pkgs], 'deploy services'),
@@ -309,7 +309,7 @@ export function rebuildSteps(
   if (n.temporaryAddress) {
     const line = settingsLine('mgmt_network_address', n.address);
     steps.push({
-      id: `restoreAddress-${n.name}`,
+      ...forNode('restoreAddress', n.name),
       description: `R5.1 give ${n.name} its own address ${n.address} back in settings/${n.name} (the temporary ${n.temporaryAddress} was lent; seed 004 line 73)`,
       host: fb,
       command: sh('restore address')`sed -i ${`s/^mgmt_network_address=.*$/${line}/`} ${file}`,
@@ -319,16 +319,16 @@ export function rebuildSteps(
   }
   const stale = [n.address, ...(n.temporaryAddress ? [n.temporaryAddress] : [])];
   steps.push({
-    id: `removeStaleHostKeys-${n.name}`,
+    ...forNode('removeStaleHostKeys', n.name),
     description: `R5.7 remove ${n.name}'s stale host keys (ssh-keygen -R ${n.name}, ${stale.join(', ')}) on firstbox and all nodes`,
     host: fb,
     command: removeStaleHostKeys(n.name, stale),
     idempotent: true,
     timeoutMs: 10 * MIN,
   });
-  const repin = `repinHostKey-${n.name}`;
+  const repin = forNode('repinHostKey', n.name);
   steps.push({
-    id: repin,
+    ...repin,
     description: `R5.7 read ${n.name}'s new host key through the trusted firstbox (ssh-keyscan) and pin exactly that node in the firstbox's known_hosts`,
     host: fb,
     command: acceptRebuiltHostKey(n.address),
@@ -337,5 +337,5 @@ export function rebuildSteps(
     idempotent: true,
     timeoutMs: 2 * MIN,
   });
-  return { steps, repinStep: repin };
+  return { steps, repinStep: repin.id };
 }

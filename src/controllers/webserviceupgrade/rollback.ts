@@ -4,7 +4,7 @@
  * dated backup, boot the old image (launch_vms.sh without -f), re-pin its host key through the
  * firstbox and check its services. Pure, like the rollout plan.
  */
-import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
+import { forNode, makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { and, sh, shell, validated } from '../../ssh/command.js';
 import { verifySupervisor } from './checks.js';
 import { acceptRebuiltHostKey } from './hostkeys.js';
@@ -52,7 +52,7 @@ export function planRollback(input: RollbackInput): RollbackPlan {
   const osMm = (input.original.osVersion ?? '').split('.').slice(0, 2).join('.');
   const steps: Step[] = [
     {
-      id: `rollbackStop-${node}`,
+      ...forNode('rollbackStop', node),
       description: `R5 rollback: stop services on the rebuilt ${node} and shut it down`,
       host: fb,
       command: sh(
@@ -63,7 +63,7 @@ export function planRollback(input: RollbackInput): RollbackPlan {
       timeoutMs: 5 * MIN,
     },
     {
-      id: `restoreOldImage-${node}`,
+      ...forNode('restoreOldImage', node),
       description: `R5 rollback: on ${host}, with virsh list --all showing ${node} shut off, move ${k}/old-${node}.img/.xml back to ${node}.img/.xml`,
       host: fb,
       // The reverse of seed 004 lines 138–142, after virsh list --all shows the domain shut off.
@@ -83,7 +83,7 @@ export function planRollback(input: RollbackInput): RollbackPlan {
       timeoutMs: 10 * MIN,
     },
     {
-      id: `restoreSettings-${node}`,
+      ...forNode('restoreSettings', node),
       description: `R5 rollback: restore settings/${node} from ${backup}, refresh the node list and build`,
       host: fb,
       command: and(
@@ -98,7 +98,7 @@ export function planRollback(input: RollbackInput): RollbackPlan {
       timeoutMs: 30 * MIN,
     },
     {
-      id: `relaunchOldVm-${node}`,
+      ...forNode('relaunchOldVm', node),
       description: `R5 rollback: boot ${node} from its old image on ${host} (launch_vms.sh without -f)`,
       host: fb,
       command: shell(['/pitrix/install/launch_vms.sh', node], 'boot old image'),
@@ -108,7 +108,7 @@ export function planRollback(input: RollbackInput): RollbackPlan {
       timeoutMs: 30 * MIN,
     },
     {
-      id: `removeRolledBackHostKeys-${node}`,
+      ...forNode('removeRolledBackHostKeys', node),
       description: `R5 rollback: remove ${node}'s stale host keys (ssh-keygen -R ${node}, ${address}) on firstbox and all nodes, as step 7 does`,
       host: fb,
       command: removeStaleHostKeys(node, [address]),
@@ -116,7 +116,7 @@ export function planRollback(input: RollbackInput): RollbackPlan {
       timeoutMs: 10 * MIN,
     },
     {
-      id: `repinRolledBackKey-${node}`,
+      ...forNode('repinRolledBackKey', node),
       description: `R5 rollback: read ${node}'s host key through the firstbox and pin exactly that node in the firstbox's known_hosts`,
       host: fb,
       command: acceptRebuiltHostKey(address),
@@ -124,7 +124,7 @@ export function planRollback(input: RollbackInput): RollbackPlan {
       timeoutMs: 2 * MIN,
     },
     {
-      id: `verifyRolledBack-${node}`,
+      ...forNode('verifyRolledBack', node),
       description: `R5 rollback: supervisorctl status on ${node}: every program RUNNING`,
       host: { kind: 'node', address, port: 22 },
       command: shell(['supervisorctl', 'status'], 'check services'),

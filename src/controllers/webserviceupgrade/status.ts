@@ -17,12 +17,6 @@ import { phaseOfStep, type UpgradePlan } from './plan.js';
 
 export type Status = WebserviceUpgradeStatus & ActingStatus;
 
-/** The node a step id belongs to (`launchVm-webservice-a1` → `webservice-a1`). */
-export const nodeOfStep = (id: string): string | undefined => {
-  const i = id.indexOf('-');
-  return i > 0 ? id.slice(i + 1) : undefined;
-};
-
 export function nodeStatuses(
   result: UpgradePlan,
   journal: Plan | undefined,
@@ -47,7 +41,7 @@ export function nodeStatuses(
           ? prev?.phase === 'RolledBack'
             ? 'RolledBack'
             : 'Pending'
-          : phaseOfStep(steps.find((s) => s.state !== 'Succeeded')!.id);
+          : phaseOfStep(steps.find((s) => s.state !== 'Succeeded')!);
     const repinned = latestRepin(journal, n.name);
     const gate = steps.find((s) => s.id === `healthGate-${n.name}`);
     const oldKey = prev?.oldHostKey ?? (fresh.has(n.name) ? hostKeys[n.name] : undefined);

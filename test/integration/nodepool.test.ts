@@ -148,7 +148,7 @@ describe('NodePool scale-out (R4)', () => {
     );
   });
 
-  it('refuses an odd hyper count in standard mode before any SSH command', async () => {
+  it('refuses an odd count of added hyper nodes in standard mode before any runbook command', async () => {
     await withScenario('standard.yaml', async (sc) => {
       const before = (await sc.sim.commandLog(sc.sim.firstbox.id)).length;
       await sc.apply(hyperPool(sc, 'odd', [sc.sim.spare[0]!.address]));

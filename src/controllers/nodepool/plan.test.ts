@@ -134,6 +134,31 @@ describe('planNodePool (R4)', () => {
     expect(r.plan.steps).toEqual([]);
   });
 
+  it('counts the hyper nodes being added, not spec.nodes: one deployed plus a new pair is a pair', () => {
+    const r = planNodePool(
+      input({ nodes: [{ address: '127.77.0.13' }, { address: '127.77.0.21' }, { address: '127.77.0.22' }] }),
+    );
+    expect(r.violations).toEqual([]);
+    expect(r.deploying).toEqual(['127.77.0.21', '127.77.0.22']);
+    const odd = planNodePool(input({ nodes: [{ address: '127.77.0.13' }, { address: '127.77.0.21' }] }));
+    expect(odd.violations.map((v) => v.reason)).toEqual(['HyperNodesNotInPairs']);
+    expect(odd.violations[0]!.message).toContain('would add 1 node(s) (127.77.0.21)');
+  });
+
+  it("names only this pool's own deployed nodes as not in spec, never another pool's hypers", () => {
+    // 127.77.0.13/14 are deployed hypers of the zone this pool never reported.
+    const r = planNodePool(input({}, { previouslyDeployed: [] }));
+    expect(r.notInSpec).toEqual([]);
+    const own = planNodePool(
+      input(
+        { nodes: [{ address: '127.77.0.13' }] },
+        { previouslyDeployed: ['127.77.0.13', '127.77.0.14', '127.77.0.99'] },
+      ),
+    );
+    // 127.77.0.99 is no longer deployed on the platform: nothing to report for it.
+    expect(own.notInSpec).toEqual(['127.77.0.14']);
+  });
+
   it('allows any hyper count in fusion mode and refreshes the hyper mirror', () => {
     const r = planNodePool(
       input({ nodes: [{ address: '127.77.0.21' }] }, { zone: { zoneId: 'pek3a', mode: 'fusion' } }),

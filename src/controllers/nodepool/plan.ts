@@ -88,17 +88,13 @@ export const listFilePath = (zoneId: string, pool: string) => `/pitrix/conf/oper
 export const scaleSettingsPath = (zoneId: string) => `/pitrix/config/scale_settings.${zoneId}.yaml`;
 
 /**
- * Rules that need only the spec and the zone's mode, checked before any SSH connection is opened:
- * a standard-mode hyper pool is made of pairs, so its size is even; vg needs eips.
+ * Rules that need only the spec, checked before any SSH connection is opened: vg needs eips.
+ * "Hyper nodes are added in pairs" (003 §1.2 item 2) counts the nodes being *added*, which only
+ * the installer's node list tells (a pool with one deployed hyper and two new ones adds a pair):
+ * planNodePool judges it, on the candidates, after the read-only observation.
  */
-export function staticViolations(spec: NodePoolSpec, mode: ZoneView['mode']): Violation[] {
+export function staticViolations(spec: NodePoolSpec, _mode: ZoneView['mode']): Violation[] {
   const v: Violation[] = [];
-  if (spec.role === 'hyper' && mode === 'standard' && spec.nodes.length % 2 === 1) {
-    v.push({
-      reason: 'HyperNodesNotInPairs',
-      message: `standard-mode zones add Hyper nodes in pairs (R4): spec.nodes has ${spec.nodes.length} node(s); add or remove one`,
-    });
-  }
   if (spec.role === 'vg' && (spec.eips?.length ?? 0) === 0) {
     v.push({
       reason: 'EipsRequired',
@@ -202,15 +198,16 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
     candidates.push(n.address);
   }
 
-  const notInSpec = input.platformNodes
-    .filter(
-      (p) =>
-        p.zoneId === zoneId &&
-        p.roles.includes(spec.role) &&
-        p.status === 'deployed' &&
-        !wanted.has(p.mgmtIp),
-    )
-    .map((p) => p.mgmtIp);
+  // Only this pool's own deployed nodes (what its status reported Deployed): another pool's
+  // hypers in the same zone were never this pool's to lose.
+  const stillDeployed = new Set(
+    input.platformNodes
+      .filter((p) => p.zoneId === zoneId && p.status === 'deployed' && p.roles.includes(spec.role))
+      .map((p) => p.mgmtIp),
+  );
+  const notInSpec = [...new Set(input.previouslyDeployed ?? [])].filter(
+    (a) => !wanted.has(a) && stillDeployed.has(a),
+  );
 
   const blocked = nodes.filter((n) => n.phase === 'Unreachable' || n.phase === 'Rejected');
   if (
@@ -225,8 +222,8 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
         blocked.length > 0
           ? `standard-mode zones add Hyper nodes in pairs (R4): ${candidates.length} node(s) are ready but ` +
             `${blocked.map((b) => `${b.address} is ${b.phase.toLowerCase()}`).join(', ')}; fix or remove it`
-          : `standard-mode zones add Hyper nodes in pairs (R4): spec.nodes has ${candidates.length} new node(s); ` +
-            'add or remove one',
+          : `standard-mode zones add Hyper nodes in pairs (R4): this scale-out would add ${candidates.length} node(s) ` +
+            `(${candidates.join(', ')}); add or remove one`,
     });
   }
 

@@ -116,6 +116,7 @@ describe('planNodePool (R4)', () => {
     expect(r.plan.steps.map((s) => s.id)).toEqual([
       'writeNodeList',
       'addNodes',
+      'listNewNodes',
       'installJobGuard',
       'collectNodes',
       'modifyNodeAttributes-127.77.0.21-sdb',
@@ -123,9 +124,61 @@ describe('planNodePool (R4)', () => {
       'writeScaleSettings',
       'configQingcloud',
       'scaleQingcloud',
-      'checkServices',
+      'checkServices-hyper',
       'dumpVbcRoutes',
     ]);
+  });
+
+  it('checks supervisor on every vg and hyper node of the zone, old ones too, verbatim (R4 §2.3)', () => {
+    const r = planNodePool(
+      input({}, { platformNodes: [...input({}).platformNodes, deployed('127.77.0.31', 'vg1', 'vg')] }),
+    );
+    const vg = r.plan.steps.find((s) => s.id === 'checkServices-vg')!;
+    const hyper = r.plan.steps.find((s) => s.id === 'checkServices-hyper')!;
+    expect(vg.command.script).toBe("/pitrix/upgrade/exec_nodes.sh vg 'supervisorctl status'");
+    expect(hyper.command.script).toBe("/pitrix/upgrade/exec_nodes.sh hyper 'supervisorctl status'");
+    const node = (id: string, ip: string, state = 'RUNNING') =>
+      `==== ${id} (${ip}) ====\ncompute_server                   ${state}   pid 1, uptime 0:01:00`;
+    const all = ['127.77.0.13', '127.77.0.14', '127.77.0.21', '127.77.0.22'];
+    const out = (lines: string[]) => `${lines.join('\n')}\nexec_nodes: ${lines.length} ok, 0 failed\n`;
+    expect(hyper.verify!(out(all.map((ip, i) => node(`hyper${i + 1}`, ip))))).toBeUndefined();
+    // An old node with a stopped program fails the check, as the runbook's check would.
+    expect(
+      hyper.verify!(out(all.map((ip, i) => node(`hyper${i + 1}`, ip, i === 0 ? 'STOPPED' : 'RUNNING')))),
+    ).toMatch(/127\.77\.0\.13: compute_server STOPPED/);
+    // exec_nodes.sh without -f stops at the first failing node: the silent ones are not fine.
+    expect(hyper.verify!(out([node('hyper1', '127.77.0.13', 'FATAL')]))).toMatch(
+      /127\.77\.0\.14, 127\.77\.0\.21, 127\.77\.0\.22: no output from exec_nodes\.sh hyper/,
+    );
+    expect(vg.verify!(out([node('vg1', '127.77.0.31')]))).toBeUndefined();
+    // No vg node in the zone: no vg check (exec_nodes.sh would only say no node matches).
+    expect(planNodePool(input({})).plan.steps.some((s) => s.id === 'checkServices-vg')).toBe(false);
+  });
+
+  it('views the newly added nodes (describe-nodes.py -s new) after add-nodes.py', () => {
+    const r = planNodePool(input({}, { observations: {} }));
+    const ids = r.plan.steps.map((s) => s.id);
+    expect(ids.indexOf('listNewNodes')).toBe(ids.indexOf('addNodes') + 1);
+    const step = r.plan.steps.find((s) => s.id === 'listNewNodes')!;
+    expect(step.command.script).toBe('/pitrix/cli/describe-nodes.py -s new -f json');
+    const answer = (ips: string[]) =>
+      JSON.stringify({
+        action: 'DescribeNodesResponse',
+        ret_code: 0,
+        node_set: ips.map((ip, i) => ({
+          node_id: `hyper${i + 3}`,
+          hostname: `hyper${i + 3}`,
+          mgmt_ip: ip,
+          zone_id: 'pek3a',
+          roles: [],
+          status: 'new',
+          disks: [],
+        })),
+      });
+    expect(step.verify!(answer(['127.77.0.21', '127.77.0.22']))).toBeUndefined();
+    expect(step.verify!(answer(['127.77.0.21']))).toMatch(
+      /not listed as new after add-nodes\.py: 127\.77\.0\.22/,
+    );
   });
 
   it('refuses an odd hyper count in standard mode before anything runs', () => {

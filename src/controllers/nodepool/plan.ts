@@ -261,6 +261,22 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     check: checks.nodesInStatus(ips, ['new', 'collected', 'available', 'deployed'], 'nodes already added?'),
     timeoutMs: 10 * MIN,
   });
+  // 003 §2.1 "View the newly added nodes: describe-nodes.py -s new" (`-f json`: the operator's
+  // reading format, see the table). Nodes the installer had collected before this plan are past new.
+  const pastNew = ips.filter((ip) => {
+    const s = input.platformNodes.find((p) => p.mgmtIp === ip)?.status;
+    return s !== undefined && s !== 'new';
+  });
+  steps.push({
+    id: 'listNewNodes',
+    description: 'R4.1 view the newly added nodes (describe-nodes.py -s new): each is listed as new',
+    host: fb,
+    command: shell(['/pitrix/cli/describe-nodes.py', '-s', 'new', '-f', 'json'], 'describe new nodes'),
+    check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
+    verify: (stdout) => checks.verifyListedNew(stdout, ips, pastNew),
+    timeoutMs: 5 * MIN,
+    readOnly: true,
+  });
   if (spec.nodeCredentialsSecretRef) {
     steps.push({
       id: 'establishSsh',
@@ -398,21 +414,32 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
       ),
     );
   }
-  steps.push({
-    id: 'checkServices',
-    description: `R4.9 every supervisor program RUNNING on the new ${spec.role} nodes`,
-    host: fb,
-    command: shell(
-      ['/pitrix/upgrade/exec_nodes.sh', '-f', spec.role, 'supervisorctl status'],
-      'check services',
-    ),
-    verify: (stdout) => checks.verifyServices(stdout, ips),
-    // exec_nodes.sh exits non-zero when any node of the role has a stopped program; only the new
-    // nodes are judged here (by verify).
-    acceptExitCodes: [0, 1, 3],
-    timeoutMs: 10 * MIN,
-    readOnly: true,
-  });
+  // 003 §2.3 "Check the QingCloud services of the scaled-out nodes": verbatim, both roles, every
+  // node of the role (no -f). A role the zone has no node of is skipped (exec_nodes.sh would only
+  // answer "no node matches"). Nodes of other zones the firstbox serves are not judged.
+  for (const role of ['vg', 'hyper'] as const) {
+    const judged = [
+      ...new Set([
+        ...input.platformNodes
+          .filter((p) => p.zoneId === zoneId && p.status === 'deployed' && p.roles.includes(role))
+          .map((p) => p.mgmtIp),
+        ...(spec.role === role ? ips : []),
+      ]),
+    ];
+    if (judged.length === 0) continue;
+    steps.push({
+      id: `checkServices-${role}`,
+      description: `R4.9 every supervisor program RUNNING on the zone's ${judged.length} ${role} node(s), old and new (exec_nodes.sh ${role} "supervisorctl status")`,
+      host: fb,
+      command: shell(['/pitrix/upgrade/exec_nodes.sh', role, 'supervisorctl status'], 'check services'),
+      verify: (stdout) => checks.verifyServices(stdout, judged, role),
+      // exec_nodes.sh exits non-zero when a node's supervisorctl does (a program not RUNNING):
+      // verify judges every node's own output.
+      acceptExitCodes: [0, 1, 3],
+      timeoutMs: 10 * MIN,
+      readOnly: true,
+    });
+  }
   if (input.bossV2Deployed) {
     steps.push({
       id: 'rebuildBossCache',

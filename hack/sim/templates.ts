@@ -74,7 +74,7 @@ eips: {}
 # vbc:
 #   mgmt_ips: [10.16.1.31, 10.16.1.32]
 #   ipv4_vbc: 10.18.0.0/16
-#   ipv4_vip: 10.16.1.31
+#   ipv4_vip: 10.16.1.100|10.16.1.31   # VIP|MASTER, MASTER one of mgmt_ips
 `;
 
 export const VM_VARIABLES_TEMPLATE = `# Component deployment variables (R3 step 2).

@@ -48,17 +48,46 @@ export const PoolNode = z.object({
 });
 export type PoolNode = z.infer<typeof PoolNode>;
 
+/**
+ * Manual VBC (003 §2.2/§3.2): `ipv4_vip` carries two things, the VBC's external-facing management
+ * address and its Master node, and "the Master node must be any one of those in mgmt_ips". The
+ * address itself need not be a hyper address. Written as `ipv4_vip: 'VIP|MASTER'` (an ASSUMPTION,
+ * see docs/platform-interface.md).
+ */
 export const Vbc = d(
-  z.object({
-    mgmtIps: d(
-      listSet(z.array(pattern('IPV4', 15)).min(1).max(16)),
-      'Management IPs of the VBC nodes; the master of ipv4Vip must be one of them.',
-    ),
-    ipv4Vbc: d(pattern('IPV4_CIDR', 18), 'VBC network (CIDR).'),
-    ipv4Vip: d(pattern('IPV4', 15), 'VBC virtual IP.'),
-  }),
-  'Manual VBC settings (runbook R4 step 5); omit to let the installer allocate.',
+  withRules(
+    z.object({
+      mgmtIps: d(
+        listSet(z.array(pattern('IPV4', 15)).min(1).max(16)),
+        'mgmt_ips: management addresses of the Hyper nodes that carry this VBC; master must be one of them.',
+      ),
+      ipv4Vbc: d(pattern('IPV4_CIDR', 18), 'ipv4_vbc: network segment of the carried IPv4 VBC (CIDR).'),
+      ipv4Vip: d(
+        pattern('IPV4', 15),
+        "ipv4_vip, first part: the VBC's external-facing management address (need not be a hyper address).",
+      ),
+      master: d(
+        pattern('IPV4', 15),
+        'ipv4_vip, second part: the Master node of the VBC, one of mgmtIps (runbook R4).',
+      ),
+    }),
+    [
+      {
+        rule: 'self.master in self.mgmtIps',
+        message:
+          'vbc.master must be one of vbc.mgmtIps: the VBC Master node is one of its hyper nodes (runbook R4)',
+        fieldPath: '.master',
+        reason: 'FieldValueInvalid',
+        check: (v) => v.mgmtIps.includes(v.master),
+      },
+    ],
+  ),
+  'Manual VBC settings (`vbc` in the settings file, runbook R4); omit to let the installer allocate.',
 );
+export type Vbc = z.infer<typeof Vbc>;
+
+/** `ipv4_vip` as the settings file takes it: the address and the Master node, `VIP|MASTER`. */
+export const ipv4VipValue = (v: Vbc) => `${v.ipv4Vip}|${v.master}`;
 
 export const EraseDataDisks = d(
   z.object({

@@ -157,14 +157,6 @@ const NewZoneBase = z.object({
 export const NewZone = d(
   withRules(NewZoneBase, [
     {
-      rule: '!has(self.vbc) || self.vbc.ipv4Vip in self.vbc.mgmtIps',
-      message:
-        'vbc.ipv4Vip must be one of vbc.mgmtIps: the VBC master is one of its hyper nodes (runbook R4)',
-      fieldPath: '.vbc.ipv4Vip',
-      reason: 'FieldValueInvalid',
-      check: (n) => !n.vbc || n.vbc.mgmtIps.includes(n.vbc.ipv4Vip),
-    },
-    {
       rule: "self.nodes.exists(n, 'proxy' in n.roles)",
       message:
         'a new zone needs at least one proxy machine: its haproxy forwards to the global webservices (runbook R4)',

@@ -102,8 +102,11 @@ function validate(
   if (s.vbc) {
     const { mgmt_ips = [], ipv4_vip, ipv4_vbc } = s.vbc;
     if (!ipv4_vbc || !ipv4_vip) throw new CmdError('vbc: ipv4_vbc and ipv4_vip are required', 2);
-    if (!mgmt_ips.includes(ipv4_vip))
-      throw new CmdError(`vbc: ipv4_vip ${ipv4_vip} must be one of mgmt_ips`, 2);
+    // `VIP|MASTER`: the VBC's external management address and its Master node (003 §2.2).
+    const [vip, master, ...more] = String(ipv4_vip).split('|');
+    if (!vip || !master || more.length) throw new CmdError(`vbc: ipv4_vip ${ipv4_vip} must be VIP|MASTER`, 2);
+    if (!mgmt_ips.includes(master))
+      throw new CmdError(`vbc: the Master node ${master} of ipv4_vip must be one of mgmt_ips`, 2);
   }
   return { zone, assign, mode };
 }

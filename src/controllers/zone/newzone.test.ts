@@ -134,11 +134,17 @@ describe('planNewZone (R4 new zone in a region)', () => {
     expect(auto).toMatch(/^cloud_type: private$/m);
     expect(auto).toMatch(/^installer_allocate_vbc: 1$/m);
     expect(auto).toMatch(/^region_id: pek3$/m);
-    const vbc = { mgmtIps: ['10.0.0.84', '10.0.0.85'], ipv4Vbc: '10.18.0.0/16', ipv4Vip: '10.0.0.84' };
+    // The VIP is the VBC's external address (not a hyper's); the Master is one of mgmt_ips.
+    const vbc = {
+      mgmtIps: ['10.0.0.84', '10.0.0.85'],
+      ipv4Vbc: '10.18.0.0/16',
+      ipv4Vip: '10.0.0.100',
+      master: '10.0.0.85',
+    };
     const manual = input({ newZone: newZone({ vbc }) });
     expect(renderVariables(manual)).toMatch(/^installer_allocate_vbc: 0$/m);
     const settings = renderSettings(manual);
-    expect(settings).toContain('ipv4_vip: 10.0.0.84');
+    expect(settings).toContain('ipv4_vip: 10.0.0.100|10.0.0.85');
     expect(settings).toMatch(/nodes:\n {2}webservice:\n {4}- 10\.0\.0\.83\n {2}proxy:/);
     expect(settings).toMatch(/zoocassa:\n {4}- 10\.0\.0\.83/);
     const vg = input({
@@ -215,16 +221,26 @@ describe('planNewZone (R4 new zone in a region)', () => {
       reasons(
         input({
           newZone: newZone({
-            vbc: { mgmtIps: ['10.0.0.84'], ipv4Vbc: '10.18.0.0/16', ipv4Vip: '10.0.0.85' },
+            vbc: {
+              mgmtIps: ['10.0.0.84'],
+              ipv4Vbc: '10.18.0.0/16',
+              ipv4Vip: '10.0.0.100',
+              master: '10.0.0.85',
+            },
           }),
         }),
       ),
-    ).toEqual(['VbcVipNotInMgmtIps']);
+    ).toEqual(['VbcMasterNotInMgmtIps']);
     expect(
       reasons(
         input({
           newZone: newZone({
-            vbc: { mgmtIps: ['10.0.0.81'], ipv4Vbc: '10.18.0.0/16', ipv4Vip: '10.0.0.81' },
+            vbc: {
+              mgmtIps: ['10.0.0.81'],
+              ipv4Vbc: '10.18.0.0/16',
+              ipv4Vip: '10.0.0.100',
+              master: '10.0.0.81',
+            },
           }),
         }),
       ),

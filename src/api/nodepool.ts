@@ -39,8 +39,19 @@ export const DiskOverride = z.object({
 });
 export type DiskOverride = z.infer<typeof DiskOverride>;
 
+/**
+ * `eips` of one VG node (003 §2.2: "with the management address of the VG node as the key; several
+ * EIP network ranges may be specified"): the ranges this VG serves, and only this one.
+ */
+export const NodeEips = listSet(z.array(pattern('IPV4_RANGE', 31)).max(64));
+
 export const PoolNode = z.object({
   address: d(pattern('HOST', 253), 'Management address of the node (IPv4 or DNS name). Unique in the pool.'),
+  eips: d(
+    NodeEips.optional(),
+    'EIP ranges (`a.b.c.d-e.f.g.h` or CIDR) this VG node serves: `eips` keyed by its address in the ' +
+      'scale settings (runbook R4). Required on every node of a vg pool, not allowed otherwise.',
+  ),
   diskOverrides: d(
     listMap(z.array(DiskOverride).max(64), ['device']).optional(),
     'Corrections to collected disk facts, applied before deployment (runbook R4 step 3).',
@@ -116,10 +127,6 @@ const NodePoolSpecBase = z.object({
       '(establish_ssh.sh); omit when nodes use the installer default.',
   ),
   sshPort: d(int().min(1).max(65535).default(22), 'SSH port of the nodes.'),
-  eips: d(
-    listSet(z.array(pattern('IPV4_RANGE', 31)).max(64)).optional(),
-    'EIP ranges (`a.b.c.d-e.f.g.h` or CIDR) for vg pools; required for role vg, not allowed otherwise.',
-  ),
   vbc: Vbc.optional(),
   eraseDataDisks: EraseDataDisks.optional(),
   approval: Approval,
@@ -129,18 +136,19 @@ const NodePoolSpecBase = z.object({
 export const NodePoolSpec = d(
   withRules(NodePoolSpecBase, [
     {
-      rule: "self.role != 'vg' || (has(self.eips) && size(self.eips) > 0)",
-      message: 'eips is required for role vg: VG nodes need EIP ranges prepared (runbook R4)',
-      fieldPath: '.eips',
+      rule: "self.role != 'vg' || self.nodes.all(n, has(n.eips) && size(n.eips) > 0)",
+      message:
+        'eips is required on every node of a vg pool: each VG node serves its own EIP ranges (runbook R4)',
+      fieldPath: '.nodes',
       reason: 'FieldValueRequired',
-      check: (s) => s.role !== 'vg' || (s.eips?.length ?? 0) > 0,
+      check: (s) => s.role !== 'vg' || s.nodes.every((n) => (n.eips?.length ?? 0) > 0),
     },
     {
-      rule: "self.role == 'vg' || !has(self.eips) || size(self.eips) == 0",
-      message: 'eips only applies to role vg',
-      fieldPath: '.eips',
+      rule: "self.role == 'vg' || self.nodes.all(n, !has(n.eips) || size(n.eips) == 0)",
+      message: 'nodes[].eips only applies to role vg',
+      fieldPath: '.nodes',
       reason: 'FieldValueForbidden',
-      check: (s) => s.role === 'vg' || (s.eips?.length ?? 0) === 0,
+      check: (s) => s.role === 'vg' || s.nodes.every((n) => (n.eips?.length ?? 0) === 0),
     },
   ]),
   'Desired nodes of the pool.',

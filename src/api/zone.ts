@@ -22,7 +22,7 @@ import {
   withRules,
   ZoneRef,
 } from './common.js';
-import { Vbc } from './nodepool.js';
+import { NodeEips, Vbc } from './nodepool.js';
 
 export const ZoneMode = z.enum(['standard', 'fusion', 'devops']);
 export type ZoneMode = z.infer<typeof ZoneMode>;
@@ -125,6 +125,11 @@ export const NewZoneNode = z.object({
     listSet(z.array(NewZoneRole).min(1).max(10)),
     'Roles the machine carries in the new zone (settings.ZONE_ID.yaml).',
   ),
+  eips: d(
+    NodeEips.optional(),
+    'EIP ranges this vg machine serves (`eips` keyed by its address in settings.ZONE_ID.yaml, runbook R4); ' +
+      'required when the machine has role vg, not allowed otherwise.',
+  ),
 });
 export type NewZoneNode = z.infer<typeof NewZoneNode>;
 
@@ -143,10 +148,6 @@ const NewZoneBase = z.object({
     '`cloud_type` in variables.ZONE_ID.yaml. Never `public`: that value is reserved for the public cloud (runbook R4).',
   ),
   vbc: Vbc.optional(),
-  eips: d(
-    listSet(z.array(pattern('IPV4_RANGE', 33)).max(32)).optional(),
-    'EIP ranges for the vg machines (settings eips, keyed by each vg management address); required when a machine has role vg.',
-  ),
   globalApiProtocol: d(
     z.enum(['https', 'http']),
     'How the global webservices serve the API: https (api-front forwards to port 443) or http (port 7777).',
@@ -165,11 +166,18 @@ export const NewZone = d(
       check: (n) => n.nodes.some((x) => x.roles.includes('proxy')),
     },
     {
-      rule: "!self.nodes.exists(n, 'vg' in n.roles) || (has(self.eips) && size(self.eips) > 0)",
-      message: 'eips is required when a machine has role vg: VG nodes need EIP ranges prepared (runbook R4)',
-      fieldPath: '.eips',
+      rule: "self.nodes.all(n, !('vg' in n.roles) || (has(n.eips) && size(n.eips) > 0))",
+      message: 'eips is required on every vg machine: each VG node serves its own EIP ranges (runbook R4)',
+      fieldPath: '.nodes',
       reason: 'FieldValueRequired',
-      check: (n) => !n.nodes.some((x) => x.roles.includes('vg')) || (n.eips?.length ?? 0) > 0,
+      check: (n) => n.nodes.every((x) => !x.roles.includes('vg') || (x.eips?.length ?? 0) > 0),
+    },
+    {
+      rule: "self.nodes.all(n, 'vg' in n.roles || !has(n.eips) || size(n.eips) == 0)",
+      message: 'nodes[].eips only applies to a machine with role vg',
+      fieldPath: '.nodes',
+      reason: 'FieldValueForbidden',
+      check: (n) => n.nodes.every((x) => x.roles.includes('vg') || (x.eips?.length ?? 0) === 0),
     },
   ]),
   'Add this zone to its region (runbook R4, new zone in a region) when the installer does not list it yet. ' +

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import type { NodePoolSpec } from '../../api/nodepool.js';
 import type { NodeFacts, PlatformNode } from '../../facts/types.js';
 import { type NodePoolPlanInput, planNodePool } from './plan.js';
@@ -220,16 +221,33 @@ describe('planNodePool (R4)', () => {
     expect(r.plan.steps.map((s) => s.id)).toContain('updateHyperMirror');
   });
 
-  it('requires eips for vg and writes them keyed by the VG management address', () => {
-    expect(
-      planNodePool(input({ role: 'vg', nodes: [{ address: '127.77.0.31' }] })).violations[0]!.reason,
-    ).toBe('EipsRequired');
-    const r = planNodePool(
-      input({ role: 'vg', nodes: [{ address: '127.77.0.31' }], eips: ['10.0.0.10-10.0.0.20'] }),
+  it("requires eips on every VG node and writes each VG's own ranges under its management address", () => {
+    const noEips = planNodePool(
+      input({
+        role: 'vg',
+        nodes: [{ address: '127.77.0.31', eips: ['10.0.0.10-10.0.0.20'] }, { address: '127.77.0.32' }],
+      }),
     );
-    const settings = r.plan.steps.find((s) => s.id === 'writeScaleSettings')!.command.script;
-    expect(settings).toContain('127.77.0.31:');
-    expect(settings).toContain('10.0.0.10-10.0.0.20');
+    expect(noEips.violations.map((v) => v.reason)).toEqual(['EipsRequired']);
+    expect(noEips.violations[0]!.message).toContain('127.77.0.32');
+    const r = planNodePool(
+      input({
+        role: 'vg',
+        nodes: [
+          { address: '127.77.0.31', eips: ['10.0.0.10-10.0.0.20', '10.0.1.0/26'] },
+          { address: '127.77.0.32', eips: ['10.0.2.10-10.0.2.20'] },
+        ],
+      }),
+    );
+    const script = r.plan.steps.find((s) => s.id === 'writeScaleSettings')!.command.script;
+    const doc = parse(script.slice(script.indexOf("'# ") + 1, script.lastIndexOf("'"))) as {
+      eips: Record<string, string[]>;
+    };
+    // Several ranges per node, and never the same ranges copied to every VG.
+    expect(doc.eips).toEqual({
+      '127.77.0.31': ['10.0.0.10-10.0.0.20', '10.0.1.0/26'],
+      '127.77.0.32': ['10.0.2.10-10.0.2.20'],
+    });
   });
 
   it('never re-collects or re-deploys a deployed node, and reports removed ones without scaling in', () => {

@@ -95,13 +95,22 @@ export const scaleSettingsPath = (zoneId: string) => `/pitrix/config/scale_setti
  */
 export function staticViolations(spec: NodePoolSpec, _mode: ZoneView['mode']): Violation[] {
   const v: Violation[] = [];
-  if (spec.role === 'vg' && (spec.eips?.length ?? 0) === 0) {
-    v.push({
-      reason: 'EipsRequired',
-      message: 'spec.eips: VG nodes need EIP ranges prepared (R4); add spec.eips',
-    });
-  }
+  v.push(...eipsViolations(spec));
   return v;
+}
+
+/** Every VG node has its own EIP ranges (003 §1.2 item 3, §2.2); the API refuses this too. */
+function eipsViolations(spec: NodePoolSpec): Violation[] {
+  if (spec.role !== 'vg') return [];
+  const missing = spec.nodes.filter((n) => (n.eips?.length ?? 0) === 0).map((n) => n.address);
+  return missing.length
+    ? [
+        {
+          reason: 'EipsRequired',
+          message: `spec.nodes[].eips: VG nodes need EIP ranges prepared (R4); add the ranges ${missing.join(', ')} serve(s)`,
+        },
+      ]
+    : [];
 }
 
 export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
@@ -115,12 +124,7 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
   spec.nodes.forEach((n, i) => {
     validated('HOST', n.address, `spec.nodes[${i}].address`);
   });
-  if (spec.role === 'vg' && (spec.eips?.length ?? 0) === 0) {
-    violations.push({
-      reason: 'EipsRequired',
-      message: 'spec.eips: VG nodes need EIP ranges prepared (R4); add spec.eips',
-    });
-  }
+  violations.push(...eipsViolations(spec));
 
   const nodes: NodeReport[] = [];
   const candidates: string[] = [];

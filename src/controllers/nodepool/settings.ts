@@ -11,7 +11,12 @@ export function renderScaleSettings(zoneId: string, spec: NodePoolSpec, ips: rea
     zone_id: zoneId,
     nodes: { [spec.role]: [...ips] },
   };
-  if (spec.role === 'vg') doc.eips = Object.fromEntries(ips.map((ip) => [ip, [...(spec.eips ?? [])]]));
+  // Each VG's own ranges, keyed by its management address (never one list copied to every VG).
+  if (spec.role === 'vg') {
+    doc.eips = Object.fromEntries(
+      ips.map((ip) => [ip, [...(spec.nodes.find((n) => n.address === ip)?.eips ?? [])]]),
+    );
+  }
   if (spec.vbc) {
     doc.vbc = { mgmt_ips: spec.vbc.mgmtIps, ipv4_vbc: spec.vbc.ipv4Vbc, ipv4_vip: ipv4VipValue(spec.vbc) };
   }

@@ -149,11 +149,17 @@ describe('planNewZone (R4 new zone in a region)', () => {
     expect(settings).toMatch(/zoocassa:\n {4}- 10\.0\.0\.83/);
     const vg = input({
       newZone: newZone({
-        nodes: [...newZone().nodes, { address: '10.0.0.86', roles: ['vg'] }],
-        eips: ['139.198.10.10-139.198.10.50'],
+        nodes: [
+          ...newZone().nodes,
+          { address: '10.0.0.86', roles: ['vg'], eips: ['139.198.10.10-139.198.10.50'] },
+          { address: '10.0.0.87', roles: ['vg'], eips: ['139.198.20.0/26', '139.198.21.0/26'] },
+        ],
       }),
     });
-    expect(renderSettings(vg)).toContain('eips:\n  10.0.0.86:\n    - 139.198.10.10-139.198.10.50');
+    // Each VG's own ranges under its own address, never one list copied to every VG.
+    expect(renderSettings(vg)).toContain(
+      'eips:\n  10.0.0.86:\n    - 139.198.10.10-139.198.10.50\n  10.0.0.87:\n    - 139.198.20.0/26\n    - 139.198.21.0/26\n',
+    );
   });
 
   it('points api-front at 443 for an https global, 7777 for http', () => {

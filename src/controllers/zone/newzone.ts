@@ -164,10 +164,13 @@ function rules(input: NewZonePlanInput): Violation[] {
         'spec.newZone.nodes has no proxy machine: its haproxy must forward to the global webservices (runbook R4)',
     });
   }
-  if (newZone.nodes.some((n) => n.roles.includes('vg')) && (newZone.eips?.length ?? 0) === 0) {
+  const noEips = newZone.nodes
+    .filter((n) => n.roles.includes('vg') && (n.eips?.length ?? 0) === 0)
+    .map((n) => n.address);
+  if (noEips.length > 0) {
     v.push({
       reason: 'EipsRequired',
-      message: 'spec.newZone.eips: VG nodes need EIP ranges prepared (R4); add them',
+      message: `spec.newZone.nodes[].eips: VG nodes need EIP ranges prepared (R4); add the ranges ${noEips.join(', ')} serve(s)`,
     });
   }
   const unsafe = (what: string, fn: () => void) => {
@@ -279,7 +282,12 @@ export function renderSettings(input: NewZonePlanInput): string {
     if (ips.length > 0) nodes[role] = ips;
   }
   const doc: Record<string, unknown> = { zone_id: input.zoneId, nodes };
-  if (nodes.vg) doc.eips = Object.fromEntries(nodes.vg.map((ip) => [ip, [...(newZone.eips ?? [])]]));
+  // Each VG's own ranges, keyed by its management address (never one list copied to every VG).
+  if (nodes.vg) {
+    doc.eips = Object.fromEntries(
+      nodes.vg.map((ip) => [ip, [...(newZone.nodes.find((n) => n.address === ip)?.eips ?? [])]]),
+    );
+  }
   if (newZone.vbc) {
     doc.vbc = {
       mgmt_ips: [...newZone.vbc.mgmtIps],
@@ -442,7 +450,7 @@ function addZoneSteps(input: NewZonePlanInput, g: { webservices: string[]; memca
   const settingsText = renderSettings({ ...input, zoneId });
   steps.push({
     id: 'writeSettings',
-    description: `${R} write ${settings} (roles${newZone.eips?.length ? ', eips' : ''}${newZone.vbc ? ', vbc' : ''})`,
+    description: `${R} write ${settings} (roles${newZone.nodes.some((n) => n.eips?.length) ? ', eips' : ''}${newZone.vbc ? ', vbc' : ''})`,
     host: fb,
     command: sh('write zone settings')`mkdir -p /pitrix/config && printf '%s' ${settingsText} > ${settings}`,
     check: fileHasContent(settings, settingsText, 'zone settings already written?'),

@@ -100,6 +100,30 @@ export type Vbc = z.infer<typeof Vbc>;
 /** `ipv4_vip` as the settings file takes it: the address and the Master node, `VIP|MASTER`. */
 export const ipv4VipValue = (v: Vbc) => `${v.ipv4Vip}|${v.master}`;
 
+/**
+ * The QEMU section of R4 ("Maintaining the QingCloud platform"): the runbook names neither the
+ * QEMU incremental package nor where it installs, so the operator runs the section only with these.
+ */
+export const QemuIncremental = d(
+  z.object({
+    version: d(
+      pattern('OS_VERSION', 32),
+      'QEMU version of the new nodes (as `kvm --version` prints it): the key added to compute_server.emulator.',
+    ),
+    package: d(
+      pattern('PACKAGE', 100),
+      'The QEMU incremental package of that version, installed on the old hyper nodes with update.sh (an ASSUMPTION: the runbook does not name it).',
+    ),
+    bin: d(
+      pattern('FIRSTBOX_PATH', 253),
+      'compute_server.emulator.VERSION.bin: where that package puts the emulator (the runbook example: `/opt/qemu-2.11.1.1/usr/bin`).',
+    ),
+  }),
+  'When the new hyper nodes run a QEMU version compute_server.emulator does not list: the package and path ' +
+    'the runbook leaves to the operator. Without it the pool stops with QemuIncrementalUnspecified.',
+);
+export type QemuIncremental = z.infer<typeof QemuIncremental>;
+
 export const EraseDataDisks = d(
   z.object({
     devices: d(
@@ -128,6 +152,7 @@ const NodePoolSpecBase = z.object({
   ),
   sshPort: d(int().min(1).max(65535).default(22), 'SSH port of the nodes.'),
   vbc: Vbc.optional(),
+  qemuIncremental: QemuIncremental.optional(),
   eraseDataDisks: EraseDataDisks.optional(),
   approval: Approval,
   paused: Paused,

@@ -87,6 +87,8 @@ export class NodePoolReconciler implements Reconciler {
       bossV2Deployed,
       previouslyDeployed: (previous.nodes ?? []).filter((n) => n.phase === 'Deployed').map((n) => n.address),
       inFlight: inFlight(previous.plan) ? previous.deploying : undefined,
+      serverYaml: observed.serverYaml,
+      journal: previous.plan,
     });
 
     const nodes: NodeStatus[] = result.nodes.map((n) => {

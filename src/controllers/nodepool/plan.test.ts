@@ -182,6 +182,39 @@ describe('planNodePool (R4)', () => {
     );
   });
 
+  it('after the scale, runs the QEMU section when the new nodes run a version server.yaml does not list', async () => {
+    const serverYaml = {
+      text: "compute_server:\n  emulator:\n    '2.4.1.2':\n        bin: '/usr/bin'\n    default: '2.4.1.2'\n",
+    };
+    const deployedPool = {
+      platformNodes: [
+        ...input({}).platformNodes,
+        deployed('127.77.0.21', 'hyper3'),
+        deployed('127.77.0.22', 'hyper4'),
+      ],
+      serverYaml,
+    };
+    const stop = planNodePool(input({}, deployedPool));
+    expect(stop.violations.map((v) => v.reason)).toEqual(['QemuIncrementalUnspecified']);
+    const r = planNodePool(
+      input(
+        {
+          qemuIncremental: {
+            version: '2.5.0',
+            package: 'pitrix-qemu-2.5.0',
+            bin: '/opt/qemu-2.5.0/usr/bin',
+          },
+        },
+        deployedPool,
+      ),
+    );
+    expect(r.violations).toEqual([]);
+    const golden = r.plan.steps.map((s) => `${s.id} @${s.host.kind}\n  ${s.command.script}`).join('\n');
+    await expect(`hash ${r.plan.hash}\n${golden}\n`).toMatchFileSnapshot('__golden__/qemu-section.txt');
+    // Without the server.yaml observation (plan --kubeconfig of another role), no QEMU section.
+    expect(planNodePool(input({}, { platformNodes: deployedPool.platformNodes })).plan.steps).toEqual([]);
+  });
+
   it('refuses an odd hyper count in standard mode before anything runs', () => {
     const r = planNodePool(input({ nodes: [{ address: '127.77.0.21' }] }));
     expect(r.violations.map((v) => v.reason)).toEqual(['HyperNodesNotInPairs']);

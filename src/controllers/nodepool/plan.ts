@@ -4,6 +4,7 @@
  * broken (nothing runs then), what each node's phase is, and the ordered steps to deploy the new
  * nodes. No I/O here: the golden-plan tests run this directly.
  */
+import type { Plan } from '../../api/common.js';
 import type { NodePoolSpec } from '../../api/nodepool.js';
 import type { NodeFacts, PlatformNode } from '../../facts/types.js';
 import { fileHasContent } from '../../runbook/checks.js';
@@ -12,6 +13,7 @@ import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js'
 import { sh, shell, validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
 import { checks } from './checks.js';
+import { qemuSection } from './qemu.js';
 import { nodeProblems } from './requirements.js';
 import { renderScaleSettings } from './settings.js';
 
@@ -46,6 +48,13 @@ export interface NodePoolPlanInput {
    * (services check, mirror refresh, cache rebuild, routes); other new nodes wait for the next plan.
    */
   inFlight?: readonly string[];
+  /**
+   * The zone's server.yaml, read for the QEMU section (hyper pools): `text` when read, neither when
+   * the file is missing, `error` when it could not be read. Absent: not observed, section skipped.
+   */
+  serverYaml?: { text?: string; error?: string };
+  /** status.plan: a QEMU run in flight is planned again with its journaled precondition. */
+  journal?: Plan;
 }
 
 export type NodePhase =
@@ -233,13 +242,26 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
 
   const deploying = violations.length > 0 ? [] : candidates;
   for (const n of nodes) if (deploying.includes(n.address) && n.phase === 'Pending') n.phase = 'Deploying';
-  return {
-    violations,
-    nodes,
-    notInSpec,
-    deploying,
-    plan: makePlan(deploying.length > 0 ? scaleOutSteps(input, zoneId, pool, deploying) : []),
-  };
+  let steps = deploying.length > 0 ? scaleOutSteps(input, zoneId, pool, deploying) : [];
+  // After the scale (its plan done, nothing left to deploy): the QEMU section, from what the
+  // deployed nodes report and what server.yaml lists.
+  if (steps.length === 0 && violations.length === 0 && inFlight.size === 0 && input.serverYaml) {
+    const q = qemuSection({
+      zoneId,
+      spec,
+      newVersions: Object.fromEntries(
+        nodes
+          .filter((n) => n.phase === 'Deployed')
+          .map((n) => [n.address, input.observations[n.address]?.facts?.qemuVersion ?? undefined]),
+      ),
+      platformNodes: input.platformNodes,
+      serverYaml: input.serverYaml.error !== undefined ? null : input.serverYaml.text,
+      journal: input.journal,
+    });
+    if (q.kind === 'stop') violations.push({ reason: q.reason, message: q.message });
+    if (q.kind === 'steps') steps = q.steps;
+  }
+  return { violations, nodes, notInSpec, deploying, plan: makePlan(steps) };
 }
 
 function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, ips: string[]): Step[] {

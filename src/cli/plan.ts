@@ -18,6 +18,8 @@ export interface FactsFile {
   zones?: Record<string, { installerVersion?: string; nodes?: PlatformNode[] }>;
   nodes?: Record<string, NodeFacts>;
   bossV2Deployed?: boolean;
+  /** Firstbox files by path (offline mode), e.g. `/pitrix/config/templates/settings.template.yaml`. */
+  files?: Record<string, string>;
 }
 
 export function renderPlan(title: string, plan: PlannedRunbook): string {
@@ -94,6 +96,9 @@ export async function planCommand(args: string[]): Promise<number> {
           ]),
         ),
       bossV2Deployed: facts.bossV2Deployed ?? false,
+      files:
+        observed?.files ??
+        Object.fromEntries(Object.entries(facts.files ?? {}).map(([p, text]) => [p, { text }])),
     };
     const r = planNodePool(input);
     for (const v of r.violations) {

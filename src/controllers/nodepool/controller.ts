@@ -87,7 +87,7 @@ export class NodePoolReconciler implements Reconciler {
       bossV2Deployed,
       previouslyDeployed: (previous.nodes ?? []).filter((n) => n.phase === 'Deployed').map((n) => n.address),
       inFlight: inFlight(previous.plan) ? previous.deploying : undefined,
-      serverYaml: observed.serverYaml,
+      files: observed.files,
       journal: previous.plan,
     });
 

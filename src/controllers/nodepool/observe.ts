@@ -12,12 +12,12 @@ import type { NodePool } from '../../api/nodepool.js';
 import type { Zone } from '../../api/zone.js';
 import { collectFirstboxFacts, collectMany } from '../../facts/collector.js';
 import type { PlatformNode } from '../../facts/types.js';
-import { sh, validated } from '../../ssh/command.js';
 import { knownHostsName } from '../../ssh/hostkeys.js';
-import type { HostTarget, ShellCommand } from '../../ssh/types.js';
+import type { HostTarget } from '../../ssh/types.js';
 import { classifyAccessError } from '../errors.js';
 import type { Platform, ZoneAccess } from '../platform.js';
 import { serverYamlPath } from '../tagserver/observe.js';
+import { type FirstboxFiles, readFirstboxFiles, SETTINGS_TEMPLATE } from '../templatefill.js';
 import type { NodeObservation } from './plan.js';
 
 export interface PoolObservation {
@@ -26,35 +26,8 @@ export interface PoolObservation {
   observations: Record<string, NodeObservation>;
   /** Host key fingerprint per node address, as the firstbox's known_hosts holds it. */
   hostKeys: Record<string, string>;
-  /** Hyper pools: the zone's server.yaml, for the QEMU section (plan.ts `serverYaml`). */
-  serverYaml?: { text?: string; error?: string };
-}
-
-/**
- * The zone's server.yaml in base64 (the bytes exact), exit 3 when it does not exist. Read-only.
- * ASSUMPTION: the runbook's `server.yaml` is this file (as in R1 and R3).
- */
-export function readServerYamlCommand(zoneId: string): ShellCommand {
-  const path = serverYamlPath(validated('ZONE_ID', zoneId, 'zone.spec.zoneId'));
-  return sh('read server.yaml')`if [ -e ${path} ]; then base64 -w0 < ${path}; else exit 3; fi`;
-}
-
-async function readServerYaml(
-  access: ZoneAccess,
-  zoneId: string,
-  signal?: AbortSignal,
-): Promise<{ text?: string; error?: string }> {
-  try {
-    const r = await access.pool.exec(access.firstbox, readServerYamlCommand(zoneId), {
-      timeoutMs: 30_000,
-      signal,
-    });
-    if (r.exitCode === 3) return {};
-    if (r.exitCode !== 0) return { error: `exit ${r.exitCode}: ${r.stderr.trim().slice(0, 200)}` };
-    return { text: Buffer.from(r.stdout.trim(), 'base64').toString('utf8') };
-  } catch (err) {
-    return { error: (err as Error).message };
-  }
+  /** Files the plan reads (plan.ts `files`). */
+  files: FirstboxFiles;
 }
 
 export const NOT_LISTED = 'not listed by the installer yet: facts come from collect-nodes.py';
@@ -108,7 +81,14 @@ export async function observePool(
       ? { facts: r.value }
       : { error: classifyAccessError(r.error, r.target.address).message };
   }
-  const serverYaml =
-    pool.spec.role === 'hyper' ? await readServerYaml(access, zone.spec.zoneId, signal) : undefined;
-  return { access, platformNodes, observations, hostKeys, ...(serverYaml ? { serverYaml } : {}) };
+  const files = await readFirstboxFiles(access, poolFiles(pool.spec.role, zone.spec.zoneId), signal);
+  return { access, platformNodes, observations, hostKeys, files };
+}
+
+/**
+ * The template the scale settings are copied from and, for hyper pools, the zone's server.yaml
+ * (the QEMU section; ASSUMPTION: the runbook's `server.yaml` is this file, as in R1 and R3).
+ */
+export function poolFiles(role: string, zoneId: string): string[] {
+  return [SETTINGS_TEMPLATE, ...(role === 'hyper' ? [serverYamlPath(zoneId)] : [])];
 }

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { SETTINGS_TEMPLATE as SIM_SETTINGS_TEMPLATE } from '../../../hack/sim/templates.js';
 import type { NodePoolSpec } from '../../api/nodepool.js';
 import type { NodeFacts, PlatformNode } from '../../facts/types.js';
+import { SETTINGS_TEMPLATE } from '../templatefill.js';
 import { type NodePoolPlanInput, planNodePool } from './plan.js';
 
 function facts(overrides: Partial<NodeFacts> = {}): NodeFacts {
@@ -94,6 +96,7 @@ function input(spec: Partial<NodePoolSpec>, more: Partial<NodePoolPlanInput> = {
     platformNodes: [deployed('127.77.0.13', 'hyper1'), deployed('127.77.0.14', 'hyper2')],
     observations: Object.fromEntries(full.nodes.map((n) => [n.address, { facts: facts() }])),
     bossV2Deployed: false,
+    files: { [SETTINGS_TEMPLATE]: { text: SIM_SETTINGS_TEMPLATE } },
     ...more,
   };
 }
@@ -122,7 +125,8 @@ describe('planNodePool (R4)', () => {
       'collectNodes',
       'modifyNodeAttributes-127.77.0.21-sdb',
       'verifyNodes',
-      'writeScaleSettings',
+      'copyScaleSettings',
+      'fillScaleSettings',
       'configQingcloud',
       'scaleQingcloud',
       'checkServices-hyper',
@@ -192,7 +196,7 @@ describe('planNodePool (R4)', () => {
         deployed('127.77.0.21', 'hyper3'),
         deployed('127.77.0.22', 'hyper4'),
       ],
-      serverYaml,
+      files: { ...input({}).files, '/pitrix/conf/variables/global/server.yaml.pek3a': serverYaml },
     };
     const stop = planNodePool(input({}, deployedPool));
     expect(stop.violations.map((v) => v.reason)).toEqual(['QemuIncrementalUnspecified']);
@@ -213,6 +217,28 @@ describe('planNodePool (R4)', () => {
     await expect(`hash ${r.plan.hash}\n${golden}\n`).toMatchFileSnapshot('__golden__/qemu-section.txt');
     // Without the server.yaml observation (plan --kubeconfig of another role), no QEMU section.
     expect(planNodePool(input({}, { platformNodes: deployedPool.platformNodes })).plan.steps).toEqual([]);
+  });
+
+  it('copies settings.template.yaml to scale_settings.ZONE_ID.yaml, backs up anything else, fills it in', () => {
+    const r = planNodePool(input({}));
+    const ids = r.plan.steps.map((s) => s.id);
+    expect(ids.indexOf('copyScaleSettings') + 1).toBe(ids.indexOf('fillScaleSettings'));
+    const copy = r.plan.steps.find((s) => s.id === 'copyScaleSettings')!;
+    expect(copy.command.script).toContain(
+      'cp -f /pitrix/config/templates/settings.template.yaml /pitrix/config/scale_settings.pek3a.yaml',
+    );
+    // A dated backup with a unique name (mktemp), never a name a second backup could reuse.
+    expect(copy.command.script).toContain('mktemp "$f.bak-$(date -u +%Y%m%d)-XXXXXX"');
+    const filled = r.plan.steps.find((s) => s.id === 'fillScaleSettings')!.stdinContent!;
+    // The template's text and comments stay; only the named keys change.
+    expect(filled).toContain('# VG nodes need EIP ranges, keyed by the VG');
+    expect(filled).toMatch(/^# Filled in by pitrix-operator from a copy of/);
+    expect(filled).toContain('zone_id: pek3a\n');
+    expect(filled).toContain('  hyper: [127.77.0.21, 127.77.0.22]\n  vg: []\n');
+    // No template on the firstbox: nothing deploys, and the condition says which file.
+    const missing = planNodePool(input({}, { files: { [SETTINGS_TEMPLATE]: {} } }));
+    expect(missing.violations.map((v) => v.reason)).toEqual(['SettingsTemplateMissing']);
+    expect(missing.plan.steps).toEqual([]);
   });
 
   it('refuses an odd hyper count in standard mode before anything runs', () => {
@@ -272,8 +298,7 @@ describe('planNodePool (R4)', () => {
         ],
       }),
     );
-    const script = r.plan.steps.find((s) => s.id === 'writeScaleSettings')!.command.script;
-    const doc = parse(script.slice(script.indexOf("'# ") + 1, script.lastIndexOf("'"))) as {
+    const doc = parse(r.plan.steps.find((s) => s.id === 'fillScaleSettings')!.stdinContent!) as {
       eips: Record<string, string[]>;
     };
     // Several ranges per node, and never the same ranges copied to every VG.

@@ -12,10 +12,13 @@ import { guardedStep } from '../../runbook/jobguard.js';
 import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { sh, shell, validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
+import { serverYamlPath } from '../tagserver/observe.js';
+import { copyAndFillSteps, type FirstboxFiles, fillTemplate, SETTINGS_TEMPLATE } from '../templatefill.js';
+import { YamlEditError } from '../yamledit.js';
 import { checks } from './checks.js';
 import { qemuSection } from './qemu.js';
 import { nodeProblems } from './requirements.js';
-import { renderScaleSettings } from './settings.js';
+import { scaleSettingsFills } from './settings.js';
 
 export interface ZoneView {
   zoneId: string;
@@ -49,10 +52,11 @@ export interface NodePoolPlanInput {
    */
   inFlight?: readonly string[];
   /**
-   * The zone's server.yaml, read for the QEMU section (hyper pools): `text` when read, neither when
-   * the file is missing, `error` when it could not be read. Absent: not observed, section skipped.
+   * Firstbox files the plan reads (observe.ts `poolFiles`): `settings.template.yaml` (the scale
+   * settings are its copy filled in) and, for hyper pools, the zone's server.yaml (the QEMU
+   * section). Absent: not observed; then nothing is deployed and the QEMU section is skipped.
    */
-  serverYaml?: { text?: string; error?: string };
+  files?: FirstboxFiles;
   /** status.plan: a QEMU run in flight is planned again with its journaled precondition. */
   journal?: Plan;
 }
@@ -240,12 +244,23 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
     });
   }
 
+  // R4.5: the scale settings are the template's copy filled in; no template, no scale-out.
+  let settingsText: string | undefined;
+  if (violations.length === 0 && candidates.length > 0) {
+    const r = filledSettings(input, zoneId, candidates);
+    if ('violation' in r) violations.push(r.violation);
+    else settingsText = r.text;
+  }
   const deploying = violations.length > 0 ? [] : candidates;
   for (const n of nodes) if (deploying.includes(n.address) && n.phase === 'Pending') n.phase = 'Deploying';
-  let steps = deploying.length > 0 ? scaleOutSteps(input, zoneId, pool, deploying) : [];
+  let steps =
+    deploying.length > 0 && settingsText !== undefined
+      ? scaleOutSteps(input, zoneId, pool, deploying, settingsText)
+      : [];
   // After the scale (its plan done, nothing left to deploy): the QEMU section, from what the
   // deployed nodes report and what server.yaml lists.
-  if (steps.length === 0 && violations.length === 0 && inFlight.size === 0 && input.serverYaml) {
+  const serverYaml = input.files?.[serverYamlPath(zoneId)];
+  if (steps.length === 0 && violations.length === 0 && inFlight.size === 0 && serverYaml) {
     const q = qemuSection({
       zoneId,
       spec,
@@ -255,7 +270,7 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
           .map((n) => [n.address, input.observations[n.address]?.facts?.qemuVersion ?? undefined]),
       ),
       platformNodes: input.platformNodes,
-      serverYaml: input.serverYaml.error !== undefined ? null : input.serverYaml.text,
+      serverYaml: serverYaml.error !== undefined ? null : serverYaml.text,
       journal: input.journal,
     });
     if (q.kind === 'stop') violations.push({ reason: q.reason, message: q.message });
@@ -264,7 +279,43 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
   return { violations, nodes, notInSpec, deploying, plan: makePlan(steps) };
 }
 
-function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, ips: string[]): Step[] {
+function filledSettings(
+  input: NodePoolPlanInput,
+  zoneId: string,
+  ips: string[],
+): { text: string } | { violation: Violation } {
+  const file = input.files?.[SETTINGS_TEMPLATE];
+  if (file?.text === undefined) {
+    return {
+      violation: {
+        reason: 'SettingsTemplateMissing',
+        message: `${SETTINGS_TEMPLATE} ${file ? (file.error ?? 'does not exist') : 'was not read'} on the firstbox: runbook R4 copies it to ${scaleSettingsPath(zoneId)} and fills it in`,
+      },
+    };
+  }
+  try {
+    const origin = `${SETTINGS_TEMPLATE} for NodePool ${input.poolName} (runbook R4)`;
+    return {
+      text: fillTemplate(file.text, scaleSettingsFills(zoneId, input.spec, ips), SETTINGS_TEMPLATE, origin),
+    };
+  } catch (err) {
+    if (!(err instanceof YamlEditError)) throw err;
+    return {
+      violation: {
+        reason: 'SettingsTemplateUnfillable',
+        message: `${err.message}; fill in ${scaleSettingsPath(zoneId)} by hand (runbook R4) or fix the template`,
+      },
+    };
+  }
+}
+
+function scaleOutSteps(
+  input: NodePoolPlanInput,
+  zoneId: string,
+  pool: string,
+  ips: string[],
+  settingsText: string,
+): Step[] {
   const { spec, zone } = input;
   const list = listFilePath(zoneId, pool);
   const settings = scaleSettingsPath(zoneId);
@@ -388,15 +439,23 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     timeoutMs: 5 * MIN,
     readOnly: true,
   });
-  const settingsText = renderScaleSettings(zoneId, spec, ips);
-  steps.push({
-    id: 'writeScaleSettings',
-    description: `R4.5 write ${settings} (roles${spec.role === 'vg' ? ', eips' : ''}${spec.vbc ? ', vbc' : ''})`,
-    host: fb,
-    command: sh('write scale settings')`mkdir -p /pitrix/config && printf '%s' ${settingsText} > ${settings}`,
-    check: fileHasContent(settings, settingsText, 'scale settings already written?'),
-    timeoutMs: MIN,
-  });
+  steps.push(
+    ...copyAndFillSteps({
+      name: 'ScaleSettings',
+      R: 'R4.5',
+      template: SETTINGS_TEMPLATE,
+      templateText: input.files![SETTINGS_TEMPLATE]!.text!,
+      target: settings,
+      filled: settingsText,
+      journal: input.journal,
+      keys: [
+        'zone_id',
+        `nodes.${spec.role}`,
+        ...(spec.role === 'vg' ? ['eips'] : []),
+        ...(spec.vbc ? ['vbc'] : []),
+      ],
+    }),
+  );
   // The job ids carry the files these jobs read: a later scale-out with other nodes or settings
   // is other work, never "already done".
   steps.push(

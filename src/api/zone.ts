@@ -148,6 +148,11 @@ const NewZoneBase = z.object({
     '`cloud_type` in variables.ZONE_ID.yaml. Never `public`: that value is reserved for the public cloud (runbook R4).',
   ),
   vbc: Vbc.optional(),
+  vlan: d(
+    z.boolean().default(false),
+    'VLAN mode: "VLAN mode does not need VBC specified; please set installer_allocate_vbc to 0" (runbook R4). ' +
+      'installer_allocate_vbc is 0 with vlan or vbc, 1 (the installer allocates VBC) otherwise.',
+  ),
   globalApiProtocol: d(
     z.enum(['https', 'http']),
     'How the global webservices serve the API: https (api-front forwards to port 443) or http (port 7777).',
@@ -157,6 +162,13 @@ const NewZoneBase = z.object({
 
 export const NewZone = d(
   withRules(NewZoneBase, [
+    {
+      rule: '!has(self.vlan) || !self.vlan || !has(self.vbc)',
+      message: 'vlan and vbc exclude each other: VLAN mode does not need VBC specified (runbook R4)',
+      fieldPath: '.vbc',
+      reason: 'FieldValueForbidden',
+      check: (n) => !n.vlan || !n.vbc,
+    },
     {
       rule: "self.nodes.exists(n, 'proxy' in n.roles)",
       message:

@@ -117,7 +117,12 @@ const configQingcloud: Cmd = async (args) => {
   if (!sFile) throw new CmdError('usage: config-qingcloud.py [-v VARIABLES] -s SETTINGS [-f]', 2);
   const settings = readYaml<ScaleSettings>(sFile);
   const vFile = str(opts['-v']);
-  const vars = vFile ? readYaml<Variables>(vFile) : undefined;
+  // The template's sections (common, base, advance) hold the keys; flat files are read as well.
+  const raw = vFile ? readYaml<Record<string, unknown>>(vFile) : undefined;
+  const section = (k: string) => (raw?.[k] && typeof raw[k] === 'object' ? (raw[k] as object) : {});
+  const vars = raw
+    ? ({ ...raw, ...section('common'), ...section('base'), ...section('advance') } as Variables)
+    : undefined;
   let plan: ReturnType<typeof validate> | undefined;
   return runJob('config-qingcloud', settings.zone_id, [
     {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import {
+  SETTINGS_TEMPLATE as SIM_SETTINGS,
+  VARIABLES_TEMPLATE as SIM_VARIABLES,
+} from '../../../hack/sim/templates.js';
 import type { Plan } from '../../api/common.js';
 import type { NewZone } from '../../api/zone.js';
 import type { PlatformNode, PlatformZone } from '../../facts/types.js';
-import {
-  type NewZonePlanInput,
-  planNewZone,
-  renderListeners,
-  renderSettings,
-  renderVariables,
-} from './newzone.js';
+import { SETTINGS_TEMPLATE, VARIABLES_TEMPLATE } from '../templatefill.js';
+import { type NewZonePlanInput, planNewZone, renderListeners } from './newzone.js';
 
 const node = (
   ip: string,
@@ -57,6 +57,7 @@ const newZone = (more: Partial<NewZone> = {}): NewZone => ({
     { address: '10.0.0.85', roles: ['hyper'] },
   ],
   cloudType: 'private',
+  vlan: false,
   globalApiProtocol: 'https',
   approval: 'Automatic',
   ...more,
@@ -72,8 +73,23 @@ function input(more: Partial<NewZonePlanInput> = {}): NewZonePlanInput {
     globalZone: { name: 'pek3a', zoneId: 'pek3a', global: true, regionId: 'pek3' },
     platformNodes,
     platformZones: zones,
+    files: {
+      [VARIABLES_TEMPLATE]: { text: SIM_VARIABLES },
+      [SETTINGS_TEMPLATE]: { text: SIM_SETTINGS },
+    },
     ...more,
   };
+}
+
+/** Parsed YAML, walked by key in the assertions. */
+type Yaml = { [key: string]: Yaml } & Record<string, unknown>;
+
+/** The filled-in variables and settings the plan writes (the fill steps' stdin). */
+function filled(i: NewZonePlanInput): { variables: Yaml; settings: Yaml } {
+  const r = planNewZone(i);
+  if (r.kind !== 'add') throw new Error(`expected a plan, got ${r.kind}`);
+  const content = (id: string) => r.plan.steps.find((s) => s.id === id)!.stdinContent!;
+  return { variables: parse(content('fillVariables')), settings: parse(content('fillSettings')) };
 }
 
 function render(plan: {
@@ -105,8 +121,10 @@ describe('planNewZone (R4 new zone in a region)', () => {
       'installJobGuard',
       'collectNodes',
       'verifyNodes',
-      'writeVariables',
-      'writeSettings',
+      'copyVariables',
+      'fillVariables',
+      'copySettings',
+      'fillSettings',
       'configQingcloud',
       'scaleQingcloudZone',
       'clearZoneCache',
@@ -128,12 +146,21 @@ describe('planNewZone (R4 new zone in a region)', () => {
     for (const s of r.plan.steps) expect(!!s.check || !!s.idempotent, s.id).toBe(true);
   });
 
-  it('renders variables with is_global_zone 0 and the VBC mode, settings by role', () => {
-    const auto = renderVariables(input());
-    expect(auto).toMatch(/^is_global_zone: 0$/m);
-    expect(auto).toMatch(/^cloud_type: private$/m);
-    expect(auto).toMatch(/^installer_allocate_vbc: 1$/m);
-    expect(auto).toMatch(/^region_id: pek3$/m);
+  it('fills in copies of the templates: is_global_zone 0, the VBC mode, machines by role', () => {
+    const auto = filled(input());
+    // The keys are filled where the template has them (its sections), nothing else changes.
+    expect(auto.variables.common).toEqual({
+      zone_id: 'pek3d',
+      region_id: 'pek3',
+      cloud_type: 'private',
+      mode: 'standard',
+    });
+    expect(auto.variables.base).toMatchObject({ is_global_zone: 0, installer_allocate_vbc: 1 });
+    expect(auto.variables.advance).toEqual({ mgmt_network_address: '' });
+    // VLAN mode: installer_allocate_vbc 0 without vbc.
+    const vlan = filled(input({ newZone: newZone({ vlan: true }) }));
+    expect(vlan.variables.base!.installer_allocate_vbc).toBe(0);
+    expect(vlan.settings.vbc).toBeUndefined();
     // The VIP is the VBC's external address (not a hyper's); the Master is one of mgmt_ips.
     const vbc = {
       mgmtIps: ['10.0.0.84', '10.0.0.85'],
@@ -141,25 +168,37 @@ describe('planNewZone (R4 new zone in a region)', () => {
       ipv4Vip: '10.0.0.100',
       master: '10.0.0.85',
     };
-    const manual = input({ newZone: newZone({ vbc }) });
-    expect(renderVariables(manual)).toMatch(/^installer_allocate_vbc: 0$/m);
-    const settings = renderSettings(manual);
-    expect(settings).toContain('ipv4_vip: 10.0.0.100|10.0.0.85');
-    expect(settings).toMatch(/nodes:\n {2}webservice:\n {4}- 10\.0\.0\.83\n {2}proxy:/);
-    expect(settings).toMatch(/zoocassa:\n {4}- 10\.0\.0\.83/);
-    const vg = input({
-      newZone: newZone({
-        nodes: [
-          ...newZone().nodes,
-          { address: '10.0.0.86', roles: ['vg'], eips: ['139.198.10.10-139.198.10.50'] },
-          { address: '10.0.0.87', roles: ['vg'], eips: ['139.198.20.0/26', '139.198.21.0/26'] },
-        ],
-      }),
+    const manual = filled(input({ newZone: newZone({ vbc }) }));
+    expect(manual.variables.base!.installer_allocate_vbc).toBe(0);
+    expect(manual.settings.vbc!.ipv4_vip).toBe('10.0.0.100|10.0.0.85');
+    expect(manual.settings.nodes).toMatchObject({
+      webservice: ['10.0.0.83'],
+      zoocassa: ['10.0.0.83'],
+      proxy: ['10.0.0.81', '10.0.0.82'],
+      hyper: ['10.0.0.84', '10.0.0.85'],
+      vg: [],
     });
-    // Each VG's own ranges under its own address, never one list copied to every VG.
-    expect(renderSettings(vg)).toContain(
-      'eips:\n  10.0.0.86:\n    - 139.198.10.10-139.198.10.50\n  10.0.0.87:\n    - 139.198.20.0/26\n    - 139.198.21.0/26\n',
+    const vg = filled(
+      input({
+        newZone: newZone({
+          nodes: [
+            ...newZone().nodes,
+            { address: '10.0.0.86', roles: ['vg'], eips: ['139.198.10.10-139.198.10.50'] },
+            { address: '10.0.0.87', roles: ['vg'], eips: ['139.198.20.0/26', '139.198.21.0/26'] },
+          ],
+        }),
+      }),
     );
+    // Each VG's own ranges under its own address, never one list copied to every VG.
+    expect(vg.settings.eips).toEqual({
+      '10.0.0.86': ['139.198.10.10-139.198.10.50'],
+      '10.0.0.87': ['139.198.20.0/26', '139.198.21.0/26'],
+    });
+    // No template: nothing runs, and the reason names the file.
+    const none = planNewZone(input({ files: { [SETTINGS_TEMPLATE]: { text: SIM_SETTINGS } } }));
+    expect(none.kind === 'refuse' && none.violations.map((v) => v.reason)).toEqual([
+      'SettingsTemplateMissing',
+    ]);
   });
 
   it('points api-front at 443 for an https global, 7777 for http', () => {

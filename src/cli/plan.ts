@@ -17,7 +17,6 @@ import { hostLabel, type PlannedRunbook } from '../runbook/step.js';
 export interface FactsFile {
   zones?: Record<string, { installerVersion?: string; nodes?: PlatformNode[] }>;
   nodes?: Record<string, NodeFacts>;
-  bossV2Deployed?: boolean;
   /** Firstbox files by path (offline mode), e.g. `/pitrix/config/templates/settings.template.yaml`. */
   files?: Record<string, string>;
 }
@@ -95,7 +94,6 @@ export async function planCommand(args: string[]): Promise<number> {
               : { error: 'no facts for this node in --facts' },
           ]),
         ),
-      bossV2Deployed: facts.bossV2Deployed ?? false,
       files:
         observed?.files ??
         Object.fromEntries(Object.entries(facts.files ?? {}).map(([p, text]) => [p, { text }])),

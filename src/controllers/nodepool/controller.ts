@@ -9,7 +9,7 @@ import { nodePoolKind } from '../../api/kinds.js';
 import { type NodePool, type NodePoolStatus, type NodeStatus, parseNodePool } from '../../api/nodepool.js';
 import type { NodeFacts } from '../../facts/types.js';
 import { inFlight } from '../../runbook/journal.js';
-import { type Condition, findCondition, isTrue } from '../../runtime/conditions.js';
+import { type Condition, findCondition } from '../../runtime/conditions.js';
 import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/controller.js';
 import { type ActingKind, openActing, readyZone } from '../acting.js';
 import { type ControllerDeps, resourceType } from '../deps.js';
@@ -66,14 +66,6 @@ export class NodePoolReconciler implements Reconciler {
     }
 
     const { access, platformNodes, observations, hostKeys } = observed;
-    const bossV2Deployed = deps.informers.component.list(req.namespace).some((c) => {
-      const spec = c.spec as { name?: string; zoneRef?: { name?: string } } | undefined;
-      return (
-        spec?.name === 'boss' &&
-        spec.zoneRef?.name === zone.metadata.name &&
-        isTrue((c.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready')
-      );
-    });
     const result = planNodePool({
       poolName: pool.metadata.name,
       spec: pool.spec,
@@ -84,7 +76,6 @@ export class NodePoolReconciler implements Reconciler {
       },
       platformNodes,
       observations,
-      bossV2Deployed,
       previouslyDeployed: (previous.nodes ?? []).filter((n) => n.phase === 'Deployed').map((n) => n.address),
       inFlight: inFlight(previous.plan) ? previous.deploying : undefined,
       files: observed.files,

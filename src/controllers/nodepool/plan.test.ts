@@ -95,7 +95,6 @@ function input(spec: Partial<NodePoolSpec>, more: Partial<NodePoolPlanInput> = {
     zone: { zoneId: 'pek3a', mode: 'standard', installerVersion: '4.6.2' },
     platformNodes: [deployed('127.77.0.13', 'hyper1'), deployed('127.77.0.14', 'hyper2')],
     observations: Object.fromEntries(full.nodes.map((n) => [n.address, { facts: facts() }])),
-    bossV2Deployed: false,
     files: { [SETTINGS_TEMPLATE]: { text: SIM_SETTINGS_TEMPLATE } },
     ...more,
   };
@@ -239,6 +238,18 @@ describe('planNodePool (R4)', () => {
     const missing = planNodePool(input({}, { files: { [SETTINGS_TEMPLATE]: {} } }));
     expect(missing.violations.map((v) => v.reason)).toEqual(['SettingsTemplateMissing']);
     expect(missing.plan.steps).toEqual([]);
+  });
+
+  it('rebuilds the BOSS V2 cache when the firstbox lists a deployed boss node, on the first boss node', () => {
+    expect(planNodePool(input({})).plan.steps.some((s) => s.id === 'rebuildBossCache')).toBe(false);
+    const r = planNodePool(
+      input({}, { platformNodes: [...input({}).platformNodes, deployed('127.77.0.51', 'boss0', 'boss')] }),
+    );
+    const ids = r.plan.steps.map((s) => s.id);
+    expect(ids.indexOf('rebuildBossCache')).toBe(ids.indexOf('checkServices-hyper') + 1);
+    expect(r.plan.steps.find((s) => s.id === 'rebuildBossCache')!.command.script).toBe(
+      '. /pitrix/conf/nodes/boss && test -n "${nodes[0]}" && /pitrix/upgrade/exec_nodes.sh "${nodes[0]}" \'/pitrix/bin/boss2-manager/django_manage.sh rebuild_cache\'',
+    );
   });
 
   it('refuses an odd hyper count in standard mode before anything runs', () => {

@@ -12,6 +12,7 @@ import { guardedStep } from '../../runbook/jobguard.js';
 import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { sh, shell, validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
+import { onFirstBoss } from '../component/observe.js';
 import { serverYamlPath } from '../tagserver/observe.js';
 import { copyAndFillSteps, type FirstboxFiles, fillTemplate, SETTINGS_TEMPLATE } from '../templatefill.js';
 import { YamlEditError } from '../yamledit.js';
@@ -41,8 +42,6 @@ export interface NodePoolPlanInput {
   /** The installer's node list (describe-nodes.py -s all). */
   platformNodes: PlatformNode[];
   observations: Record<string, NodeObservation>;
-  /** A BOSS V2 Component is Ready in the zone: R4 step 10 rebuilds its cache. */
-  bossV2Deployed: boolean;
   /** Addresses this pool reported as Deployed before (status.nodes): removing one is not a scale-in. */
   previouslyDeployed?: readonly string[];
   /**
@@ -525,12 +524,15 @@ function scaleOutSteps(
       readOnly: true,
     });
   }
-  if (input.bossV2Deployed) {
+  // "If BOSS V2 is deployed" (003 §2.3, 002 "Scaling out the environment"): from what the firstbox
+  // lists (a deployed boss node, in this zone or another of the region), not from a resource here.
+  if (input.platformNodes.some((n) => n.status === 'deployed' && n.roles.includes('boss'))) {
     steps.push({
       id: 'rebuildBossCache',
-      description: 'R4.10 rebuild the BOSS V2 cache after the scale-out',
+      description:
+        'R4.10 rebuild the BOSS V2 cache after the scale-out (django_manage.sh rebuild_cache on the first boss node of /pitrix/conf/nodes/boss)',
       host: fb,
-      command: shell(['/pitrix/bin/boss2-manager/django_manage.sh', 'rebuild_cache'], 'rebuild boss cache'),
+      command: onFirstBoss('rebuild_cache'),
       timeoutMs: 30 * MIN,
       idempotent: true,
     });

@@ -125,6 +125,10 @@ export const NewZoneNode = z.object({
     listSet(z.array(NewZoneRole).min(1).max(10)),
     'Roles the machine carries in the new zone (settings.ZONE_ID.yaml).',
   ),
+  virtual: d(
+    z.boolean().optional(),
+    'true: the machine is a management VM (absent or false: a physical machine): pgpool, pgserver and zoocassa are all on one kind, never mixed (runbook R4).',
+  ),
   eips: d(
     NodeEips.optional(),
     'EIP ranges this vg machine serves (`eips` keyed by its address in settings.ZONE_ID.yaml, runbook R4); ' +
@@ -168,6 +172,39 @@ export const NewZone = d(
       fieldPath: '.vbc',
       reason: 'FieldValueForbidden',
       check: (n) => !n.vlan || !n.vbc,
+    },
+    {
+      rule:
+        "self.nodes.filter(n, 'pgpool' in n.roles).all(n, has(n.virtual) && n.virtual) || " +
+        "self.nodes.filter(n, 'pgpool' in n.roles).all(n, !has(n.virtual) || !n.virtual)",
+      message:
+        'pgpool machines must all be physical or all virtual, never mixed: their OS versions differ (runbook R4)',
+      fieldPath: '.nodes',
+      reason: 'FieldValueInvalid',
+      check: (n) =>
+        new Set(n.nodes.filter((x) => x.roles.includes('pgpool')).map((x) => !!x.virtual)).size <= 1,
+    },
+    {
+      rule:
+        "self.nodes.filter(n, 'pgserver' in n.roles).all(n, has(n.virtual) && n.virtual) || " +
+        "self.nodes.filter(n, 'pgserver' in n.roles).all(n, !has(n.virtual) || !n.virtual)",
+      message:
+        'pgserver machines must all be physical or all virtual, never mixed: their OS versions differ (runbook R4)',
+      fieldPath: '.nodes',
+      reason: 'FieldValueInvalid',
+      check: (n) =>
+        new Set(n.nodes.filter((x) => x.roles.includes('pgserver')).map((x) => !!x.virtual)).size <= 1,
+    },
+    {
+      rule:
+        "self.nodes.filter(n, 'zoocassa' in n.roles).all(n, has(n.virtual) && n.virtual) || " +
+        "self.nodes.filter(n, 'zoocassa' in n.roles).all(n, !has(n.virtual) || !n.virtual)",
+      message:
+        'zoocassa machines must all be physical or all virtual, never mixed: their OS versions differ (runbook R4)',
+      fieldPath: '.nodes',
+      reason: 'FieldValueInvalid',
+      check: (n) =>
+        new Set(n.nodes.filter((x) => x.roles.includes('zoocassa')).map((x) => !!x.virtual)).size <= 1,
     },
     {
       rule: "self.nodes.exists(n, 'proxy' in n.roles)",
@@ -233,6 +270,23 @@ export const ZoneSpec = d(
       fieldPath: '.newZone',
       reason: 'FieldValueForbidden',
       check: (s) => !s.newZone || !s.global,
+    },
+    {
+      rule:
+        "!has(self.newZone) || !has(self.mode) || self.mode != 'fusion' || self.newZone.nodes.all(n, " +
+        "!('hyper' in n.roles) || n.roles.all(r, r in ['hyper', 'seed', 'vbr', 'snapshot']))",
+      message:
+        'in fusion mode only seed, vbr and snapshot may be placed on a hyper machine; other roles go to ks0/ks1/ks2 (runbook R4)',
+      fieldPath: '.newZone.nodes',
+      reason: 'FieldValueForbidden',
+      check: (s) =>
+        !s.newZone ||
+        s.mode !== 'fusion' ||
+        s.newZone.nodes.every(
+          (n) =>
+            !n.roles.includes('hyper') ||
+            n.roles.every((r) => ['hyper', 'seed', 'vbr', 'snapshot'].includes(r)),
+        ),
     },
     {
       rule: '!has(self.newZone) || has(self.regionId)',

@@ -5,7 +5,7 @@ import {
   VARIABLES_TEMPLATE as SIM_VARIABLES,
 } from '../../../hack/sim/templates.js';
 import type { Plan } from '../../api/common.js';
-import type { NewZone } from '../../api/zone.js';
+import { type NewZone, parseZone } from '../../api/zone.js';
 import type { PlatformNode, PlatformZone } from '../../facts/types.js';
 import { SETTINGS_TEMPLATE, VARIABLES_TEMPLATE } from '../templatefill.js';
 import { type NewZonePlanInput, planNewZone, renderListeners } from './newzone.js';
@@ -199,6 +199,57 @@ describe('planNewZone (R4 new zone in a region)', () => {
     expect(none.kind === 'refuse' && none.violations.map((v) => v.reason)).toEqual([
       'SettingsTemplateMissing',
     ]);
+  });
+
+  it('falls back to restarting the global memcached, one zoocassa at a time, when the cache clear fails', () => {
+    const r = planNewZone(input());
+    if (r.kind !== 'add') throw new Error(r.kind);
+    const script = r.plan.steps.find((s) => s.id === 'clearZoneCache')!.command.script;
+    const [clear, fallback] = script.split(' || ');
+    expect(clear).toContain('operate_cache_by_re -S');
+    expect(fallback).toContain(
+      "/pitrix/upgrade/exec_nodes.sh 10.0.0.25 'service memcached restart && service memcached status'",
+    );
+    expect(fallback!.indexOf('10.0.0.25')).toBeLessThan(fallback!.indexOf('10.0.0.26'));
+  });
+
+  it('refuses mixed physical and virtual pgpool/pgserver/zoocassa, and other roles on a fusion hyper (API rules)', () => {
+    const zone = (nodes: NewZone['nodes'], mode = 'standard') =>
+      parseZone({
+        apiVersion: 'ops.pitrix.io/v1alpha1',
+        kind: 'Zone',
+        metadata: { name: 'pek3d', namespace: 'ns' },
+        spec: {
+          zoneId: 'pek3d',
+          regionId: 'pek3',
+          mode,
+          firstbox: {
+            host: '10.0.0.1',
+            credentialsSecretRef: { name: 's' },
+            hostKeyPolicy: 'TrustOnFirstUse',
+          },
+          newZone: { ...newZone(), nodes },
+        },
+      });
+    const proxy = { address: '10.0.0.81', roles: ['proxy' as const] };
+    expect(() =>
+      zone([
+        proxy,
+        { address: '10.0.0.83', roles: ['zoocassa'] },
+        { address: '10.0.0.84', roles: ['zoocassa'], virtual: true },
+      ]),
+    ).toThrow(/zoocassa machines must all be physical or all virtual/);
+    expect(() =>
+      zone([
+        proxy,
+        { address: '10.0.0.83', roles: ['pgpool'], virtual: true },
+        { address: '10.0.0.84', roles: ['pgpool'], virtual: true },
+      ]),
+    ).not.toThrow();
+    expect(() => zone([proxy, { address: '10.0.0.84', roles: ['hyper', 'pgserver'] }], 'fusion')).toThrow(
+      /in fusion mode only seed, vbr and snapshot may be placed on a hyper machine/,
+    );
+    expect(() => zone([proxy, { address: '10.0.0.84', roles: ['hyper', 'seed'] }], 'fusion')).not.toThrow();
   });
 
   it('points api-front at 443 for an https global, 7777 for http', () => {

@@ -23,7 +23,7 @@ import { fileHasContent } from '../../runbook/checks.js';
 import { guardedStep } from '../../runbook/jobguard.js';
 import { isComplete } from '../../runbook/journal.js';
 import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
-import { and, sh, shell, validated } from '../../ssh/command.js';
+import { and, or, sh, shell, validated } from '../../ssh/command.js';
 import { ValidationError } from '../../ssh/errors.js';
 import type { ShellCommand } from '../../ssh/types.js';
 import { checks } from '../nodepool/checks.js';
@@ -129,6 +129,7 @@ export function planNewZone(input: NewZonePlanInput): NewZoneDecision {
   const steps = addZoneSteps(input, {
     webservices: webservices.map((w) => w.mgmtIp),
     memcached: zoocassa.map((z) => z.hostname || z.mgmtIp),
+    memcachedNodes: zoocassa.map((z) => validated('IPV4', z.mgmtIp, `mgmt_ip of ${z.nodeId}`)),
     filled,
   });
   return {
@@ -452,7 +453,12 @@ function verifyAvailable(stdout: string, ips: readonly string[]): string | undef
 
 function addZoneSteps(
   input: NewZonePlanInput,
-  g: { webservices: string[]; memcached: string[]; filled: { variables: string; settings: string } },
+  g: {
+    webservices: string[];
+    memcached: string[];
+    memcachedNodes: string[];
+    filled: { variables: string; settings: string };
+  },
 ): Step[] {
   const { newZone } = input;
   const zoneId = validated('ZONE_ID', input.zoneId, 'spec.zoneId');
@@ -568,20 +574,34 @@ function addZoneSteps(
 
   const [cacheNode] = g.webservices;
   const servers = g.memcached.map((h) => `${h}:${MEMCACHED_PORT}`).join(';');
+  const clear = onNode(
+    cacheNode!,
+    shell([OPERATE_CACHE, '-S', servers, '-A', 'delete', '-P', CACHE_PATTERN, '-F'], 'clear the zone cache'),
+    `clear the zone cache on global webservice ${cacheNode}`,
+  );
+  // The original's fallback: "you can try restarting the global memcached service" (console logins
+  // falter briefly). ASSUMPTION: memcached runs on the global zoocassa nodes (the -S servers) as the
+  // init service `memcached`; restarted one at a time, each checked running before the next.
+  const restarts = g.memcachedNodes.map((z) =>
+    onNode(
+      z,
+      and([
+        shell(['service', 'memcached', 'restart'], 'restart memcached'),
+        shell(['service', 'memcached', 'status'], 'check memcached'),
+      ]),
+      `restart memcached on global zoocassa ${z}`,
+    ),
+  );
+  const fallback = sh(
+    'report the failed cache clear',
+  )`echo 'operate_cache_by_re failed: restarting the global memcached service (runbook R4 fallback)' >&2`;
   steps.push({
     id: 'clearZoneCache',
-    description: `${R} clear the zone cache in memcache on global webservice ${cacheNode} (operate_cache_by_re -A delete -P ${CACHE_PATTERN})`,
+    description: `${R} clear the zone cache in memcache on global webservice ${cacheNode} (operate_cache_by_re -A delete -P ${CACHE_PATTERN}); if that fails, restart memcached on the global zoocassa nodes one at a time`,
     host: fb,
-    command: onNode(
-      cacheNode!,
-      shell(
-        [OPERATE_CACHE, '-S', servers, '-A', 'delete', '-P', CACHE_PATTERN, '-F'],
-        'clear the zone cache',
-      ),
-      `clear the zone cache on global webservice ${cacheNode}`,
-    ),
+    command: or([clear, and([fallback, ...restarts])]),
     idempotent: true,
-    timeoutMs: 5 * MIN,
+    timeoutMs: 10 * MIN,
   });
   for (const ws of g.webservices) {
     steps.push({

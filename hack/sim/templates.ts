@@ -37,10 +37,9 @@ fg_server:
   tag_proxy_host: ''
 
 ${g ? `tag_server:\n  port: 9551\n  register_to_zk: false\n\n` : ''}compute_server:
-  # QEMU versions available on hypers (runbook R4's shape): version -> bin, and default
+  # QEMU versions available on hypers: version -> emulator binary
   emulator:
-    '${opts.qemu}':
-        bin: '/usr/bin'
+    '${opts.qemu}': /usr/bin/kvm
     default: '${opts.qemu}'
   reserved_memory_mb: 4096
 

@@ -261,22 +261,36 @@ class Sshd implements SshdHandle {
     }
   }
 
+  /**
+   * Stops the listener and drops every open session, as a machine that goes down does. sshd's
+   * per-connection processes call setsid(), so they leave the listener's process group, and once the
+   * listener is gone they are reparented and no longer found under it: they are found first, while
+   * the listener is held still (SIGSTOP, so no new session slips in between), and killed with it.
+   * (A restarted or rebuilt machine drops its connections; a client must not go on talking to it.)
+   */
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const killGroup = (sig: NodeJS.Signals) => {
+    const signalGroup = (sig: NodeJS.Signals) => {
       try {
         process.kill(-child.pid!, sig);
       } catch {
         // already gone
       }
     };
-    killGroup('SIGTERM');
-    const forced = setTimeout(() => killGroup('SIGKILL'), 3000);
+    signalGroup('SIGSTOP');
+    for (const pid of await sessionPids(child.pid!)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // raced with its own exit
+      }
+    }
+    signalGroup('SIGTERM');
+    signalGroup('SIGCONT');
+    const forced = setTimeout(() => signalGroup('SIGKILL'), 3000);
     await this.exited;
     clearTimeout(forced);
-    // Session processes that left the group (none expected) must not keep the port's clients alive.
-    await this.killSessions();
   }
 
   async restart(opts?: { regenerateHostKey?: boolean }): Promise<void> {
@@ -298,6 +312,35 @@ class Sshd implements SshdHandle {
     }
     return n;
   }
+}
+
+/**
+ * sshd's own processes below `root` (per-connection `sshd`, `sshd-session`, `sshd-auth`, and
+ * theirs), from one pass over /proc. Commands the sessions run are not among them: a job detached
+ * from its session (setsid) outlives the connection, as it would on a real host.
+ */
+async function sessionPids(root: number): Promise<number[]> {
+  const byParent = new Map<number, Array<{ pid: number; comm: string }>>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      byParent.set(ppid, [...(byParent.get(ppid) ?? []), { pid: Number(entry), comm }]);
+    } catch {
+      // process exited while we looked
+    }
+  }
+  const out: number[] = [];
+  const queue = [...(byParent.get(root) ?? [])];
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    if (!/^sshd/.test(p.comm)) continue;
+    out.push(p.pid);
+    queue.push(...(byParent.get(p.pid) ?? []));
+  }
+  return out;
 }
 
 /** Direct children of a process, from /proc (no `ps`/`pgrep` dependency). */

@@ -121,7 +121,6 @@ export function nodePoolObject(n: number): { object: Record<string, unknown>; st
     zone: { zoneId: 'pek3a', mode: 'fusion', installerVersion: '4.6.2' },
     platformNodes: [],
     observations,
-    bossV2Deployed: true,
   });
   const journal = journalFor(planned.plan, undefined, '2026-11-23T10:00:00Z');
   journal.steps = journal.steps!.map((s) => ({

@@ -60,9 +60,11 @@ export const BOSS_V1_PROGRAMS: Record<string, string[]> = {
   hyper: ['boss_daemon'],
 };
 
-/** Roles whose nodes run nginx / haproxy as init services. */
+/** Roles whose nodes run nginx / haproxy / memcached as init services. */
 export const ROLE_SERVICES: Record<string, string[]> = {
   webservice: ['nginx', 'keepalived'],
+  // The memcache servers of operate_cache_by_re -S (seed 003 §3.3).
+  zoocassa: ['memcached'],
   proxy: ['nginx', 'haproxy', 'keepalived'],
   boss: ['nginx'],
 };

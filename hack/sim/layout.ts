@@ -18,7 +18,13 @@ import { dirname, join } from 'node:path';
 import { writeFacts } from './facts-files.js';
 import { lsbRelease, osRelease } from './render.js';
 import { FAULTS_FILE, STATE_FILE, writeJson } from './store.js';
-import { nodeSettings, SETTINGS_TEMPLATE, serverYaml, VM_VARIABLES_TEMPLATE } from './templates.js';
+import {
+  nodeSettings,
+  SETTINGS_TEMPLATE,
+  serverYaml,
+  VARIABLES_TEMPLATE,
+  VM_VARIABLES_TEMPLATE,
+} from './templates.js';
 import type { HostState } from './types.js';
 
 /** Top-level dirs the hosts share read-write; the rest are read-only. */
@@ -298,6 +304,7 @@ function layoutFirstbox(R: string, h: HostState, all: HostState[]): void {
   );
   w('pitrix/config/templates/settings.template.yaml', SETTINGS_TEMPLATE);
   w('pitrix/config/templates/vm_variables.template.yaml', VM_VARIABLES_TEMPLATE);
+  w('pitrix/config/templates/variables.template.yaml', VARIABLES_TEMPLATE);
   w('pitrix/conf/settings/global', `domain: ${fb.domain}\nglobal_zone: ${globalZone}\n`);
   for (const n of all)
     if (n.kind === 'node' && !n.spare) w(`pitrix/conf/settings/${n.id}`, nodeSettings(n, h.address));

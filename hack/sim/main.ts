@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- --scenario FILE [--time-scale N] [--subnet N] [--port N] [--work-dir DIR]`:
+ * `npm run sim -- --scenario FILE [--time-scale N] [--subnet N] [--port N] [--work-dir DIR] [--strict]`:
  * starts the simulated platform in the foreground and prints how to reach it; Ctrl-C or SIGTERM
  * stops every sshd and removes the work dir.
  */
@@ -15,6 +15,8 @@ const { values } = parseArgs({
     subnet: { type: 'string' },
     port: { type: 'string' },
     'work-dir': { type: 'string' },
+    // Refuse what the original runbooks do not name (hack/sim/strict.ts).
+    strict: { type: 'boolean' },
   },
 });
 
@@ -25,6 +27,7 @@ const p = await startPlatform({
   ...(values.subnet ? { subnet: Number(values.subnet) } : {}),
   ...(values.port ? { portBase: Number(values.port) } : {}),
   ...(values['work-dir'] ? { workDir: values['work-dir'] } : {}),
+  ...(values.strict ? { strict: true } : {}),
 });
 const knownHosts = join(p.workDir, 'client/known_hosts');
 writeFileSync(knownHosts, p.knownHosts());

@@ -74,7 +74,27 @@ eips: {}
 # vbc:
 #   mgmt_ips: [10.16.1.31, 10.16.1.32]
 #   ipv4_vbc: 10.18.0.0/16
-#   ipv4_vip: 10.16.1.31
+#   ipv4_vip: 10.16.1.100|10.16.1.31   # VIP|MASTER, MASTER one of mgmt_ips
+`;
+
+/** variables.template.yaml (R4 new zone, seed 003 §3.2): `common`, `base`, `advance` sections. */
+export const VARIABLES_TEMPLATE = `# Zone variables. Copy to /pitrix/config/variables.ZONE_ID.yaml and fill in.
+# Fill in common and base; clear what you do not know in advance.
+common:
+  zone_id: ZONE_ID
+  region_id: ''
+  # never public: reserved for the public cloud
+  cloud_type: private
+  mode: standard
+base:
+  # 0 for a new zone in a region
+  is_global_zone: 1
+  # 1: the installer allocates VBC; 0: manual vbc in settings, or VLAN mode
+  installer_allocate_vbc: 1
+  vm_base_network_start: 10.18.0.0
+advance:
+  # auto generated
+  mgmt_network_address: ''
 `;
 
 export const VM_VARIABLES_TEMPLATE = `# Component deployment variables (R3 step 2).

@@ -191,6 +191,8 @@ export interface BossDb {
 /** Shared, platform-wide settings visible to every host under /.sim/services. */
 export interface SimConfig {
   timeScale: number;
+  /** Strict mode (hack/sim/strict.ts): what the original runbooks do not name is refused. */
+  strict?: boolean;
   domain: string;
   nodePath: string;
   bundle: string;

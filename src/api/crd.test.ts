@@ -90,7 +90,7 @@ describe('generated CRDs', () => {
     const all = rendered.map((c) => c.yaml).join('\n');
     for (const rule of [
       'message: zoneId is immutable',
-      "rule: self.role != 'vg' || (has(self.eips) && size(self.eips) > 0)",
+      "rule: self.role != 'vg' || self.nodes.all(n, has(n.eips) && size(n.eips) > 0)",
       'self.spec.eraseDataDisks.confirm == self.metadata.name',
       'rule: self == 1',
       'x-kubernetes-preserve-unknown-fields: true',

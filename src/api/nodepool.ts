@@ -39,8 +39,19 @@ export const DiskOverride = z.object({
 });
 export type DiskOverride = z.infer<typeof DiskOverride>;
 
+/**
+ * `eips` of one VG node (003 §2.2: "with the management address of the VG node as the key; several
+ * EIP network ranges may be specified"): the ranges this VG serves, and only this one.
+ */
+export const NodeEips = listSet(z.array(pattern('IPV4_RANGE', 31)).max(64));
+
 export const PoolNode = z.object({
   address: d(pattern('HOST', 253), 'Management address of the node (IPv4 or DNS name). Unique in the pool.'),
+  eips: d(
+    NodeEips.optional(),
+    'EIP ranges (`a.b.c.d-e.f.g.h` or CIDR) this VG node serves: `eips` keyed by its address in the ' +
+      'scale settings (runbook R4). Required on every node of a vg pool, not allowed otherwise.',
+  ),
   diskOverrides: d(
     listMap(z.array(DiskOverride).max(64), ['device']).optional(),
     'Corrections to collected disk facts, applied before deployment (runbook R4 step 3).',
@@ -48,17 +59,70 @@ export const PoolNode = z.object({
 });
 export type PoolNode = z.infer<typeof PoolNode>;
 
+/**
+ * Manual VBC (003 §2.2/§3.2): `ipv4_vip` carries two things, the VBC's external-facing management
+ * address and its Master node, and "the Master node must be any one of those in mgmt_ips". The
+ * address itself need not be a hyper address. Written as `ipv4_vip: 'VIP|MASTER'` (an ASSUMPTION,
+ * see docs/platform-interface.md).
+ */
 export const Vbc = d(
-  z.object({
-    mgmtIps: d(
-      listSet(z.array(pattern('IPV4', 15)).min(1).max(16)),
-      'Management IPs of the VBC nodes; the master of ipv4Vip must be one of them.',
-    ),
-    ipv4Vbc: d(pattern('IPV4_CIDR', 18), 'VBC network (CIDR).'),
-    ipv4Vip: d(pattern('IPV4', 15), 'VBC virtual IP.'),
-  }),
-  'Manual VBC settings (runbook R4 step 5); omit to let the installer allocate.',
+  withRules(
+    z.object({
+      mgmtIps: d(
+        listSet(z.array(pattern('IPV4', 15)).min(1).max(16)),
+        'mgmt_ips: management addresses of the Hyper nodes that carry this VBC; master must be one of them.',
+      ),
+      ipv4Vbc: d(pattern('IPV4_CIDR', 18), 'ipv4_vbc: network segment of the carried IPv4 VBC (CIDR).'),
+      ipv4Vip: d(
+        pattern('IPV4', 15),
+        "ipv4_vip, first part: the VBC's external-facing management address (need not be a hyper address).",
+      ),
+      master: d(
+        pattern('IPV4', 15),
+        'ipv4_vip, second part: the Master node of the VBC, one of mgmtIps (runbook R4).',
+      ),
+    }),
+    [
+      {
+        rule: 'self.master in self.mgmtIps',
+        message:
+          'vbc.master must be one of vbc.mgmtIps: the VBC Master node is one of its hyper nodes (runbook R4)',
+        fieldPath: '.master',
+        reason: 'FieldValueInvalid',
+        check: (v) => v.mgmtIps.includes(v.master),
+      },
+    ],
+  ),
+  'Manual VBC settings (`vbc` in the settings file, runbook R4); omit to let the installer allocate.',
 );
+export type Vbc = z.infer<typeof Vbc>;
+
+/** `ipv4_vip` as the settings file takes it: the address and the Master node, `VIP|MASTER`. */
+export const ipv4VipValue = (v: Vbc) => `${v.ipv4Vip}|${v.master}`;
+
+/**
+ * The QEMU section of R4 ("Maintaining the QingCloud platform"): the runbook names neither the
+ * QEMU incremental package nor where it installs, so the operator runs the section only with these.
+ */
+export const QemuIncremental = d(
+  z.object({
+    version: d(
+      pattern('OS_VERSION', 32),
+      'QEMU version of the new nodes (as `kvm --version` prints it): the key added to compute_server.emulator.',
+    ),
+    package: d(
+      pattern('PACKAGE', 100),
+      'The QEMU incremental package of that version, installed on the old hyper nodes with update.sh (an ASSUMPTION: the runbook does not name it).',
+    ),
+    bin: d(
+      pattern('FIRSTBOX_PATH', 253),
+      'compute_server.emulator.VERSION.bin: where that package puts the emulator (the runbook example: `/opt/qemu-2.11.1.1/usr/bin`).',
+    ),
+  }),
+  'When the new hyper nodes run a QEMU version compute_server.emulator does not list: the package and path ' +
+    'the runbook leaves to the operator. Without it the pool stops with QemuIncrementalUnspecified.',
+);
+export type QemuIncremental = z.infer<typeof QemuIncremental>;
 
 export const EraseDataDisks = d(
   z.object({
@@ -87,11 +151,8 @@ const NodePoolSpecBase = z.object({
       '(establish_ssh.sh); omit when nodes use the installer default.',
   ),
   sshPort: d(int().min(1).max(65535).default(22), 'SSH port of the nodes.'),
-  eips: d(
-    listSet(z.array(pattern('IPV4_RANGE', 31)).max(64)).optional(),
-    'EIP ranges (`a.b.c.d-e.f.g.h` or CIDR) for vg pools; required for role vg, not allowed otherwise.',
-  ),
   vbc: Vbc.optional(),
+  qemuIncremental: QemuIncremental.optional(),
   eraseDataDisks: EraseDataDisks.optional(),
   approval: Approval,
   paused: Paused,
@@ -100,18 +161,19 @@ const NodePoolSpecBase = z.object({
 export const NodePoolSpec = d(
   withRules(NodePoolSpecBase, [
     {
-      rule: "self.role != 'vg' || (has(self.eips) && size(self.eips) > 0)",
-      message: 'eips is required for role vg: VG nodes need EIP ranges prepared (runbook R4)',
-      fieldPath: '.eips',
+      rule: "self.role != 'vg' || self.nodes.all(n, has(n.eips) && size(n.eips) > 0)",
+      message:
+        'eips is required on every node of a vg pool: each VG node serves its own EIP ranges (runbook R4)',
+      fieldPath: '.nodes',
       reason: 'FieldValueRequired',
-      check: (s) => s.role !== 'vg' || (s.eips?.length ?? 0) > 0,
+      check: (s) => s.role !== 'vg' || s.nodes.every((n) => (n.eips?.length ?? 0) > 0),
     },
     {
-      rule: "self.role == 'vg' || !has(self.eips) || size(self.eips) == 0",
-      message: 'eips only applies to role vg',
-      fieldPath: '.eips',
+      rule: "self.role == 'vg' || self.nodes.all(n, !has(n.eips) || size(n.eips) == 0)",
+      message: 'nodes[].eips only applies to role vg',
+      fieldPath: '.nodes',
       reason: 'FieldValueForbidden',
-      check: (s) => s.role === 'vg' || (s.eips?.length ?? 0) === 0,
+      check: (s) => s.role === 'vg' || s.nodes.every((n) => (n.eips?.length ?? 0) === 0),
     },
   ]),
   'Desired nodes of the pool.',

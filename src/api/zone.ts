@@ -22,7 +22,7 @@ import {
   withRules,
   ZoneRef,
 } from './common.js';
-import { Vbc } from './nodepool.js';
+import { NodeEips, Vbc } from './nodepool.js';
 
 export const ZoneMode = z.enum(['standard', 'fusion', 'devops']);
 export type ZoneMode = z.infer<typeof ZoneMode>;
@@ -125,6 +125,15 @@ export const NewZoneNode = z.object({
     listSet(z.array(NewZoneRole).min(1).max(10)),
     'Roles the machine carries in the new zone (settings.ZONE_ID.yaml).',
   ),
+  virtual: d(
+    z.boolean().optional(),
+    'true: the machine is a management VM (absent or false: a physical machine): pgpool, pgserver and zoocassa are all on one kind, never mixed (runbook R4).',
+  ),
+  eips: d(
+    NodeEips.optional(),
+    'EIP ranges this vg machine serves (`eips` keyed by its address in settings.ZONE_ID.yaml, runbook R4); ' +
+      'required when the machine has role vg, not allowed otherwise.',
+  ),
 });
 export type NewZoneNode = z.infer<typeof NewZoneNode>;
 
@@ -143,9 +152,10 @@ const NewZoneBase = z.object({
     '`cloud_type` in variables.ZONE_ID.yaml. Never `public`: that value is reserved for the public cloud (runbook R4).',
   ),
   vbc: Vbc.optional(),
-  eips: d(
-    listSet(z.array(pattern('IPV4_RANGE', 33)).max(32)).optional(),
-    'EIP ranges for the vg machines (settings eips, keyed by each vg management address); required when a machine has role vg.',
+  vlan: d(
+    z.boolean().default(false),
+    'VLAN mode: "VLAN mode does not need VBC specified; please set installer_allocate_vbc to 0" (runbook R4). ' +
+      'installer_allocate_vbc is 0 with vlan or vbc, 1 (the installer allocates VBC) otherwise.',
   ),
   globalApiProtocol: d(
     z.enum(['https', 'http']),
@@ -157,12 +167,44 @@ const NewZoneBase = z.object({
 export const NewZone = d(
   withRules(NewZoneBase, [
     {
-      rule: '!has(self.vbc) || self.vbc.ipv4Vip in self.vbc.mgmtIps',
+      rule: '!has(self.vlan) || !self.vlan || !has(self.vbc)',
+      message: 'vlan and vbc exclude each other: VLAN mode does not need VBC specified (runbook R4)',
+      fieldPath: '.vbc',
+      reason: 'FieldValueForbidden',
+      check: (n) => !n.vlan || !n.vbc,
+    },
+    {
+      rule:
+        "self.nodes.filter(n, 'pgpool' in n.roles).all(n, has(n.virtual) && n.virtual) || " +
+        "self.nodes.filter(n, 'pgpool' in n.roles).all(n, !has(n.virtual) || !n.virtual)",
       message:
-        'vbc.ipv4Vip must be one of vbc.mgmtIps: the VBC master is one of its hyper nodes (runbook R4)',
-      fieldPath: '.vbc.ipv4Vip',
+        'pgpool machines must all be physical or all virtual, never mixed: their OS versions differ (runbook R4)',
+      fieldPath: '.nodes',
       reason: 'FieldValueInvalid',
-      check: (n) => !n.vbc || n.vbc.mgmtIps.includes(n.vbc.ipv4Vip),
+      check: (n) =>
+        new Set(n.nodes.filter((x) => x.roles.includes('pgpool')).map((x) => !!x.virtual)).size <= 1,
+    },
+    {
+      rule:
+        "self.nodes.filter(n, 'pgserver' in n.roles).all(n, has(n.virtual) && n.virtual) || " +
+        "self.nodes.filter(n, 'pgserver' in n.roles).all(n, !has(n.virtual) || !n.virtual)",
+      message:
+        'pgserver machines must all be physical or all virtual, never mixed: their OS versions differ (runbook R4)',
+      fieldPath: '.nodes',
+      reason: 'FieldValueInvalid',
+      check: (n) =>
+        new Set(n.nodes.filter((x) => x.roles.includes('pgserver')).map((x) => !!x.virtual)).size <= 1,
+    },
+    {
+      rule:
+        "self.nodes.filter(n, 'zoocassa' in n.roles).all(n, has(n.virtual) && n.virtual) || " +
+        "self.nodes.filter(n, 'zoocassa' in n.roles).all(n, !has(n.virtual) || !n.virtual)",
+      message:
+        'zoocassa machines must all be physical or all virtual, never mixed: their OS versions differ (runbook R4)',
+      fieldPath: '.nodes',
+      reason: 'FieldValueInvalid',
+      check: (n) =>
+        new Set(n.nodes.filter((x) => x.roles.includes('zoocassa')).map((x) => !!x.virtual)).size <= 1,
     },
     {
       rule: "self.nodes.exists(n, 'proxy' in n.roles)",
@@ -173,11 +215,18 @@ export const NewZone = d(
       check: (n) => n.nodes.some((x) => x.roles.includes('proxy')),
     },
     {
-      rule: "!self.nodes.exists(n, 'vg' in n.roles) || (has(self.eips) && size(self.eips) > 0)",
-      message: 'eips is required when a machine has role vg: VG nodes need EIP ranges prepared (runbook R4)',
-      fieldPath: '.eips',
+      rule: "self.nodes.all(n, !('vg' in n.roles) || (has(n.eips) && size(n.eips) > 0))",
+      message: 'eips is required on every vg machine: each VG node serves its own EIP ranges (runbook R4)',
+      fieldPath: '.nodes',
       reason: 'FieldValueRequired',
-      check: (n) => !n.nodes.some((x) => x.roles.includes('vg')) || (n.eips?.length ?? 0) > 0,
+      check: (n) => n.nodes.every((x) => !x.roles.includes('vg') || (x.eips?.length ?? 0) > 0),
+    },
+    {
+      rule: "self.nodes.all(n, 'vg' in n.roles || !has(n.eips) || size(n.eips) == 0)",
+      message: 'nodes[].eips only applies to a machine with role vg',
+      fieldPath: '.nodes',
+      reason: 'FieldValueForbidden',
+      check: (n) => n.nodes.every((x) => x.roles.includes('vg') || (x.eips?.length ?? 0) === 0),
     },
   ]),
   'Add this zone to its region (runbook R4, new zone in a region) when the installer does not list it yet. ' +
@@ -221,6 +270,23 @@ export const ZoneSpec = d(
       fieldPath: '.newZone',
       reason: 'FieldValueForbidden',
       check: (s) => !s.newZone || !s.global,
+    },
+    {
+      rule:
+        "!has(self.newZone) || !has(self.mode) || self.mode != 'fusion' || self.newZone.nodes.all(n, " +
+        "!('hyper' in n.roles) || n.roles.all(r, r in ['hyper', 'seed', 'vbr', 'snapshot']))",
+      message:
+        'in fusion mode only seed, vbr and snapshot may be placed on a hyper machine; other roles go to ks0/ks1/ks2 (runbook R4)',
+      fieldPath: '.newZone.nodes',
+      reason: 'FieldValueForbidden',
+      check: (s) =>
+        !s.newZone ||
+        s.mode !== 'fusion' ||
+        s.newZone.nodes.every(
+          (n) =>
+            !n.roles.includes('hyper') ||
+            n.roles.every((r) => ['hyper', 'seed', 'vbr', 'snapshot'].includes(r)),
+        ),
     },
     {
       rule: '!has(self.newZone) || has(self.regionId)',

@@ -21,7 +21,8 @@ import { type OutputFormat, type PlanReport, planSteps, renderReports } from './
 export interface FactsFile {
   zones?: Record<string, { installerVersion?: string; nodes?: PlatformNode[] }>;
   nodes?: Record<string, NodeFacts>;
-  bossV2Deployed?: boolean;
+  /** Firstbox files by path (offline mode), e.g. `/pitrix/config/templates/settings.template.yaml`. */
+  files?: Record<string, string>;
 }
 
 const FORMATS: readonly OutputFormat[] = ['text', 'json', 'yaml'];
@@ -128,7 +129,7 @@ function offlineNodePool(
           : { error: 'no facts for this node in --facts' },
       ]),
     ),
-    bossV2Deployed: facts.bossV2Deployed ?? false,
+    files: Object.fromEntries(Object.entries(facts.files ?? {}).map(([p, text]) => [p, { text }])),
   };
   const r = planNodePool(input);
   const notes = r.nodes

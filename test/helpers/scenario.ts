@@ -56,12 +56,19 @@ export function condition(r: Resource, type: string): Condition | undefined {
 export async function startScenario(
   cp: ControlPlane,
   scenario: string,
-  opts: { timeScale?: number; operatorArgs?: string[]; subnet?: number; entry?: string } = {},
+  opts: {
+    timeScale?: number;
+    operatorArgs?: string[];
+    subnet?: number;
+    strict?: boolean;
+    entry?: string;
+  } = {},
 ): Promise<Scenario> {
   const ns = await testNamespace(cp, 'sc');
   const sim = await startPlatform({
     scenario: resolve(repoRoot, 'examples/sim', scenario),
     timeScale: opts.timeScale,
+    ...(opts.strict ? { strict: true } : {}),
     ...(opts.subnet !== undefined ? { subnet: opts.subnet } : {}),
   });
   const args = ['--no-leader-elect', '--namespace', ns, ...(opts.operatorArgs ?? [])];

@@ -127,6 +127,52 @@ describe('NodePool scale-out (R4)', () => {
     });
   });
 
+  it("runs R4's QEMU section after the scale when the new hypers run another QEMU", async () => {
+    await withScenario('qemu.yaml', async (sc) => {
+      const spares = sc.sim.spare.map((h) => h.address);
+      await sc.apply(hyperPool(sc, 'hyper-q', spares));
+      // Deployed, then stopped: the runbook names neither the incremental package nor its path.
+      const stopped = await sc.waitCondition(
+        'nodepool',
+        'hyper-q',
+        'Ready',
+        'False',
+        180_000,
+        'QemuIncrementalUnspecified',
+      );
+      expect(condition(stopped, 'Ready')!.message).toContain("version: '2.11.1.1'");
+      expect(await countCommands(sc.sim, sc.sim.firstbox.id, /update\.sh .*pitrix-qemu/)).toBe(0);
+      await sc.apply(
+        hyperPool(sc, 'hyper-q', spares, {
+          qemuIncremental: {
+            version: '2.11.1.1',
+            package: 'pitrix-qemu-2.11.1.1',
+            bin: '/opt/qemu-2.11.1.1/usr/bin',
+          },
+        }),
+      );
+      const pool = await sc.waitCondition('nodepool', 'hyper-q', 'Ready', 'True', 120_000);
+      expect(pool.status!.plan!.steps!.map((s) => `${s.id} ${s.state}`)).toEqual([
+        'installQemuIncremental Succeeded',
+        'qemuServerYaml Succeeded',
+        'qemuBuildGlobalConf Succeeded',
+        'qemuPushGlobalConf Succeeded',
+      ]);
+      const yaml = await sc.sim.readState(
+        sc.sim.firstbox.id,
+        'pitrix/conf/variables/global/server.yaml.pek3a',
+      );
+      expect(yaml).toContain("    default: '2.11.1.1'\n");
+      expect(yaml).toContain('    2.11.1.1:\n      bin: /opt/qemu-2.11.1.1/usr/bin\n');
+      // The package went to the old hypers only, then the conf to every node.
+      expect(
+        await countCommands(sc.sim, sc.sim.firstbox.id, /update\.sh hyper1,hyper2 pitrix-qemu-2\.11\.1\.1/),
+      ).toBe(1);
+      expect(await countCommands(sc.sim, sc.sim.firstbox.id, /update\.sh all pitrix-global-conf/)).toBe(1);
+      expect((await sc.sim.state('hyper1')).packages['pitrix-qemu-2.11.1.1']).toBe('2.11.1.1-1');
+    });
+  });
+
   it('adds a single hyper node to a fusion zone and refreshes the hyper mirror', async () => {
     await withScenario(
       'fusion.yaml',
@@ -148,7 +194,7 @@ describe('NodePool scale-out (R4)', () => {
     );
   });
 
-  it('refuses an odd hyper count in standard mode before any SSH command', async () => {
+  it('refuses an odd count of added hyper nodes in standard mode before any runbook command', async () => {
     await withScenario('standard.yaml', async (sc) => {
       const before = (await sc.sim.commandLog(sc.sim.firstbox.id)).length;
       await sc.apply(hyperPool(sc, 'odd', [sc.sim.spare[0]!.address]));

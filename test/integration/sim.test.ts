@@ -4,7 +4,7 @@
  * and the command log work, and nothing leaks onto the machine.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Platform, startPlatform } from '../../hack/sim/platform.js';
@@ -240,6 +240,27 @@ describe('simulated platform over real sshd', () => {
     expect(virsh.stdout).toMatch(/^ \d+\s+webservice1\s+running$/m);
     const events = (await p.timeline()).filter((e) => e.host === 'webservice1').map((e) => e.event);
     expect(events).toEqual(['down', 'poweroff', 'poweron', 'up']);
+  });
+
+  it('in strict mode refuses what the originals do not name: usage and exit 2, or 127', async () => {
+    const config = join(p.workDir, 'services/config.json');
+    const before = readFileSync(config, 'utf8');
+    writeFileSync(config, JSON.stringify({ ...JSON.parse(before), strict: true }));
+    try {
+      const named = await ssh(p.firstbox.address, '/pitrix/cli/describe-nodes.py -s new');
+      expect(named.code).toBe(0);
+      const option = await ssh(p.firstbox.address, '/pitrix/cli/describe-nodes.py -s all -f json');
+      expect(option.code).toBe(2);
+      expect(option.stderr).toMatch(/^usage: describe-nodes\.py/m);
+      expect(option.stderr).toContain('unrecognized arguments: -f');
+      const script = await ssh(p.firstbox.address, '/pitrix/cli/describe-zones.py -f json');
+      expect(script.code).toBe(127);
+      expect(script.stderr).toContain('describe-zones.py: not found');
+    } finally {
+      writeFileSync(config, before);
+    }
+    // Off again: the simulator's extras answer.
+    expect((await ssh(p.firstbox.address, '/pitrix/cli/describe-zones.py -f json')).code).toBe(0);
   });
 
   it('stops cleanly: no sshd left, no /pitrix on the machine', async () => {

@@ -250,6 +250,49 @@ describe('SshPool over real sshd', () => {
     }
   });
 
+  it('stop() drops the sessions opened before it, as a machine going down does', async () => {
+    // A host of its own: stopping the shared one would disturb the other tests.
+    const own = await startSshd({
+      address: '127.77.250.2',
+      port: PORT,
+      dir: join(dir, 'sshd-stop'),
+      authorizedKeys: [key.publicKey],
+    });
+    const t: HostTarget = { name: 'node-stop', address: '127.77.250.2', port: PORT, user: 'root' };
+    const p = new SshPool({
+      hostKeys: new HostKeyPolicy({ pins: { [t.name]: [own.hostKeyFingerprint] } }),
+      credentials: secretOf(key.privateKey),
+    });
+    const started = join(dir, 'stop-started');
+    try {
+      const running = p
+        .exec(
+          t,
+          and(
+            [redirect(shell(['echo', 'up'], 'mark'), started), shell(['sleep', '30'], 'sleep')],
+            'hold a session',
+          ),
+          { timeoutMs: 60_000 },
+        )
+        .then(
+          () => 'finished',
+          (e: unknown) => e,
+        );
+      await waitFor(async () => existsSync(started));
+      const before = Date.now();
+      await own.stop();
+      // The session ended with the host, long before its 30 s command could finish.
+      const outcome = await running;
+      expect(outcome).toBeInstanceOf(CommandMayHaveRunError);
+      expect(Date.now() - before).toBeLessThan(10_000);
+      // And nothing answers there any more.
+      await expect(p.exec(t, shell(['true'], 'after stop'))).rejects.toBeInstanceOf(ConnectError);
+    } finally {
+      await p.close();
+      await own.stop();
+    }
+  });
+
   it('bounds handshakes per host: 40 identities connecting at once all get through MaxStartups', async () => {
     const names = Array.from({ length: 40 }, (_, i) => `alias-${i}`);
     const p = new SshPool({

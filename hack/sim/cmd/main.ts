@@ -3,8 +3,11 @@
  * sshd ForceCommand. Bundled once per platform start (esbuild) so an invocation costs one Node
  * startup and no TypeScript work.
  */
+
+import { readConfig } from '../store.js';
+import { strictRefusal } from '../strict.js';
 import { BOSS_COMMANDS } from './boss.js';
-import { CmdError, err } from './ctx.js';
+import { CmdError, err, SERVICES } from './ctx.js';
 import { jobLog, jobStatus } from './jobs.js';
 import { NET_COMMANDS } from './net.js';
 import { NODE_COMMANDS } from './node.js';
@@ -28,9 +31,22 @@ const COMMANDS: Record<string, Cmd> = {
   'migrate_for_tag_server.py': migrate,
 };
 
+function strictMode(): boolean {
+  try {
+    return readConfig(SERVICES).strict === true;
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<number> {
   const [name = '', ...args] = process.argv.slice(2);
   if (name === '@wrapper') return wrapper();
+  const refused = strictMode() ? strictRefusal(name, args) : undefined;
+  if (refused) {
+    err(refused.message);
+    return refused.code;
+  }
   const job = /^get-(.+)-(status|log)\.py$/.exec(name);
   if (job) return job[2] === 'status' ? jobStatus(job[1]!, args) : jobLog(job[1]!, args);
   const cmd = COMMANDS[name];

@@ -102,8 +102,11 @@ function validate(
   if (s.vbc) {
     const { mgmt_ips = [], ipv4_vip, ipv4_vbc } = s.vbc;
     if (!ipv4_vbc || !ipv4_vip) throw new CmdError('vbc: ipv4_vbc and ipv4_vip are required', 2);
-    if (!mgmt_ips.includes(ipv4_vip))
-      throw new CmdError(`vbc: ipv4_vip ${ipv4_vip} must be one of mgmt_ips`, 2);
+    // `VIP|MASTER`: the VBC's external management address and its Master node (003 §2.2).
+    const [vip, master, ...more] = String(ipv4_vip).split('|');
+    if (!vip || !master || more.length) throw new CmdError(`vbc: ipv4_vip ${ipv4_vip} must be VIP|MASTER`, 2);
+    if (!mgmt_ips.includes(master))
+      throw new CmdError(`vbc: the Master node ${master} of ipv4_vip must be one of mgmt_ips`, 2);
   }
   return { zone, assign, mode };
 }
@@ -114,7 +117,12 @@ const configQingcloud: Cmd = async (args) => {
   if (!sFile) throw new CmdError('usage: config-qingcloud.py [-v VARIABLES] -s SETTINGS [-f]', 2);
   const settings = readYaml<ScaleSettings>(sFile);
   const vFile = str(opts['-v']);
-  const vars = vFile ? readYaml<Variables>(vFile) : undefined;
+  // The template's sections (common, base, advance) hold the keys; flat files are read as well.
+  const raw = vFile ? readYaml<Record<string, unknown>>(vFile) : undefined;
+  const section = (k: string) => (raw?.[k] && typeof raw[k] === 'object' ? (raw[k] as object) : {});
+  const vars = raw
+    ? ({ ...raw, ...section('common'), ...section('base'), ...section('advance') } as Variables)
+    : undefined;
   let plan: ReturnType<typeof validate> | undefined;
   return runJob('config-qingcloud', settings.zone_id, [
     {

@@ -95,14 +95,42 @@ export function splitExecNodesOutput(stdout: string): Map<string, string> {
   return out;
 }
 
-/** R4.9: on each new node every supervisor program is RUNNING. */
-function verifyServices(stdout: string, ips: readonly string[]): string | undefined {
+/**
+ * R4.1, "view the newly added nodes" (`describe-nodes.py -s new`): every address the plan adds is
+ * listed as new, except those the installer had already collected before this plan (`pastNew`).
+ */
+function verifyListedNew(
+  stdout: string,
+  ips: readonly string[],
+  pastNew: readonly string[],
+): string | undefined {
+  let nodes: ReturnType<typeof parseDescribeNodes>;
+  try {
+    nodes = parseDescribeNodes(stdout);
+  } catch (err) {
+    return `describe-nodes output unreadable: ${(err as Error).message}`;
+  }
+  const listed = new Set(nodes.map((n) => n.mgmtIp));
+  const missing = ips.filter((ip) => !listed.has(ip) && !pastNew.includes(ip));
+  return missing.length
+    ? `not listed as new after add-nodes.py: ${missing.join(', ')} (check the node list and /pitrix/cli/add-nodes.py's output)`
+    : undefined;
+}
+
+/**
+ * R4.9, `exec_nodes.sh vg|hyper "supervisorctl status"`: on every node of the role in the zone
+ * (old ones too: update_hyper_mirror.sh restarted compute_server on them) every supervisor program
+ * is RUNNING. Without `-f` exec_nodes.sh stops at the first failing node, so the nodes after it
+ * have no output: that is reported with the node that stopped it, never taken as fine.
+ */
+function verifyServices(stdout: string, ips: readonly string[], role: string): string | undefined {
   const byIp = splitExecNodesOutput(stdout);
   const problems: string[] = [];
+  const silent: string[] = [];
   for (const ip of ips) {
     const text = byIp.get(ip);
     if (text === undefined) {
-      problems.push(`${ip}: no output from exec_nodes.sh`);
+      silent.push(ip);
       continue;
     }
     const r = parseSupervisorStatus(text);
@@ -113,7 +141,11 @@ function verifyServices(stdout: string, ips: readonly string[]): string | undefi
       if (bad.length) problems.push(`${ip}: ${bad.join(', ')}`);
     }
   }
+  if (silent.length)
+    problems.push(
+      `${silent.join(', ')}: no output from exec_nodes.sh ${role} (it stops at the first failing node${problems.length ? '' : '; see its output'})`,
+    );
   return problems.length ? problems.join('; ') : undefined;
 }
 
-export const checks = { nodesInStatus, verifyAvailable, verifyServices };
+export const checks = { nodesInStatus, verifyAvailable, verifyListedNew, verifyServices };

@@ -11,7 +11,6 @@ import type { NodeFacts } from '../../facts/types.js';
 import type { StepInput } from '../../runbook/engine.js';
 import { inFlight } from '../../runbook/journal.js';
 import type { Step } from '../../runbook/step.js';
-import { type Condition, isTrue } from '../../runtime/conditions.js';
 import { statusChanged } from '../../runtime/status.js';
 import { type ControllerDeps, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
@@ -57,23 +56,16 @@ export const nodePoolHooks: RunbookHooks<NodePool, Status, PoolObservation> = {
   decide({ deps, req, previous, session, resource: pool, zone }, observed) {
     const { access, platformNodes, observations, hostKeys } = observed;
     const z = zone!;
-    const bossV2Deployed = deps.informers.component.list(req.namespace).some((c) => {
-      const spec = c.spec as { name?: string; zoneRef?: { name?: string } } | undefined;
-      return (
-        spec?.name === 'boss' &&
-        spec.zoneRef?.name === z.metadata.name &&
-        isTrue((c.status as { conditions?: Condition[] } | undefined)?.conditions, 'Ready')
-      );
-    });
     const result = planNodePool({
       poolName: pool.metadata.name,
       spec: pool.spec,
       zone: { zoneId: z.spec.zoneId, mode: z.spec.mode, installerVersion: z.status?.installerVersion },
       platformNodes,
       observations,
-      bossV2Deployed,
       previouslyDeployed: (previous.nodes ?? []).filter((n) => n.phase === 'Deployed').map((n) => n.address),
       inFlight: inFlight(previous.plan) ? previous.deploying : undefined,
+      files: observed.files,
+      journal: previous.plan,
     });
     const nodes = nodeStatuses(result, previous, observations, hostKeys);
     const deployed = nodes.filter((n) => n.phase === 'Deployed' && wantedAddress(pool, n.address)).length;

@@ -16,6 +16,8 @@ import { knownHostsName } from '../../ssh/hostkeys.js';
 import type { HostTarget } from '../../ssh/types.js';
 import { classifyAccessError } from '../errors.js';
 import type { Platform, ZoneAccess } from '../platform.js';
+import { serverYamlPath } from '../tagserver/observe.js';
+import { type FirstboxFiles, readFirstboxFiles, SETTINGS_TEMPLATE } from '../templatefill.js';
 import type { NodeObservation } from './plan.js';
 
 export interface PoolObservation {
@@ -24,6 +26,8 @@ export interface PoolObservation {
   observations: Record<string, NodeObservation>;
   /** Host key fingerprint per node address, as the firstbox's known_hosts holds it. */
   hostKeys: Record<string, string>;
+  /** Files the plan reads (plan.ts `files`). */
+  files: FirstboxFiles;
 }
 
 export const NOT_LISTED = 'not listed by the installer yet: facts come from collect-nodes.py';
@@ -77,5 +81,14 @@ export async function observePool(
       ? { facts: r.value }
       : { error: classifyAccessError(r.error, r.target.address).message };
   }
-  return { access, platformNodes, observations, hostKeys };
+  const files = await readFirstboxFiles(access, poolFiles(pool.spec.role, zone.spec.zoneId), signal);
+  return { access, platformNodes, observations, hostKeys, files };
+}
+
+/**
+ * The template the scale settings are copied from and, for hyper pools, the zone's server.yaml
+ * (the QEMU section; ASSUMPTION: the runbook's `server.yaml` is this file, as in R1 and R3).
+ */
+export function poolFiles(role: string, zoneId: string): string[] {
+  return [SETTINGS_TEMPLATE, ...(role === 'hyper' ? [serverYamlPath(zoneId)] : [])];
 }

@@ -4,6 +4,7 @@
  * broken (nothing runs then), what each node's phase is, and the ordered steps to deploy the new
  * nodes. No I/O here: the golden-plan tests run this directly.
  */
+import type { Plan } from '../../api/common.js';
 import type { NodePoolSpec } from '../../api/nodepool.js';
 import type { NodeFacts, PlatformNode } from '../../facts/types.js';
 import { fileHasContent } from '../../runbook/checks.js';
@@ -11,9 +12,14 @@ import { guardedStep } from '../../runbook/jobguard.js';
 import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { sh, shell, validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
+import { onFirstBoss } from '../component/observe.js';
+import { serverYamlPath } from '../tagserver/observe.js';
+import { copyAndFillSteps, type FirstboxFiles, fillTemplate, SETTINGS_TEMPLATE } from '../templatefill.js';
+import { YamlEditError } from '../yamledit.js';
 import { checks } from './checks.js';
+import { qemuSection } from './qemu.js';
 import { nodeProblems } from './requirements.js';
-import { renderScaleSettings } from './settings.js';
+import { scaleSettingsFills } from './settings.js';
 
 export interface ZoneView {
   zoneId: string;
@@ -36,8 +42,6 @@ export interface NodePoolPlanInput {
   /** The installer's node list (describe-nodes.py -s all). */
   platformNodes: PlatformNode[];
   observations: Record<string, NodeObservation>;
-  /** A BOSS V2 Component is Ready in the zone: R4 step 10 rebuilds its cache. */
-  bossV2Deployed: boolean;
   /** Addresses this pool reported as Deployed before (status.nodes): removing one is not a scale-in. */
   previouslyDeployed?: readonly string[];
   /**
@@ -46,6 +50,14 @@ export interface NodePoolPlanInput {
    * (services check, mirror refresh, cache rebuild, routes); other new nodes wait for the next plan.
    */
   inFlight?: readonly string[];
+  /**
+   * Firstbox files the plan reads (observe.ts `poolFiles`): `settings.template.yaml` (the scale
+   * settings are its copy filled in) and, for hyper pools, the zone's server.yaml (the QEMU
+   * section). Absent: not observed; then nothing is deployed and the QEMU section is skipped.
+   */
+  files?: FirstboxFiles;
+  /** status.plan: a QEMU run in flight is planned again with its journaled precondition. */
+  journal?: Plan;
 }
 
 export type NodePhase =
@@ -85,24 +97,29 @@ export const listFilePath = (zoneId: string, pool: string) => `/pitrix/conf/oper
 export const scaleSettingsPath = (zoneId: string) => `/pitrix/config/scale_settings.${zoneId}.yaml`;
 
 /**
- * Rules that need only the spec and the zone's mode, checked before any SSH connection is opened:
- * a standard-mode hyper pool is made of pairs, so its size is even; vg needs eips.
+ * Rules that need only the spec, checked before any SSH connection is opened: vg needs eips.
+ * "Hyper nodes are added in pairs" (003 §1.2 item 2) counts the nodes being *added*, which only
+ * the installer's node list tells (a pool with one deployed hyper and two new ones adds a pair):
+ * planNodePool judges it, on the candidates, after the read-only observation.
  */
-export function staticViolations(spec: NodePoolSpec, mode: ZoneView['mode']): Violation[] {
+export function staticViolations(spec: NodePoolSpec, _mode: ZoneView['mode']): Violation[] {
   const v: Violation[] = [];
-  if (spec.role === 'hyper' && mode === 'standard' && spec.nodes.length % 2 === 1) {
-    v.push({
-      reason: 'HyperNodesNotInPairs',
-      message: `standard-mode zones add Hyper nodes in pairs (R4): spec.nodes has ${spec.nodes.length} node(s); add or remove one`,
-    });
-  }
-  if (spec.role === 'vg' && (spec.eips?.length ?? 0) === 0) {
-    v.push({
-      reason: 'EipsRequired',
-      message: 'spec.eips: VG nodes need EIP ranges prepared (R4); add spec.eips',
-    });
-  }
+  v.push(...eipsViolations(spec));
   return v;
+}
+
+/** Every VG node has its own EIP ranges (003 §1.2 item 3, §2.2); the API refuses this too. */
+function eipsViolations(spec: NodePoolSpec): Violation[] {
+  if (spec.role !== 'vg') return [];
+  const missing = spec.nodes.filter((n) => (n.eips?.length ?? 0) === 0).map((n) => n.address);
+  return missing.length
+    ? [
+        {
+          reason: 'EipsRequired',
+          message: `spec.nodes[].eips: VG nodes need EIP ranges prepared (R4); add the ranges ${missing.join(', ')} serve(s)`,
+        },
+      ]
+    : [];
 }
 
 export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
@@ -116,12 +133,7 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
   spec.nodes.forEach((n, i) => {
     validated('HOST', n.address, `spec.nodes[${i}].address`);
   });
-  if (spec.role === 'vg' && (spec.eips?.length ?? 0) === 0) {
-    violations.push({
-      reason: 'EipsRequired',
-      message: 'spec.eips: VG nodes need EIP ranges prepared (R4); add spec.eips',
-    });
-  }
+  violations.push(...eipsViolations(spec));
 
   const nodes: NodeReport[] = [];
   const candidates: string[] = [];
@@ -199,15 +211,16 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
     candidates.push(n.address);
   }
 
-  const notInSpec = input.platformNodes
-    .filter(
-      (p) =>
-        p.zoneId === zoneId &&
-        p.roles.includes(spec.role) &&
-        p.status === 'deployed' &&
-        !wanted.has(p.mgmtIp),
-    )
-    .map((p) => p.mgmtIp);
+  // Only this pool's own deployed nodes (what its status reported Deployed): another pool's
+  // hypers in the same zone were never this pool's to lose.
+  const stillDeployed = new Set(
+    input.platformNodes
+      .filter((p) => p.zoneId === zoneId && p.status === 'deployed' && p.roles.includes(spec.role))
+      .map((p) => p.mgmtIp),
+  );
+  const notInSpec = [...new Set(input.previouslyDeployed ?? [])].filter(
+    (a) => !wanted.has(a) && stillDeployed.has(a),
+  );
 
   const blocked = nodes.filter((n) => n.phase === 'Unreachable' || n.phase === 'Rejected');
   if (
@@ -222,23 +235,83 @@ export function planNodePool(input: NodePoolPlanInput): NodePoolPlan {
         blocked.length > 0
           ? `standard-mode zones add Hyper nodes in pairs (R4): ${candidates.length} node(s) are ready but ` +
             `${blocked.map((b) => `${b.address} is ${b.phase.toLowerCase()}`).join(', ')}; fix or remove it`
-          : `standard-mode zones add Hyper nodes in pairs (R4): spec.nodes has ${candidates.length} new node(s); ` +
-            'add or remove one',
+          : `standard-mode zones add Hyper nodes in pairs (R4): this scale-out would add ${candidates.length} node(s) ` +
+            `(${candidates.join(', ')}); add or remove one`,
     });
   }
 
+  // R4.5: the scale settings are the template's copy filled in; no template, no scale-out.
+  let settingsText: string | undefined;
+  if (violations.length === 0 && candidates.length > 0) {
+    const r = filledSettings(input, zoneId, candidates);
+    if ('violation' in r) violations.push(r.violation);
+    else settingsText = r.text;
+  }
   const deploying = violations.length > 0 ? [] : candidates;
   for (const n of nodes) if (deploying.includes(n.address) && n.phase === 'Pending') n.phase = 'Deploying';
-  return {
-    violations,
-    nodes,
-    notInSpec,
-    deploying,
-    plan: makePlan(deploying.length > 0 ? scaleOutSteps(input, zoneId, pool, deploying) : []),
-  };
+  let steps =
+    deploying.length > 0 && settingsText !== undefined
+      ? scaleOutSteps(input, zoneId, pool, deploying, settingsText)
+      : [];
+  // After the scale (its plan done, nothing left to deploy): the QEMU section, from what the
+  // deployed nodes report and what server.yaml lists.
+  const serverYaml = input.files?.[serverYamlPath(zoneId)];
+  if (steps.length === 0 && violations.length === 0 && inFlight.size === 0 && serverYaml) {
+    const q = qemuSection({
+      zoneId,
+      spec,
+      newVersions: Object.fromEntries(
+        nodes
+          .filter((n) => n.phase === 'Deployed')
+          .map((n) => [n.address, input.observations[n.address]?.facts?.qemuVersion ?? undefined]),
+      ),
+      platformNodes: input.platformNodes,
+      serverYaml: serverYaml.error !== undefined ? null : serverYaml.text,
+      journal: input.journal,
+    });
+    if (q.kind === 'stop') violations.push({ reason: q.reason, message: q.message });
+    if (q.kind === 'steps') steps = q.steps;
+  }
+  return { violations, nodes, notInSpec, deploying, plan: makePlan(steps) };
 }
 
-function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, ips: string[]): Step[] {
+function filledSettings(
+  input: NodePoolPlanInput,
+  zoneId: string,
+  ips: string[],
+): { text: string } | { violation: Violation } {
+  const file = input.files?.[SETTINGS_TEMPLATE];
+  if (file?.text === undefined) {
+    return {
+      violation: {
+        reason: 'SettingsTemplateMissing',
+        message: `${SETTINGS_TEMPLATE} ${file ? (file.error ?? 'does not exist') : 'was not read'} on the firstbox: runbook R4 copies it to ${scaleSettingsPath(zoneId)} and fills it in`,
+      },
+    };
+  }
+  try {
+    const origin = `${SETTINGS_TEMPLATE} for NodePool ${input.poolName} (runbook R4)`;
+    return {
+      text: fillTemplate(file.text, scaleSettingsFills(zoneId, input.spec, ips), SETTINGS_TEMPLATE, origin),
+    };
+  } catch (err) {
+    if (!(err instanceof YamlEditError)) throw err;
+    return {
+      violation: {
+        reason: 'SettingsTemplateUnfillable',
+        message: `${err.message}; fill in ${scaleSettingsPath(zoneId)} by hand (runbook R4) or fix the template`,
+      },
+    };
+  }
+}
+
+function scaleOutSteps(
+  input: NodePoolPlanInput,
+  zoneId: string,
+  pool: string,
+  ips: string[],
+  settingsText: string,
+): Step[] {
   const { spec, zone } = input;
   const list = listFilePath(zoneId, pool);
   const settings = scaleSettingsPath(zoneId);
@@ -260,6 +333,22 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     command: shell(['/pitrix/cli/add-nodes.py', '-I', list, '-z', zoneId], 'add nodes'),
     check: checks.nodesInStatus(ips, ['new', 'collected', 'available', 'deployed'], 'nodes already added?'),
     timeoutMs: 10 * MIN,
+  });
+  // 003 §2.1 "View the newly added nodes: describe-nodes.py -s new" (`-f json`: the operator's
+  // reading format, see the table). Nodes the installer had collected before this plan are past new.
+  const pastNew = ips.filter((ip) => {
+    const s = input.platformNodes.find((p) => p.mgmtIp === ip)?.status;
+    return s !== undefined && s !== 'new';
+  });
+  steps.push({
+    id: 'listNewNodes',
+    description: 'R4.1 view the newly added nodes (describe-nodes.py -s new): each is listed as new',
+    host: fb,
+    command: shell(['/pitrix/cli/describe-nodes.py', '-s', 'new', '-f', 'json'], 'describe new nodes'),
+    check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
+    verify: (stdout) => checks.verifyListedNew(stdout, ips, pastNew),
+    timeoutMs: 5 * MIN,
+    readOnly: true,
   });
   if (spec.nodeCredentialsSecretRef) {
     steps.push({
@@ -346,15 +435,23 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
     timeoutMs: 5 * MIN,
     readOnly: true,
   });
-  const settingsText = renderScaleSettings(zoneId, spec, ips);
-  steps.push({
-    id: 'writeScaleSettings',
-    description: `R4.5 write ${settings} (roles${spec.role === 'vg' ? ', eips' : ''}${spec.vbc ? ', vbc' : ''})`,
-    host: fb,
-    command: sh('write scale settings')`mkdir -p /pitrix/config && printf '%s' ${settingsText} > ${settings}`,
-    check: fileHasContent(settings, settingsText, 'scale settings already written?'),
-    timeoutMs: MIN,
-  });
+  steps.push(
+    ...copyAndFillSteps({
+      name: 'ScaleSettings',
+      R: 'R4.5',
+      template: SETTINGS_TEMPLATE,
+      templateText: input.files![SETTINGS_TEMPLATE]!.text!,
+      target: settings,
+      filled: settingsText,
+      journal: input.journal,
+      keys: [
+        'zone_id',
+        `nodes.${spec.role}`,
+        ...(spec.role === 'vg' ? ['eips'] : []),
+        ...(spec.vbc ? ['vbc'] : []),
+      ],
+    }),
+  );
   // The job ids carry the files these jobs read: a later scale-out with other nodes or settings
   // is other work, never "already done".
   steps.push(
@@ -398,27 +495,41 @@ function scaleOutSteps(input: NodePoolPlanInput, zoneId: string, pool: string, i
       ),
     );
   }
-  steps.push({
-    id: 'checkServices',
-    description: `R4.9 every supervisor program RUNNING on the new ${spec.role} nodes`,
-    host: fb,
-    command: shell(
-      ['/pitrix/upgrade/exec_nodes.sh', '-f', spec.role, 'supervisorctl status'],
-      'check services',
-    ),
-    verify: (stdout) => checks.verifyServices(stdout, ips),
-    // exec_nodes.sh exits non-zero when any node of the role has a stopped program; only the new
-    // nodes are judged here (by verify).
-    acceptExitCodes: [0, 1, 3],
-    timeoutMs: 10 * MIN,
-    readOnly: true,
-  });
-  if (input.bossV2Deployed) {
+  // 003 §2.3 "Check the QingCloud services of the scaled-out nodes": verbatim, both roles, every
+  // node of the role (no -f). A role the zone has no node of is skipped (exec_nodes.sh would only
+  // answer "no node matches"). Nodes of other zones the firstbox serves are not judged.
+  for (const role of ['vg', 'hyper'] as const) {
+    const judged = [
+      ...new Set([
+        ...input.platformNodes
+          .filter((p) => p.zoneId === zoneId && p.status === 'deployed' && p.roles.includes(role))
+          .map((p) => p.mgmtIp),
+        ...(spec.role === role ? ips : []),
+      ]),
+    ];
+    if (judged.length === 0) continue;
+    steps.push({
+      id: `checkServices-${role}`,
+      description: `R4.9 every supervisor program RUNNING on the zone's ${judged.length} ${role} node(s), old and new (exec_nodes.sh ${role} "supervisorctl status")`,
+      host: fb,
+      command: shell(['/pitrix/upgrade/exec_nodes.sh', role, 'supervisorctl status'], 'check services'),
+      verify: (stdout) => checks.verifyServices(stdout, judged, role),
+      // exec_nodes.sh exits non-zero when a node's supervisorctl does (a program not RUNNING):
+      // verify judges every node's own output.
+      acceptExitCodes: [0, 1, 3],
+      timeoutMs: 10 * MIN,
+      readOnly: true,
+    });
+  }
+  // "If BOSS V2 is deployed" (003 §2.3, 002 "Scaling out the environment"): from what the firstbox
+  // lists (a deployed boss node, in this zone or another of the region), not from a resource here.
+  if (input.platformNodes.some((n) => n.status === 'deployed' && n.roles.includes('boss'))) {
     steps.push({
       id: 'rebuildBossCache',
-      description: 'R4.10 rebuild the BOSS V2 cache after the scale-out',
+      description:
+        'R4.10 rebuild the BOSS V2 cache after the scale-out (django_manage.sh rebuild_cache on the first boss node of /pitrix/conf/nodes/boss)',
       host: fb,
-      command: shell(['/pitrix/bin/boss2-manager/django_manage.sh', 'rebuild_cache'], 'rebuild boss cache'),
+      command: onFirstBoss('rebuild_cache'),
       timeoutMs: 30 * MIN,
       idempotent: true,
     });

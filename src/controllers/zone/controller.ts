@@ -26,6 +26,7 @@ import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
 import type { ZoneAccess } from '../platform.js';
 import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
 import { zoneTarget } from '../template.js';
+import { readFirstboxFiles, SETTINGS_TEMPLATE, VARIABLES_TEMPLATE } from '../templatefill.js';
 import { accessChanges, firstboxAccessOf } from './access.js';
 import { type GlobalZoneView, planNewZone } from './newzone.js';
 
@@ -210,7 +211,9 @@ export class ZoneReconciler implements Reconciler {
         ...(spec?.regionId ? { regionId: spec.regionId } : {}),
       };
     }
+    const files = await readFirstboxFiles(access, [VARIABLES_TEMPLATE, SETTINGS_TEMPLATE], ctx.signal);
     const decision = planNewZone({
+      files,
       zoneId: zone.spec.zoneId,
       regionId: zone.spec.regionId,
       global: zone.spec.global,

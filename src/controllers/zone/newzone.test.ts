@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { Plan } from '../../api/common.js';
-import type { NewZone } from '../../api/zone.js';
-import type { PlatformNode, PlatformZone } from '../../facts/types.js';
+import { parse } from 'yaml';
 import {
-  type NewZonePlanInput,
-  planNewZone,
-  renderListeners,
-  renderSettings,
-  renderVariables,
-} from './newzone.js';
+  SETTINGS_TEMPLATE as SIM_SETTINGS,
+  VARIABLES_TEMPLATE as SIM_VARIABLES,
+} from '../../../hack/sim/templates.js';
+import type { Plan } from '../../api/common.js';
+import { type NewZone, parseZone } from '../../api/zone.js';
+import type { PlatformNode, PlatformZone } from '../../facts/types.js';
+import { SETTINGS_TEMPLATE, VARIABLES_TEMPLATE } from '../templatefill.js';
+import { type NewZonePlanInput, planNewZone, renderListeners } from './newzone.js';
 
 const node = (
   ip: string,
@@ -57,6 +57,7 @@ const newZone = (more: Partial<NewZone> = {}): NewZone => ({
     { address: '10.0.0.85', roles: ['hyper'] },
   ],
   cloudType: 'private',
+  vlan: false,
   globalApiProtocol: 'https',
   approval: 'Automatic',
   ...more,
@@ -72,8 +73,23 @@ function input(more: Partial<NewZonePlanInput> = {}): NewZonePlanInput {
     globalZone: { name: 'pek3a', zoneId: 'pek3a', global: true, regionId: 'pek3' },
     platformNodes,
     platformZones: zones,
+    files: {
+      [VARIABLES_TEMPLATE]: { text: SIM_VARIABLES },
+      [SETTINGS_TEMPLATE]: { text: SIM_SETTINGS },
+    },
     ...more,
   };
+}
+
+/** Parsed YAML, walked by key in the assertions. */
+type Yaml = { [key: string]: Yaml } & Record<string, unknown>;
+
+/** The filled-in variables and settings the plan writes (the fill steps' stdin). */
+function filled(i: NewZonePlanInput): { variables: Yaml; settings: Yaml } {
+  const r = planNewZone(i);
+  if (r.kind !== 'add') throw new Error(`expected a plan, got ${r.kind}`);
+  const content = (id: string) => r.plan.steps.find((s) => s.id === id)!.stdinContent!;
+  return { variables: parse(content('fillVariables')), settings: parse(content('fillSettings')) };
 }
 
 function render(plan: {
@@ -105,8 +121,10 @@ describe('planNewZone (R4 new zone in a region)', () => {
       'installJobGuard',
       'collectNodes',
       'verifyNodes',
-      'writeVariables',
-      'writeSettings',
+      'copyVariables',
+      'fillVariables',
+      'copySettings',
+      'fillSettings',
       'configQingcloud',
       'scaleQingcloudZone',
       'clearZoneCache',
@@ -128,26 +146,110 @@ describe('planNewZone (R4 new zone in a region)', () => {
     for (const s of r.plan.steps) expect(!!s.check || !!s.idempotent, s.id).toBe(true);
   });
 
-  it('renders variables with is_global_zone 0 and the VBC mode, settings by role', () => {
-    const auto = renderVariables(input());
-    expect(auto).toMatch(/^is_global_zone: 0$/m);
-    expect(auto).toMatch(/^cloud_type: private$/m);
-    expect(auto).toMatch(/^installer_allocate_vbc: 1$/m);
-    expect(auto).toMatch(/^region_id: pek3$/m);
-    const vbc = { mgmtIps: ['10.0.0.84', '10.0.0.85'], ipv4Vbc: '10.18.0.0/16', ipv4Vip: '10.0.0.84' };
-    const manual = input({ newZone: newZone({ vbc }) });
-    expect(renderVariables(manual)).toMatch(/^installer_allocate_vbc: 0$/m);
-    const settings = renderSettings(manual);
-    expect(settings).toContain('ipv4_vip: 10.0.0.84');
-    expect(settings).toMatch(/nodes:\n {2}webservice:\n {4}- 10\.0\.0\.83\n {2}proxy:/);
-    expect(settings).toMatch(/zoocassa:\n {4}- 10\.0\.0\.83/);
-    const vg = input({
-      newZone: newZone({
-        nodes: [...newZone().nodes, { address: '10.0.0.86', roles: ['vg'] }],
-        eips: ['139.198.10.10-139.198.10.50'],
-      }),
+  it('fills in copies of the templates: is_global_zone 0, the VBC mode, machines by role', () => {
+    const auto = filled(input());
+    // The keys are filled where the template has them (its sections), nothing else changes.
+    expect(auto.variables.common).toEqual({
+      zone_id: 'pek3d',
+      region_id: 'pek3',
+      cloud_type: 'private',
+      mode: 'standard',
     });
-    expect(renderSettings(vg)).toContain('eips:\n  10.0.0.86:\n    - 139.198.10.10-139.198.10.50');
+    expect(auto.variables.base).toMatchObject({ is_global_zone: 0, installer_allocate_vbc: 1 });
+    expect(auto.variables.advance).toEqual({ mgmt_network_address: '' });
+    // VLAN mode: installer_allocate_vbc 0 without vbc.
+    const vlan = filled(input({ newZone: newZone({ vlan: true }) }));
+    expect(vlan.variables.base!.installer_allocate_vbc).toBe(0);
+    expect(vlan.settings.vbc).toBeUndefined();
+    // The VIP is the VBC's external address (not a hyper's); the Master is one of mgmt_ips.
+    const vbc = {
+      mgmtIps: ['10.0.0.84', '10.0.0.85'],
+      ipv4Vbc: '10.18.0.0/16',
+      ipv4Vip: '10.0.0.100',
+      master: '10.0.0.85',
+    };
+    const manual = filled(input({ newZone: newZone({ vbc }) }));
+    expect(manual.variables.base!.installer_allocate_vbc).toBe(0);
+    expect(manual.settings.vbc!.ipv4_vip).toBe('10.0.0.100|10.0.0.85');
+    expect(manual.settings.nodes).toMatchObject({
+      webservice: ['10.0.0.83'],
+      zoocassa: ['10.0.0.83'],
+      proxy: ['10.0.0.81', '10.0.0.82'],
+      hyper: ['10.0.0.84', '10.0.0.85'],
+      vg: [],
+    });
+    const vg = filled(
+      input({
+        newZone: newZone({
+          nodes: [
+            ...newZone().nodes,
+            { address: '10.0.0.86', roles: ['vg'], eips: ['139.198.10.10-139.198.10.50'] },
+            { address: '10.0.0.87', roles: ['vg'], eips: ['139.198.20.0/26', '139.198.21.0/26'] },
+          ],
+        }),
+      }),
+    );
+    // Each VG's own ranges under its own address, never one list copied to every VG.
+    expect(vg.settings.eips).toEqual({
+      '10.0.0.86': ['139.198.10.10-139.198.10.50'],
+      '10.0.0.87': ['139.198.20.0/26', '139.198.21.0/26'],
+    });
+    // No template: nothing runs, and the reason names the file.
+    const none = planNewZone(input({ files: { [SETTINGS_TEMPLATE]: { text: SIM_SETTINGS } } }));
+    expect(none.kind === 'refuse' && none.violations.map((v) => v.reason)).toEqual([
+      'SettingsTemplateMissing',
+    ]);
+  });
+
+  it('falls back to restarting the global memcached, one zoocassa at a time, when the cache clear fails', () => {
+    const r = planNewZone(input());
+    if (r.kind !== 'add') throw new Error(r.kind);
+    const script = r.plan.steps.find((s) => s.id === 'clearZoneCache')!.command.script;
+    const [clear, fallback] = script.split(' || ');
+    expect(clear).toContain('operate_cache_by_re -S');
+    expect(fallback).toContain(
+      "/pitrix/upgrade/exec_nodes.sh 10.0.0.25 'service memcached restart && service memcached status'",
+    );
+    expect(fallback!.indexOf('10.0.0.25')).toBeLessThan(fallback!.indexOf('10.0.0.26'));
+  });
+
+  it('refuses mixed physical and virtual pgpool/pgserver/zoocassa, and other roles on a fusion hyper (API rules)', () => {
+    const zone = (nodes: NewZone['nodes'], mode = 'standard') =>
+      parseZone({
+        apiVersion: 'ops.pitrix.io/v1alpha1',
+        kind: 'Zone',
+        metadata: { name: 'pek3d', namespace: 'ns' },
+        spec: {
+          zoneId: 'pek3d',
+          regionId: 'pek3',
+          mode,
+          firstbox: {
+            host: '10.0.0.1',
+            credentialsSecretRef: { name: 's' },
+            hostKeyPolicy: 'TrustOnFirstUse',
+          },
+          newZone: { ...newZone(), nodes },
+        },
+      });
+    const proxy = { address: '10.0.0.81', roles: ['proxy' as const] };
+    expect(() =>
+      zone([
+        proxy,
+        { address: '10.0.0.83', roles: ['zoocassa'] },
+        { address: '10.0.0.84', roles: ['zoocassa'], virtual: true },
+      ]),
+    ).toThrow(/zoocassa machines must all be physical or all virtual/);
+    expect(() =>
+      zone([
+        proxy,
+        { address: '10.0.0.83', roles: ['pgpool'], virtual: true },
+        { address: '10.0.0.84', roles: ['pgpool'], virtual: true },
+      ]),
+    ).not.toThrow();
+    expect(() => zone([proxy, { address: '10.0.0.84', roles: ['hyper', 'pgserver'] }], 'fusion')).toThrow(
+      /in fusion mode only seed, vbr and snapshot may be placed on a hyper machine/,
+    );
+    expect(() => zone([proxy, { address: '10.0.0.84', roles: ['hyper', 'seed'] }], 'fusion')).not.toThrow();
   });
 
   it('points api-front at 443 for an https global, 7777 for http', () => {
@@ -215,16 +317,26 @@ describe('planNewZone (R4 new zone in a region)', () => {
       reasons(
         input({
           newZone: newZone({
-            vbc: { mgmtIps: ['10.0.0.84'], ipv4Vbc: '10.18.0.0/16', ipv4Vip: '10.0.0.85' },
+            vbc: {
+              mgmtIps: ['10.0.0.84'],
+              ipv4Vbc: '10.18.0.0/16',
+              ipv4Vip: '10.0.0.100',
+              master: '10.0.0.85',
+            },
           }),
         }),
       ),
-    ).toEqual(['VbcVipNotInMgmtIps']);
+    ).toEqual(['VbcMasterNotInMgmtIps']);
     expect(
       reasons(
         input({
           newZone: newZone({
-            vbc: { mgmtIps: ['10.0.0.81'], ipv4Vbc: '10.18.0.0/16', ipv4Vip: '10.0.0.81' },
+            vbc: {
+              mgmtIps: ['10.0.0.81'],
+              ipv4Vbc: '10.18.0.0/16',
+              ipv4Vip: '10.0.0.100',
+              master: '10.0.0.81',
+            },
           }),
         }),
       ),

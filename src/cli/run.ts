@@ -53,9 +53,7 @@ export async function runOperator(opts: RunOptions): Promise<void> {
     maxConnectionsPerZone: opts.sshMaxConnections,
     connectTimeoutMs: opts.sshConnectTimeoutMs,
     commandTimeoutMs: opts.sshCommandTimeoutMs,
-    observer: {
-      onFailure: (host, reason) => manager.metrics.sshFailures.inc({ host, reason }),
-    },
+    observer: manager.metrics.sshObserver(),
   });
   const deps: ControllerDeps = {
     client,
@@ -73,6 +71,7 @@ export async function runOperator(opts: RunOptions): Promise<void> {
     log,
   };
   registerControllers(manager, deps, { maxConcurrentReconciles: opts.maxConcurrentReconciles });
+  manager.metrics.zoneLocksFrom(() => deps.informers.zone.list());
 
   let stopping = false;
   const shutdown = (signal: string) => {

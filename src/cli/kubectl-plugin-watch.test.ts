@@ -27,7 +27,7 @@ function pool(steps: Step[], conditions: Condition[], over: Partial<KubeObject> 
   return {
     apiVersion: 'ops.pitrix.io/v1alpha1',
     kind: 'NodePool',
-    metadata: { name: 'hyper-b', namespace: 'zones', generation: 3 },
+    metadata: { name: 'hyper-b', namespace: 'zones', uid: 'u', resourceVersion: '1', generation: 3 },
     spec: {},
     status: { observedGeneration: 3, conditions, plan: { hash: 'abc123', steps } },
     ...over,

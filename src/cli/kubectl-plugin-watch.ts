@@ -135,7 +135,7 @@ export function watchFrame(obj: KubeObject, now: number, width = 100): string[] 
     if (failure?.message) lines.push(`  ${failure.reason}: ${failure.message}`);
   }
   // Made terminal-safe before fitting, so a visible \xNN counts in the width the redraw relies on.
-  return lines.map((l) => fit(terminalSafe(l.replace(/[\r\n\t]+/g, ' ').trimEnd()), width));
+  return lines.map((l) => clip(terminalSafe(l.replace(/[\r\n\t]+/g, ' ').trimEnd()), width));
 }
 
 /** The line printed per change when stdout is not a terminal (no elapsed time: it would always change). */
@@ -150,7 +150,7 @@ export function watchLine(obj: KubeObject): string {
   return parts.join('  ');
 }
 
-function fit(line: string, width: number): string {
+function clip(line: string, width: number): string {
   const chars = [...line];
   return chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : line;
 }

@@ -38,8 +38,8 @@ export function kindSchemas(doc: { components?: { schemas?: Record<string, Schem
     const gvks = (schema['x-kubernetes-group-version-kind'] ?? []) as Gvk[];
     for (const gvk of gvks) {
       const apiVersion = gvk.group ? `${gvk.group}/${gvk.version}` : gvk.version;
-      // A kind listed under several group-versions (e.g. DeleteOptions) belongs to each doc's own.
-      if (!isOwnKind(name, schema, gvk)) continue;
+      // Shared option types (DeleteOptions, WatchEvent…) list many GVKs: not a kind of their own.
+      if (gvks.length !== 1 || !hasTypeMeta(schema)) continue;
       const definitions: Record<string, Schema> = {};
       for (const ref of closure(name, all)) definitions[ref] = strict(all[ref]!, ref);
       out.set(schemaFileName(apiVersion, gvk.kind), {
@@ -52,11 +52,9 @@ export function kindSchemas(doc: { components?: { schemas?: Record<string, Schem
   return out;
 }
 
-/** A schema with a single GVK is that kind; shared option types list many and are skipped. */
-function isOwnKind(_name: string, schema: Schema, _gvk: Gvk): boolean {
-  const gvks = (schema['x-kubernetes-group-version-kind'] ?? []) as Gvk[];
+function hasTypeMeta(schema: Schema): boolean {
   const props = (schema.properties ?? {}) as Record<string, unknown>;
-  return gvks.length === 1 && 'apiVersion' in props && 'kind' in props;
+  return 'apiVersion' in props && 'kind' in props;
 }
 
 /** Names of the schemas `root` reaches through `$ref`, itself included. */
@@ -99,9 +97,9 @@ export function strict(node: Schema, name = ''): Schema {
       out[k] = Object.fromEntries(
         Object.entries(v as Record<string, Schema>).map(([p, s]) => [p, strict(s)]),
       );
+    else if (k === 'default' || k === 'example' || k === 'enum' || k.startsWith('x-kubernetes-')) out[k] = v;
     else if (Array.isArray(v)) out[k] = v.map((x) => (x && typeof x === 'object' ? strict(x as Schema) : x));
-    else if (v && typeof v === 'object' && k !== 'default' && k !== 'example' && k !== 'enum')
-      out[k] = strict(v as Schema);
+    else if (v && typeof v === 'object') out[k] = strict(v as Schema);
     else out[k] = v;
   }
   if (out.format === 'int-or-string' || out['x-kubernetes-int-or-string'] === true) {

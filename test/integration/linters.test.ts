@@ -189,10 +189,28 @@ describe('kubeconform (strict, schemas from the control plane)', () => {
   });
 });
 
+/** Every check, the optional ones too; a warning fails like a critical finding. */
+const KUBE_SCORE_ARGS = [
+  'score',
+  '--output-format',
+  'ci',
+  '--exit-one-on-warning',
+  '--enable-optional-test',
+  [
+    'container-resource-requests-equal-limits',
+    'container-cpu-requests-equal-limits',
+    'container-memory-requests-equal-limits',
+    'container-ephemeral-storage-request-equals-limit',
+    'container-ports-check',
+    'container-seccomp-profile',
+  ].join(','),
+  '-',
+];
+
 describe('kube-score', () => {
   it('scores the rendered chart with no warning or critical finding left unexplained', async () => {
     for (const [name, yaml] of await renderings()) {
-      const r = await run(join(linters, 'kube-score'), ['score', '--output-format', 'ci', '-'], yaml);
+      const r = await run(join(linters, 'kube-score'), KUBE_SCORE_ARGS, yaml);
       const findings = r.stdout.split('\n').filter((l) => /^\[(WARNING|CRITICAL)\]/.test(l));
       expect(findings, `${name}:\n${r.stdout}\n${r.stderr}`).toEqual([]);
       expect(r.code, `${name}: ${r.stderr}`).toBe(0);
@@ -211,7 +229,7 @@ describe('kube-score', () => {
         },
       },
     });
-    const r = await run(join(linters, 'kube-score'), ['score', '--output-format', 'ci', '-'], bare);
+    const r = await run(join(linters, 'kube-score'), KUBE_SCORE_ARGS, bare);
     expect(r.code).not.toBe(0);
     expect(r.stdout).toMatch(/^\[CRITICAL\] /m);
   });

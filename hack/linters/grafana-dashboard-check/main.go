@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
@@ -34,12 +35,12 @@ func main() {
 			continue
 		}
 		var d dashboard.Dashboard
-		if err := d.UnmarshalJSONStrict(raw); err != nil {
+		if err := d.UnmarshalJSONStrict(raw); findings(err) {
 			fmt.Printf("%s: schema: %v\n", file, err)
 			failed = true
 			continue
 		}
-		if err := d.Validate(); err != nil {
+		if err := d.Validate(); findings(err) {
 			fmt.Printf("%s: constraints: %v\n", file, err)
 			failed = true
 			continue
@@ -49,4 +50,12 @@ func main() {
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// findings: the SDK returns its error list as a typed nil (a non-nil error) when it found nothing.
+func findings(err error) bool {
+	if errs, ok := err.(cog.BuildErrors); ok {
+		return len(errs) > 0
+	}
+	return err != nil
 }

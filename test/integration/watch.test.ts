@@ -75,6 +75,18 @@ async function createPool(name: string): Promise<number> {
 const tmux = (...args: string[]) => sh('tmux', args, { encoding: 'utf8' });
 const screen = async () => (await tmux('capture-pane', '-p', '-t', SESSION)).stdout;
 
+/** Waits until the terminal shows `text`; on timeout the error carries the screen. */
+async function showing(text: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = await screen().catch((e: Error) => `(no screen: ${e.message})`);
+    if (last.includes(text)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the terminal never showed "${text}"; it shows:\n${last}`);
+}
+
 beforeAll(async () => {
   cp = await startControlPlane({ log: (m) => console.log(m) });
   work = await mkdtemp(join(tmpdir(), 'pitrix-watch-'));
@@ -126,28 +138,28 @@ describe('kubectl pitrix status --watch', () => {
     });
     await setStatus('hyper-b', running(1));
 
-    const command = `kubectl pitrix status np/hyper-b -n ${NS} -w; echo "EXIT=$?"; sleep 120`;
-    await tmux(
-      'new-session',
-      '-d',
-      '-s',
-      SESSION,
-      '-x',
-      '110',
-      '-y',
-      '24',
-      ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-      command,
+    // The environment is set inside the script: tmux's shell would reset PATH from -e.
+    const script = join(work, 'watch.sh');
+    await writeFile(
+      script,
+      [
+        '#!/bin/sh',
+        ...Object.entries(env).map(([k, v]) => `export ${k}='${v}'`),
+        `'${join(cp.assetsDir, 'kubectl')}' pitrix status np/hyper-b -n ${NS} -w`,
+        'echo "EXIT=$?"',
+        'sleep 120',
+        '',
+      ].join('\n'),
     );
-    await waitUntil(async () => (await screen()).includes('1/3 steps'), 30_000, 'the first frame');
-    let s = await screen();
+    await chmod(script, 0o755);
+    await tmux('new-session', '-d', '-s', SESSION, '-x', '110', '-y', '24', script);
+    let s = await showing('1/3 steps', 30_000);
     expect(s).toContain('NodePool watch/hyper-b   Reconciling: StepRunning');
     expect(s).toMatch(/plan a1b2c3d4e5f60718 \[█{10}·{20}\] 1\/3 steps {3}elapsed 1m\d\ds, about \d+s left/);
     expect(s).toMatch(/▶ deployNode-127\.77\.1\.33 on 127\.77\.1\.33, running \d+s/);
 
     await setStatus('hyper-b', running(2));
-    await waitUntil(async () => (await screen()).includes('2/3 steps'), 15_000, 'the second frame');
-    s = await screen();
+    s = await showing('2/3 steps', 15_000);
     // Redrawn in place: one frame on the screen, the first one gone.
     expect(s.match(/^plan /gm)).toHaveLength(1);
     expect(s).not.toContain('1/3 steps');
@@ -165,8 +177,7 @@ describe('kubectl pitrix status --watch', () => {
       },
       currentStep: null,
     });
-    await waitUntil(async () => (await screen()).includes('EXIT='), 15_000, 'the watch to exit');
-    s = await screen();
+    s = await showing('EXIT=', 15_000);
     expect(s).toContain('3/3 steps');
     expect(s).toContain('nodepool/hyper-b: Ready: 2 nodes ready');
     expect(s).toContain('EXIT=0');

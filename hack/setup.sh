@@ -56,3 +56,7 @@ log "kstatus: $(bash hack/kstatus-assets.sh)"
 
 # The Lua VM Argo CD embeds (gopher-lua, pinned in hack/argocd-lua/go.mod) for the health-script tests.
 log "argocd-lua: $(bash hack/argocd-lua-assets.sh)"
+
+# kubeconform, kube-score and the Grafana dashboard schema check (pinned in hack/linters/go.mod) for
+# test/integration/linters.test.ts, built once from the Go module proxy and cached like helm.
+log "linters: $(bash hack/linters-assets.sh)"

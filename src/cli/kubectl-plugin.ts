@@ -3,7 +3,8 @@
  * terminal.
  *
  *   kubectl pitrix status  [KIND/NAME]          conditions, the plan with step states, the node
- *                                               a rollout is on; without a target: every resource
+ *                                               a rollout is on; without a target: every resource;
+ *                                               -w/--watch: live progress until Ready or Stalled
  *   kubectl pitrix plan    KIND/NAME            the published plan: hash, steps, hosts, commands
  *   kubectl pitrix approve KIND/NAME --hash H   approve a Manual plan: sets ops.pitrix.io/approve-plan
  *                                               to H, refused when the plan is no longer H
@@ -27,6 +28,7 @@ import {
   type ResourceType,
 } from '../runtime/kube.js';
 import { formatList, formatPlan, formatStatus, type PitrixStatus } from './kubectl-plugin-format.js';
+import { watchStatus } from './kubectl-plugin-watch.js';
 import { terminalSafeOutput } from './terminal-safe.js';
 
 export const PLUGIN_USAGE = `Usage: kubectl pitrix <command> [KIND/NAME] [flags]
@@ -34,6 +36,9 @@ export const PLUGIN_USAGE = `Usage: kubectl pitrix <command> [KIND/NAME] [flags]
 Commands:
   status  [KIND/NAME]         Conditions, plan steps with their state, the node a rollout is on.
                               Without KIND/NAME: every pitrix resource of the namespace (-A: all).
+          KIND/NAME -w        Watch the plan's progress until the resource is Ready (exit 0) or
+                              Stalled (exit 1); redrawn in place on a terminal, else one line
+                              per change.
   plan    KIND/NAME           The published plan: hash, steps, hosts (--commands: exact commands).
   approve KIND/NAME --hash H  Approve a Manual plan. Refused when the published plan is not H
                               (it changed since you reviewed it). Without --hash: shows the plan
@@ -48,6 +53,10 @@ KIND: zone (pz), nodepool (np), component (pcomp), tagserver (ts), webserviceupg
 export interface Output {
   out(text: string): void;
   err(text: string): void;
+  /** The plugin's own terminal control sequences (status --watch); defaults to `out` unfiltered. */
+  control?(sequence: string): void;
+  /** Columns of the terminal stdout is, undefined when it is not one. */
+  columns?: number;
 }
 
 /** Finds a kind by any of its names (kind, plural, singular, short names, `plural.group`). */
@@ -93,12 +102,12 @@ export interface PluginDeps {
 /** Runs one plugin command; returns the exit code. */
 export async function pluginCommand(command: string, argv: string[], deps: PluginDeps = {}): Promise<number> {
   // Remote output reaches the terminal only with its control characters made visible.
-  const io: Output = terminalSafeOutput(
-    deps.output ?? {
-      out: (t) => process.stdout.write(t),
-      err: (t) => process.stderr.write(t),
-    },
-  );
+  const raw: Output = deps.output ?? {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    ...(process.stdout.isTTY ? { columns: process.stdout.columns } : {}),
+  };
+  const io: Output = terminalSafeOutput(raw);
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {
@@ -112,6 +121,7 @@ export async function pluginCommand(command: string, argv: string[], deps: Plugi
         context: { type: 'string' },
         hash: { type: 'string' },
         commands: { type: 'boolean' },
+        watch: { type: 'boolean', short: 'w' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -133,6 +143,8 @@ export async function pluginCommand(command: string, argv: string[], deps: Plugi
   }
   namespace ??= 'default';
   try {
+    if (command === 'status' && positionals.length === 0 && values.watch)
+      throw new UsageError('--watch follows one resource: name it as KIND/NAME, like nodepool/hyper-b');
     if (command === 'status' && positionals.length === 0) {
       const all = !!values['all-namespaces'];
       const objs: KubeObject[] = [];
@@ -153,6 +165,15 @@ export async function pluginCommand(command: string, argv: string[], deps: Plugi
     };
     switch (command) {
       case 'status':
+        if (values.watch) {
+          await get();
+          const read = async () => {
+            const obj = await client.get(type, namespace, name);
+            return obj ? { ...obj, kind: obj.kind ?? kind.kind } : undefined;
+          };
+          const control = raw.control ?? ((t: string) => raw.out(t));
+          return await watchStatus(read, { out: io.out, err: io.err, control, columns: raw.columns });
+        }
         io.out(formatStatus(await get()));
         return 0;
       case 'plan':

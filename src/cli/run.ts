@@ -136,9 +136,7 @@ export function buildOperator(
     maxConnectionsPerZone: opts.sshMaxConnections,
     connectTimeoutMs: opts.sshConnectTimeoutMs,
     commandTimeoutMs: opts.sshCommandTimeoutMs,
-    observer: {
-      onFailure: (host, reason) => manager.metrics.sshFailures.inc({ host, reason }),
-    },
+    observer: manager.metrics.sshObserver(),
   });
   for (const r of runbooks) registerKind(r.info);
   const informers = Object.fromEntries(
@@ -156,6 +154,7 @@ export function buildOperator(
     log,
   };
   registerControllers(manager, deps, { maxConcurrentReconciles: opts.maxConcurrentReconciles }, runbooks);
+  manager.metrics.zoneLocksFrom(() => deps.informers.zone.list());
   return {
     manager,
     async start() {

@@ -3,7 +3,9 @@
  * written for Go operators work unchanged, plus process metrics from prom-client.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { SshObserver } from '../ssh/pool-options.js';
 import type { QueueMetrics } from './queue.js';
+import { type LockedZone, zoneLockLabels } from './zonelocks.js';
 
 export type ReconcileResultLabel = 'success' | 'error' | 'requeue' | 'requeue_after';
 
@@ -141,6 +143,30 @@ export class OperatorMetrics {
     labelNames: ['kind', 'step'] as const,
     registers: [this.registry],
   });
+  readonly sshConnections = new Gauge({
+    name: 'pitrix_operator_ssh_connections',
+    help: 'SSH connections open, by host (the zone firstbox and the nodes reached through it)',
+    labelNames: ['host'] as const,
+    registers: [this.registry],
+  });
+  private zoneLockSource: () => Iterable<LockedZone> = () => [];
+  /**
+   * Read from the Zones' status.lock at scrape time (the lock lives there, not in this process),
+   * so every replica reports the same locks and one released by another replica disappears.
+   */
+  readonly zoneLocks = new Gauge({
+    name: 'pitrix_operator_zone_locks_held',
+    help: 'Zone locks recorded in Zone status.lock (1 per held lock), by zone, operation and holder',
+    labelNames: ['namespace', 'zone', 'operation', 'holder_kind', 'holder_name'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.zoneLocks.reset();
+      for (const zone of this.zoneLockSource()) {
+        const labels = zoneLockLabels(zone);
+        if (labels) this.zoneLocks.set(labels, 1);
+      }
+    },
+  });
   private readonly rolloutProgress = new Map<string, { labels: ResourceLabels; at: number }>();
   readonly rolloutSinceProgress = new Gauge({
     name: 'pitrix_operator_rollout_seconds_since_progress',
@@ -171,6 +197,20 @@ export class OperatorMetrics {
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The SSH pool's hooks: connections open and failures by reason. */
+  sshObserver(): SshObserver {
+    return {
+      onConnect: (host) => this.sshConnections.inc({ host }),
+      onDisconnect: (host) => this.sshConnections.dec({ host }),
+      onFailure: (host, reason) => this.sshFailures.inc({ host, reason }),
+    };
+  }
+
+  /** Where the zone-lock gauge reads the Zones from (the Zone informer's cache). */
+  zoneLocksFrom(source: () => Iterable<LockedZone>): void {
+    this.zoneLockSource = source;
   }
 
   /** A runbook step finished: its duration, and a failure count when it failed. */

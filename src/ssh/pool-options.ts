@@ -7,6 +7,8 @@ import type { HostTarget } from './types.js';
 /** Metrics hooks, so the runtime can count without this module depending on prom-client. */
 export interface SshObserver {
   onConnect?(host: string, durationMs: number): void;
+  /** A connection reported by onConnect closed (idle, evicted, dropped or the pool closed). */
+  onDisconnect?(host: string): void;
   onFailure?(host: string, reason: SshFailureReason): void;
   onCommand?(host: string, purpose: string, durationMs: number, exitCode: number | null): void;
 }

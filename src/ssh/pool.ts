@@ -210,6 +210,7 @@ export class SshPool implements Executor {
       });
     this.live.add(conn);
     this.o.observer?.onConnect?.(target.name, performance.now() - started);
+    conn.onClose(() => this.o.observer?.onDisconnect?.(target.name));
     conn.scheduleIdleClose(this.o.idleTimeoutMs);
     return conn;
   }

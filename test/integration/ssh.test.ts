@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, type SshdHandle, startSshd } from '../../hack/sshd.js';
+import { OperatorMetrics } from '../../src/runtime/metrics.js';
 import {
   AuthError,
   and,
@@ -218,8 +219,11 @@ describe('SshPool over real sshd', () => {
 
   it('reports a connection dropped mid-command as may-have-run and does not retry it', async () => {
     const counter = join(dir, 'counter');
+    // The operator's gauge of open connections follows the drop, the reconnect and the close.
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    const open = async () => (await metrics.sshConnections.get()).values.reduce((n, v) => n + v.value, 0);
     // killRemoteTree: the dropped channel also takes the remote `sleep` down, so nothing leaks.
-    const p = pool({ killRemoteTree: true });
+    const p = pool({ killRemoteTree: true, observer: metrics.sshObserver() });
     try {
       await p.exec(target, shell(['true'], 'connect'));
       const running = p
@@ -245,9 +249,11 @@ describe('SshPool over real sshd', () => {
       // The pool reconnects for the next command.
       expect((await p.exec(target, shell(['echo', 'back'], 'after drop'))).stdout).toBe('back\n');
       expect(p.stats().handshakes).toBe(2);
+      expect(await open()).toBe(1);
     } finally {
       await p.close();
     }
+    await waitFor(async () => (await open()) === 0);
   });
 
   it('stop() drops the sessions opened before it, as a machine going down does', async () => {

@@ -74,12 +74,9 @@ export interface NodeReport {
   message?: string;
 }
 
-export interface Violation {
-  /** Condition reason, CamelCase. */
-  reason: string;
-  /** What is wrong and what to change. */
-  message: string;
-}
+import type { Violation } from '../../runbook/violation.js';
+
+export type { Violation };
 
 export interface NodePoolPlan {
   violations: Violation[];

@@ -26,7 +26,21 @@ export async function livePlans(
   const informers = Object.fromEntries(
     runbooks.map((r) => [r.informer, new Informer(client, resourceType(r.info))]),
   ) as Informers;
-  await Promise.all(Object.values(informers).map((i) => i.start()));
+  // A cluster without our CRDs (or without access to them) never syncs: say so instead of waiting.
+  let timer: NodeJS.Timeout | undefined;
+  const synced = await Promise.race([
+    Promise.all(Object.values(informers).map((i) => i.start())).then(() => true),
+    new Promise<false>((r) => {
+      timer = setTimeout(() => r(false), 30_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!synced) {
+    for (const i of Object.values(informers)) await i.stop();
+    throw new Error(
+      `could not list ${runbooks.map((r) => r.info.plural).join(', ')} within 30 s: are the CRDs installed (kubectl apply -f crds/) and may this kubeconfig list them?`,
+    );
+  }
   const platform = new Platform(client);
   const byKind = new Map(runbooks.map((r) => [r.info.kind, informers[r.informer]!]));
   const deps: ControllerDeps = {

@@ -5,12 +5,17 @@
  * operator starts with the shipped runbooks plus this one, and it restarts `ws_server` on the
  * zone's webservice nodes one at a time, checking `supervisorctl status` after each.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type ControlPlane, startControlPlane } from '../../hack/controlplane.js';
 import { crdObject } from '../../src/api/crd.js';
 import { programRestartKind } from '../extension/api.js';
-import { applyZone, condition, type Scenario, startScenario } from '../helpers/scenario.js';
+import { applyZone, condition, repoRoot, type Scenario, startScenario } from '../helpers/scenario.js';
 
 let cp: ControlPlane;
 let sc: Scenario;
@@ -64,5 +69,54 @@ describe('a runbook added through the registry only (ProgramRestart)', () => {
     expect(restart2.start).toBeGreaterThanOrEqual(check1.end);
     const restarts = log.filter((e) => /supervisorctl restart ws_server/.test(e.command));
     expect(restarts).toHaveLength(2);
+  });
+
+  it('plan --kubeconfig previews a NodePool through its own hooks, read-only, as JSON for a CI job', async () => {
+    const [a, b] = sc.sim.spare.map((h) => h.address);
+    const dir = mkdtempSync(join(tmpdir(), 'pitrix-plan-'));
+    const file = join(dir, 'pool.yaml');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'ops.pitrix.io/v1alpha1',
+        kind: 'NodePool',
+        metadata: { name: 'preview' },
+        spec: { zoneRef: { name: 'pek3a' }, role: 'hyper', nodes: [{ address: a }, { address: b }] },
+      }),
+    );
+    const before = (await sc.sim.commandLog(sc.sim.firstbox.id)).length;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'plan',
+        '--kubeconfig',
+        cp.kubeconfig,
+        '-n',
+        sc.ns,
+        '-f',
+        file,
+        '-o',
+        'json',
+      ],
+      { cwd: repoRoot, timeout: 120_000 },
+    );
+    const [report] = JSON.parse(stdout) as Array<{
+      kind: string;
+      outcome: string;
+      steps: Array<{ id: string; command: string }>;
+    }>;
+    expect(report).toMatchObject({ kind: 'NodePool', outcome: 'plan' });
+    expect(report!.steps.map((s) => s.id)).toContain('scaleQingcloud');
+    expect(report!.steps.find((s) => s.id === 'addNodes')?.command).toContain('/pitrix/cli/add-nodes.py');
+    // Nothing was written: no NodePool exists, and the firstbox saw only the observation's reads.
+    const got = await cp.kubectl(['get', 'nodepool', 'preview', '-n', sc.ns], { allowFailure: true });
+    expect(got.stdout).toBe('');
+    const log = (await sc.sim.commandLog(sc.sim.firstbox.id)).slice(before);
+    expect(log.some((e) => /add-nodes|scale-qingcloud|config-qingcloud|pitrix-job-/.test(e.command))).toBe(
+      false,
+    );
   });
 });

@@ -13,6 +13,7 @@ import { parseNodePool } from '../api/nodepool.js';
 import { parseZone, type Zone } from '../api/zone.js';
 import { type NodePoolPlanInput, planNodePool } from '../controllers/nodepool/plan.js';
 import { RUNBOOKS } from '../controllers/registry.js';
+import { bindToFirstbox } from '../controllers/zone/access.js';
 import type { NodeFacts, PlatformNode } from '../facts/types.js';
 import type { KubeObject } from '../runtime/kube.js';
 import { type OutputFormat, type PlanReport, planSteps, renderReports } from './plan-report.js';
@@ -139,7 +140,7 @@ function offlineNodePool(
   return {
     ...base,
     outcome: 'plan',
-    hash: r.plan.hash,
+    hash: bindToFirstbox(r.plan, zone).hash,
     approval: pool.spec.approval,
     steps: planSteps(r.plan),
     ...(notes.length ? { notes } : {}),

@@ -13,7 +13,7 @@ import { readyZone } from './acting.js';
 import type { ControllerDeps } from './deps.js';
 import { classifyAccessError } from './errors.js';
 import { type ActingStatus, StatusSession } from './runner.js';
-import type { Decision, Reconciling, RunbookHooks } from './template.js';
+import { boundRun, type Decision, type Reconciling, type RunbookHooks } from './template.js';
 
 export type Preview =
   | { kind: 'plan'; plan: PlannedRunbook; approval: 'Automatic' | 'Manual' }
@@ -55,7 +55,7 @@ export async function previewPlan<T, S extends ActingStatus, O>(
     zone,
   };
   const early = await hooks.preflight?.(r);
-  if (early) return fromDecision(early, session);
+  if (early) return fromDecision(early, session, r);
   let observed: O;
   try {
     observed = await hooks.observe(r);
@@ -63,13 +63,19 @@ export async function previewPlan<T, S extends ActingStatus, O>(
     const f = classifyAccessError(err, hooks.observing?.(r) ?? `firstbox ${zone?.spec.firstbox.host ?? ''}`);
     return { kind: 'nothing', reason: f.reason, message: f.message };
   }
-  return fromDecision(await hooks.decide(r, observed), session);
+  return fromDecision(await hooks.decide(r, observed), session, r);
 }
 
-function fromDecision(d: Decision, session: StatusSession): Preview {
+function fromDecision<T, S extends ActingStatus>(
+  d: Decision,
+  session: StatusSession,
+  r: Reconciling<T, S>,
+): Preview {
   if ('refuse' in d) return { kind: 'refused', violations: d.refuse };
   if ('handled' in d) return notReady(session);
-  return { kind: 'plan', plan: d.run.plan, approval: d.run.approval };
+  // The hash the controller publishes, so an approval copied from the preview applies.
+  const run = boundRun(r, d);
+  return { kind: 'plan', plan: run.plan, approval: run.approval };
 }
 
 /** What the kind said in Ready when it decided without a plan. */

@@ -235,7 +235,16 @@ async function run(
     );
     const before = session.status.plan?.hash;
     await session.save({ plan: journal, currentStep: next.id });
-    if (before !== plan.hash)
+    const given = obj.metadata.annotations?.[APPROVE_ANNOTATION];
+    if (before !== plan.hash && given && given === before)
+      // An approval is for one plan: new steps, new inputs or another firstbox make another plan.
+      deps.events.event(
+        obj,
+        'Warning',
+        'ApprovalNoLongerApplies',
+        `the approval of plan ${before} does not apply to plan ${plan.hash} (its steps, their inputs or the zone's firstbox access changed); review it and approve ${plan.hash} to run`,
+      );
+    else if (before !== plan.hash)
       deps.events.event(obj, 'Normal', 'AwaitingApproval', `plan ${plan.hash} published; approve it to run`);
     return undefined;
   }

@@ -16,6 +16,7 @@ import type { ControllerDeps } from './deps.js';
 import { classifyAccessError } from './errors.js';
 import type { ZoneAccess } from './platform.js';
 import { type ActingStatus, type RunInput, type RunReport, runPlan, type StatusSession } from './runner.js';
+import { bindToFirstbox } from './zone/access.js';
 
 /** What a hook sees of the reconcile in progress. */
 export interface Reconciling<T, S extends ActingStatus> {
@@ -109,10 +110,15 @@ export class RunbookReconciler<T, S extends ActingStatus, O> implements Reconcil
   private async conclude(r: Reconciling<T, S>, d: Decision): Promise<Result | undefined> {
     if ('refuse' in d) return refuse(this.deps, r.session, r.previous, d);
     if ('handled' in d) return d.handled;
-    const report = await runPlan(this.deps, { session: r.session, ...d.run }, r.ctx);
+    const report = await runPlan(this.deps, { session: r.session, ...boundRun(r, d) }, r.ctx);
     const own = await d.report?.(report);
     return own ?? report.result ?? (d.idleRequeueMs ? { requeueAfterMs: d.idleRequeueMs } : undefined);
   }
+}
+
+/** The run with its plan bound to the Zone's firstbox access (zone/access.ts): what an approval covers. */
+export function boundRun<T, S extends ActingStatus>(r: Reconciling<T, S>, d: Run): Run['run'] {
+  return r.zone ? { ...d.run, plan: bindToFirstbox(d.run.plan, r.zone) } : d.run;
 }
 
 /**

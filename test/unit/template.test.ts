@@ -180,3 +180,94 @@ describe('RunbookReconciler (the acting template)', () => {
     expect(world.events.map((e) => e.reason)).toContain('PlanCompleted');
   });
 });
+
+describe('an approval covers the plan and the firstbox it runs through', () => {
+  const zoneObj = (host: string) =>
+    ({
+      apiVersion: 'ops.pitrix.io/v1alpha1',
+      kind: 'Zone',
+      metadata: { namespace: 'ns', name: 'pek3a' },
+      spec: {
+        zoneId: 'pek3a',
+        firstbox: { host, credentialsSecretRef: { name: 'fb' }, hostKeys: [`SHA256:${'A'.repeat(43)}`] },
+      },
+      status: {
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Reachable',
+            message: '',
+            lastTransitionTime: '2026-12-01T00:00:00Z',
+          },
+        ],
+      },
+    }) as unknown as KubeObject;
+
+  function manualWorld() {
+    const world = fakeWorld([
+      { kind: 'Restart', informer: 'restart' },
+      { kind: 'Zone', informer: 'zone' },
+    ]);
+    world.put(zoneObj('10.0.0.1'));
+    world.put({
+      apiVersion: 'ops.pitrix.io/v1alpha1',
+      kind: 'Restart',
+      metadata: { namespace: 'ns', name: 'r1' },
+      spec: { program: 'ws' },
+    } as KubeObject);
+    const ctx = { signal: new AbortController().signal, log: world.deps.log } as unknown as ReconcileContext;
+    const manual = hooks({
+      zoneOf: () => 'pek3a',
+      decide: (r) => {
+        const d = hooks().decide(r, 'observed') as Extract<Decision, { run: unknown }>;
+        return { ...d, run: { ...d.run, approval: 'Manual' } };
+      },
+    });
+    const published = () => (world.objects.get('Restart/ns/r1')!.status as ActingStatus).plan!.hash;
+    const approve = (hash: string) => {
+      world.objects.get('Restart/ns/r1')!.metadata.annotations = { 'ops.pitrix.io/approve-plan': hash };
+    };
+    return { world, ctx, r: new RunbookReconciler(world.deps, manual), published, approve };
+  }
+
+  it('a firstbox host change gives the plan a new hash: the approval given before runs nothing', async () => {
+    const { world, ctx, r, published, approve } = manualWorld();
+    ran.length = 0;
+    const req = { namespace: 'ns', name: 'r1' };
+    await r.reconcile(req, ctx);
+    const first = published();
+    approve(first);
+    // The same steps, planned for another firstbox: another plan.
+    world.put(zoneObj('10.6.6.6'));
+    await r.reconcile(req, ctx);
+    expect(ran).toEqual([]);
+    const second = published();
+    expect(second).not.toBe(first);
+    const cond = (world.objects.get('Restart/ns/r1')!.status as ActingStatus).conditions!.find(
+      (c) => c.type === 'Progressing',
+    );
+    expect(cond).toMatchObject({ reason: 'AwaitingApproval' });
+    expect(cond!.message).toContain(second);
+    const warn = world.events.find((e) => e.reason === 'ApprovalNoLongerApplies');
+    expect(warn?.message).toContain(`the approval of plan ${first} does not apply to plan ${second}`);
+    // Approved again, for the firstbox it now runs through: it runs.
+    approve(second);
+    await r.reconcile(req, ctx);
+    expect(ran).toEqual(['supervisorctl restart ws']);
+  });
+
+  it('an unchanged firstbox keeps the hash: the approval holds across reconciles', async () => {
+    const { world, ctx, r, published, approve } = manualWorld();
+    ran.length = 0;
+    const req = { namespace: 'ns', name: 'r1' };
+    await r.reconcile(req, ctx);
+    const first = published();
+    world.put(zoneObj('10.0.0.1'));
+    await r.reconcile(req, ctx);
+    expect(published()).toBe(first);
+    approve(first);
+    await r.reconcile(req, ctx);
+    expect(ran).toEqual(['supervisorctl restart ws']);
+  });
+});

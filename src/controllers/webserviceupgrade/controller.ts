@@ -25,6 +25,7 @@ import { classifyAccessError } from '../errors.js';
 import type { ZoneAccess } from '../platform.js';
 import type { RunReport } from '../runner.js';
 import { type Decision, type Reconciling, type Refusal, type RunbookHooks, zoneTarget } from '../template.js';
+import { bindToFirstbox } from '../zone/access.js';
 import { verifySupervisor } from './checks.js';
 import { keysGate, windowGate } from './gates.js';
 import { latestRepin, repinEvents, withRepins } from './hostkeys.js';
@@ -125,7 +126,7 @@ export const webserviceUpgradeHooks: RunbookHooks<WebserviceUpgrade, Status, Obs
     if (result.violations.length > 0) return { refuse: result.violations };
 
     // After a rollback the journal was replaced: what status says finished is not done again.
-    if (journal && journal.hash !== result.plan.hash) {
+    if (journal && journal.hash !== bindToFirstbox(result.plan, zone).hash) {
       const synthetic = finishedEarlier(result, journal, done, started);
       if (synthetic.length)
         session.status = {

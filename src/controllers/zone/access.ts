@@ -4,7 +4,9 @@
  * password may now go to another machine), so the Zone records the last one it connected with in
  * `status.firstboxAccess` and reports every change as a Warning Event naming the fields.
  */
-import type { Firstbox, ZoneStatus } from '../../api/zone.js';
+import { createHash } from 'node:crypto';
+import type { Firstbox, Zone, ZoneStatus } from '../../api/zone.js';
+import type { PlannedRunbook } from '../../runbook/step.js';
 
 export type FirstboxAccess = NonNullable<ZoneStatus['firstboxAccess']>;
 
@@ -39,4 +41,18 @@ export function accessChanges(before: FirstboxAccess | undefined, after: Firstbo
     if (a !== b) out.push(`${f} ${a} -> ${b}`);
   }
   return out;
+}
+
+/**
+ * A plan as approved: its hash also covers the firstbox access it runs through, so changing where
+ * the commands and credentials go (another host, port, key or Secret) gives every plan of the zone
+ * a new hash — an approval given before no longer matches, and an in-flight plan is superseded
+ * visibly (PlanSuperseded) instead of running on against a machine nobody approved.
+ */
+export function bindToFirstbox(plan: PlannedRunbook, zone: Zone): PlannedRunbook {
+  const h = createHash('sha256')
+    .update(plan.hash)
+    .update('\n')
+    .update(JSON.stringify(firstboxAccessOf(zone.spec.firstbox)));
+  return { ...plan, hash: h.digest('hex').slice(0, 16) };
 }

@@ -27,7 +27,7 @@ import type { ZoneAccess } from '../platform.js';
 import { type ActingStatus, runPlan, StatusSession } from '../runner.js';
 import { zoneTarget } from '../template.js';
 import { readFirstboxFiles, SETTINGS_TEMPLATE, VARIABLES_TEMPLATE } from '../templatefill.js';
-import { accessChanges, firstboxAccessOf } from './access.js';
+import { accessChanges, bindToFirstbox, firstboxAccessOf } from './access.js';
 import { type GlobalZoneView, planNewZone } from './newzone.js';
 
 export const ZONE_FINALIZER = 'ops.pitrix.io/zone';
@@ -262,7 +262,7 @@ export class ZoneReconciler implements Reconciler {
       deps,
       {
         session,
-        plan: decision.plan,
+        plan: bindToFirstbox(decision.plan, zone),
         approval: newZone.approval,
         executor: access.pool,
         target: zoneTarget(access),

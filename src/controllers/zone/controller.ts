@@ -80,7 +80,7 @@ export class ZoneReconciler implements Reconciler {
         obj,
         'Warning',
         'FirstboxAccessChanged',
-        `firstbox access changed: ${changes.join('; ')}; the credentials now go to ${accessNow.host}:${accessNow.port}` +
+        `firstbox access changed: ${changes.join('; ')}; the credentials now go to ${accessNow.host}:${accessNow.port}; every plan of the zone gets a new hash, so approvals given before no longer apply` +
           (previous.firstboxHostKey && zone.spec.firstbox.hostKeyPolicy === 'TrustOnFirstUse'
             ? ` and only a host presenting the recorded key ${previous.firstboxHostKey} is trusted (TrustOnFirstUse does not re-arm)`
             : ''),

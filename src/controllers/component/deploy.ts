@@ -6,12 +6,12 @@
 import type { Step } from '../../runbook/step.js';
 import { pipe, sh, shell } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
+import { parseExecNodes } from '../execnodes.js';
 import {
   deployLogPath,
   jobFilePath,
   onFirstBoss,
   parseBossVersions,
-  splitExecNodes,
   VM_TEMPLATE,
   vmVariablesPath,
 } from './observe.js';
@@ -153,9 +153,9 @@ function programCheckStep(id: string, flavor: Flavor, nodeIds: string[]): Step {
     command: execNodes(flavor.role, `supervisorctl status ${flavor.program}`, `status of ${flavor.program}`),
     acceptExitCodes: [0, 1, 3, 4],
     verify: (stdout) => {
-      const blocks = splitExecNodes(stdout);
+      const blocks = parseExecNodes(stdout);
       const bad = nodeIds.filter(
-        (n) => !new RegExp(`^${flavor.program}\\s+RUNNING`, 'm').test(blocks.get(n)?.text ?? ''),
+        (n) => !new RegExp(`^${flavor.program}\\s+RUNNING`, 'm').test(blocks.byId.get(n)?.text ?? ''),
       );
       return bad.length ? `${flavor.program} is not RUNNING on ${bad.join(', ')}` : undefined;
     },

@@ -16,6 +16,7 @@ import { parseSupervisorStatus } from '../../facts/supervisor.js';
 import type { PlatformNode, PlatformZone, ServiceStatus } from '../../facts/types.js';
 import { sh, validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
+import { noAnswer, parseExecNodes } from '../execnodes.js';
 
 export const SERVER_YAML_DIR = '/pitrix/conf/variables/global';
 export const VM_TEMPLATE = '/pitrix/config/templates/vm_variables.template.yaml';
@@ -141,29 +142,6 @@ export interface ComponentFacts {
   problems: string[];
 }
 
-/** Splits exec_nodes.sh output into each node's own output, keyed by node id. */
-export function splitExecNodes(stdout: string): Map<string, { ip: string; text: string }> {
-  const out = new Map<string, { ip: string; text: string }>();
-  let current: { id: string; ip: string } | undefined;
-  let lines: string[] = [];
-  const flush = () => {
-    if (current) out.set(current.id, { ip: current.ip, text: lines.join('\n') });
-  };
-  for (const line of stdout.split('\n')) {
-    const m = /^==== (\S+) \((\S+)\) ====$/.exec(line.trim());
-    if (m) {
-      flush();
-      current = { id: m[1]!, ip: m[2]! };
-      lines = [];
-    } else if (/^exec_nodes: /.test(line)) {
-      flush();
-      current = undefined;
-    } else if (current) lines.push(line);
-  }
-  flush();
-  return out;
-}
-
 function parseNodeBlock(nodeId: string, text: string): NodeObservation {
   if (!text.includes('@@sup')) {
     return {
@@ -272,9 +250,9 @@ export function parseObservation(stdout: string): ComponentFacts {
       facts.problems.push((err as Error).message);
     }
   }
-  const blocks = splitExecNodes(sections.get('exec') ?? '');
+  const blocks = parseExecNodes(sections.get('exec') ?? '');
   for (const n of nodes) {
-    const b = blocks.get(n.nodeId);
+    const b = blocks.byId.get(n.nodeId);
     facts.nodeObs[n.nodeId] = b
       ? parseNodeBlock(n.nodeId, b.text)
       : {
@@ -283,7 +261,7 @@ export function parseObservation(stdout: string): ComponentFacts {
           programs: null,
           packages: {},
           nginxBossSite: [],
-          error: 'not in the exec_nodes.sh output',
+          error: noAnswer(blocks, n.nodeId),
         };
   }
   facts.bossYamlFiles = (sections.get('bossyaml') ?? '')

@@ -7,8 +7,8 @@ import type { Plan } from '../../api/common.js';
 import type { Step } from '../../runbook/step.js';
 import { shell } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
+import { noAnswer, parseExecNodes } from '../execnodes.js';
 import { fileWriteStep, keysSummary } from '../filewrite.js';
-import { splitExecNodes } from './observe.js';
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
@@ -31,11 +31,11 @@ export function execNodes(target: string, command: string, purpose: string): She
 /** Every node of `nodeIds` answered through exec_nodes.sh (a refused connection is a failure). */
 export function verifyReached(nodeIds: readonly string[]) {
   return (stdout: string): string | undefined => {
-    const blocks = splitExecNodes(stdout);
+    const blocks = parseExecNodes(stdout);
     const problems: string[] = [];
     for (const id of nodeIds) {
-      const b = blocks.get(id);
-      if (!b) problems.push(`${id}: no output from exec_nodes.sh`);
+      const b = blocks.byId.get(id);
+      if (!b) problems.push(`${id}: ${noAnswer(blocks, id)}`);
       else if (/ssh: connect to host|Connection refused|No route to host/.test(b.text))
         problems.push(`${id}: ${b.text.trim().split('\n')[0]}`);
     }

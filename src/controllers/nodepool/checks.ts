@@ -10,6 +10,7 @@ import { parseDescribeNodes } from '../../facts/nodes.js';
 import { parseSupervisorStatus } from '../../facts/supervisor.js';
 import { sh, shell } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
+import { noAnswer, parseExecNodes } from '../execnodes.js';
 import { nodeProblems } from './requirements.js';
 
 // A constant program (no interpolation): statuses and addresses arrive as argv.
@@ -72,29 +73,6 @@ function verifyAvailable(stdout: string, ips: readonly string[], spec: NodePoolS
   return problems.length ? problems.join('; ') : undefined;
 }
 
-/** Splits exec_nodes.sh output into each node's own output, keyed by management IP. */
-export function splitExecNodesOutput(stdout: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let current: string | undefined;
-  let lines: string[] = [];
-  const flush = () => {
-    if (current) out.set(current, lines.join('\n'));
-  };
-  for (const line of stdout.split('\n')) {
-    const m = /^==== (\S+) \((\S+)\) ====$/.exec(line.trim());
-    if (m) {
-      flush();
-      current = m[2];
-      lines = [];
-    } else if (/^exec_nodes: /.test(line)) {
-      flush();
-      current = undefined;
-    } else if (current) lines.push(line);
-  }
-  flush();
-  return out;
-}
-
 /**
  * R4.1, "view the newly added nodes" (`describe-nodes.py -s new`): every address the plan adds is
  * listed as new, except those the installer had already collected before this plan (`pastNew`).
@@ -124,13 +102,14 @@ function verifyListedNew(
  * have no output: that is reported with the node that stopped it, never taken as fine.
  */
 function verifyServices(stdout: string, ips: readonly string[], role: string): string | undefined {
-  const byIp = splitExecNodesOutput(stdout);
+  const out = parseExecNodes(stdout);
   const problems: string[] = [];
   const silent: string[] = [];
   for (const ip of ips) {
-    const text = byIp.get(ip);
+    const text = out.byIp.get(ip)?.text;
     if (text === undefined) {
-      silent.push(ip);
+      if (out.ambiguous.includes(ip)) problems.push(`${ip}: ${noAnswer(out, ip, ip)}`);
+      else silent.push(ip);
       continue;
     }
     const r = parseSupervisorStatus(text);

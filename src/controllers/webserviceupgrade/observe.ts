@@ -12,7 +12,7 @@ import { completeOutput, PARSED_OUTPUT } from '../../facts/complete.js';
 import type { PlatformNode } from '../../facts/types.js';
 import type { ReconcileContext } from '../../runtime/controller.js';
 import { seq, sh, shell } from '../../ssh/command.js';
-import { splitExecNodesOutput } from '../nodepool/checks.js';
+import { parseExecNodes } from '../execnodes.js';
 import type { ZoneAccess } from '../platform.js';
 import { parseFloatingIp, parseNodeSettings, splitSections } from './checks.js';
 import { floatingIpLocation, type NodeSettings, settingsBackupDir, settingsPath } from './installer.js';
@@ -88,11 +88,12 @@ export async function observeUpgrade(
       ),
       { timeoutMs: 60_000, signal: ctx.signal, ...PARSED_OUTPUT },
     );
-    const byIp = splitExecNodesOutput(completeOutput(res, 'kept images'));
+    const { byIp } = parseExecNodes(completeOutput(res, 'kept images'));
     for (const t of targets) {
       const ph = settings[t.nodeId]?.physicalHost;
       const ip = facts.nodes.find((n) => n.nodeId === ph)?.mgmtIp;
-      const listing = ip ? byIp.get(ip) : undefined;
+      // A host named twice (a forged section) has no trusted listing: no old image, so no shutdown.
+      const listing = ip ? byIp.get(ip)?.text : undefined;
       oldImages[t.nodeId] = !!listing?.split(/\s+/).includes(`old-${t.nodeId}.img`);
     }
   }

@@ -19,6 +19,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          // Keeps what every file showed and fails the run if a Secret's value is in it.
+          globalSetup: ['./test/leakcheck.global.ts'],
           fileParallelism: true,
           maxWorkers: 2,
           testTimeout: 240_000,

@@ -4,12 +4,14 @@
  * `system:masters`, RBAC authorization and service-account signing keys (so RBAC can be tested for
  * real). Binaries come from `hack/control-plane-assets.sh` (KUBEBUILDER_ASSETS or a cached build).
  */
+
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { keepClusterEvidence } from './evidence.js';
 
 const run = promisify(execFile);
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -305,6 +307,8 @@ export async function startControlPlane(
     async stop() {
       if (stopped) return;
       stopped = true;
+      // For the suite's leak check: what the cluster showed (a no-op outside the test suite).
+      await keepClusterEvidence(kubectl).catch(() => undefined);
       await stopProcess(apiserver);
       await stopProcess(etcd);
       await agent.close();

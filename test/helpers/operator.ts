@@ -2,9 +2,11 @@
  * Runs the real operator (`pitrix-operator run`) as a child process against a test control plane,
  * the way a user runs it, and reads its /metrics.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { freePort } from '../../hack/controlplane.js';
+import { keepEvidence } from '../../hack/evidence.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -43,7 +45,9 @@ export async function startOperator(
     { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const keep = (d: Buffer) => {
-    for (const line of d.toString().split('\n')) if (line) logs.push(line);
+    const text = d.toString();
+    keepEvidence('shown', text);
+    for (const line of text.split('\n')) if (line) logs.push(line);
     if (logs.length > 5000) logs.splice(0, logs.length - 5000);
   };
   child.stdout?.on('data', keep);

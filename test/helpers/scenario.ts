@@ -2,8 +2,10 @@
  * A test scenario end to end: a real control plane, the simulated platform over real sshd, and
  * the operator process, with helpers to apply manifests and read status the way a user would.
  */
+
 import { resolve } from 'node:path';
 import { type ControlPlane, testNamespace } from '../../hack/controlplane.js';
+import { keepClusterEvidence, keepEvidence } from '../../hack/evidence.js';
 import { type Platform, startPlatform } from '../../hack/sim/platform.js';
 import type { Condition } from '../../src/runtime/conditions.js';
 import { type OperatorProcess, startOperator, waitUntil } from './operator.js';
@@ -109,6 +111,9 @@ export async function startScenario(
     },
     async stop() {
       await op.stop();
+      // For the suite's leak check, before the namespace goes: what it showed, what hosts ran.
+      await keepClusterEvidence(cp.kubectl, ns).catch(() => undefined);
+      keepEvidence('shown', JSON.stringify(await sim.commandLog().catch(() => [])));
       await sim.stop();
       await cp.kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFailure: true });
     },

@@ -54,7 +54,7 @@ export interface StartOptions {
   workDir?: string;
   timeScale?: number;
   /** Strict mode (hack/sim/strict.ts): scripts, options and subcommands the originals do not name are refused. */
-  strict?: boolean;
+  strict?: boolean | 'assumed';
   /** sshd port on every host (default: the scenario's, 22). */
   portBase?: number;
   /** Third octet of 127.77.X.Y host addresses (default: the scenario's). */
@@ -129,7 +129,7 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
     ]);
     const config: SimConfig = {
       timeScale: opts.timeScale ?? Number(process.env.PITRIX_SIM_TIME_SCALE ?? 1),
-      ...(opts.strict ? { strict: true } : {}),
+      ...(opts.strict ? { strict: opts.strict } : {}),
       domain: scenario.domain,
       nodePath: NODE,
       bundle,

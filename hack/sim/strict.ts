@@ -50,6 +50,32 @@ export const NAMED: Record<string, readonly string[]> = {
   'gen_mac.py': [],
 };
 
+/**
+ * What the operator relies on beyond the originals: each is a row marked ASSUMPTION in
+ * docs/platform-interface.md ("Assumptions the simulator's strict mode allows"), with why it is
+ * needed and what the operator does when a real installer answers otherwise. Strict mode
+ * `'assumed'` refuses everything else, so a run in that mode proves this list complete for what it
+ * ran (test/unit/assumptions.test.ts checks every entry has its row).
+ */
+export interface Assumption {
+  script: string;
+  /** Options beyond the originals'. */
+  options?: readonly string[];
+  /** The script itself is not named by the originals. */
+  unnamedScript?: true;
+  /** django_manage.sh subcommands beyond the originals'. */
+  subcommands?: readonly string[];
+}
+
+export const ASSUMED: readonly Assumption[] = [
+  { script: 'describe-nodes.py', options: ['-f'] },
+  { script: 'describe-zones.py', unnamedScript: true, options: ['-f'] },
+  { script: 'add-nodes.py', options: ['-z'] },
+  { script: 'django_manage.sh', subcommands: ['check_default_password'] },
+];
+
+export type StrictMode = boolean | 'assumed';
+
 /** django_manage.sh subcommands the originals show (seed 002). */
 export const DJANGO_SUBCOMMANDS = ['areyouok', 'versions', 'migrate', 'init_data', 'rebuild_cache'];
 
@@ -64,17 +90,23 @@ export interface StrictVerdict {
 }
 
 /** Why a real installer would refuse this invocation, or undefined when the originals name it all. */
-export function strictRefusal(name: string, args: readonly string[]): StrictVerdict | undefined {
+export function strictRefusal(
+  name: string,
+  args: readonly string[],
+  mode: StrictMode = true,
+): StrictVerdict | undefined {
   if (!isInstallerScript(name)) return undefined;
-  const named = NAMED[name];
+  const assumed = mode === 'assumed' ? ASSUMED.filter((a) => a.script === name) : [];
+  const named = NAMED[name] ?? (assumed.some((a) => a.unnamedScript) ? [] : undefined);
   if (!named) return { code: 127, message: `sh: 1: ${name}: not found` };
-  const allowed = new Set([...named, '-h']);
+  const allowed = new Set([...named, ...assumed.flatMap((a) => a.options ?? []), '-h']);
   // `-ojson` / `--format=json`: the option is what precedes the value.
   const unknown = args.filter((a) => /^-/.test(a) && !allowed.has(a.replace(/=.*$/, '')));
   const usage = `usage: ${name} [-h]${named.map((o) => ` [${o} ...]`).join('')}`;
   if (unknown.length > 0)
     return { code: 2, message: `${usage}\n${name}: error: unrecognized arguments: ${unknown.join(' ')}` };
-  if (name === 'django_manage.sh' && args[0] && !DJANGO_SUBCOMMANDS.includes(args[0]))
+  const subcommands = [...DJANGO_SUBCOMMANDS, ...assumed.flatMap((a) => a.subcommands ?? [])];
+  if (name === 'django_manage.sh' && args[0] && !subcommands.includes(args[0]))
     return {
       code: 2,
       message: `${usage} {${DJANGO_SUBCOMMANDS.join(',')}}\n${name}: error: unknown command '${args[0]}'`,

@@ -191,8 +191,8 @@ export interface BossDb {
 /** Shared, platform-wide settings visible to every host under /.sim/services. */
 export interface SimConfig {
   timeScale: number;
-  /** Strict mode (hack/sim/strict.ts): what the original runbooks do not name is refused. */
-  strict?: boolean;
+  /** Strict mode (hack/sim/strict.ts): what the original runbooks do not name (and, for `'assumed'`, the documented assumptions do not allow) is refused. */
+  strict?: boolean | 'assumed';
   domain: string;
   nodePath: string;
   bundle: string;

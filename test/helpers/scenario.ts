@@ -62,7 +62,8 @@ export async function startScenario(
     timeScale?: number;
     operatorArgs?: string[];
     subnet?: number;
-    strict?: boolean;
+    /** `'assumed'`: refuse all the originals do not name except the documented assumptions. */
+    strict?: boolean | 'assumed';
     entry?: string;
   } = {},
 ): Promise<Scenario> {
@@ -70,7 +71,7 @@ export async function startScenario(
   const sim = await startPlatform({
     scenario: resolve(repoRoot, 'examples/sim', scenario),
     timeScale: opts.timeScale,
-    ...(opts.strict ? { strict: true } : {}),
+    ...(opts.strict ? { strict: opts.strict } : {}),
     ...(opts.subnet !== undefined ? { subnet: opts.subnet } : {}),
   });
   const args = ['--no-leader-elect', '--namespace', ns, ...(opts.operatorArgs ?? [])];

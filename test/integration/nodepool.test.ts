@@ -61,7 +61,8 @@ async function withScenario(
   fn: (sc: Scenario) => Promise<void>,
   opts: { timeScale?: number; zoneId?: string } = {},
 ) {
-  const sc = await startScenario(cp, file, { ...opts, subnet: 111 });
+  // Strict: the simulator refuses all the originals do not name except the documented assumptions.
+  const sc = await startScenario(cp, file, { ...opts, subnet: 111, strict: 'assumed' });
   try {
     await applyZone(sc, 'pek3a', opts.zoneId ?? 'pek3a', opts.zoneId ? { mode: 'fusion' } : {});
     await sc.waitCondition('zone', 'pek3a', 'Ready', 'True', 90_000);

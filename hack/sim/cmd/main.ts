@@ -5,7 +5,7 @@
  */
 
 import { readConfig } from '../store.js';
-import { strictRefusal } from '../strict.js';
+import { type StrictMode, strictRefusal } from '../strict.js';
 import { BOSS_COMMANDS } from './boss.js';
 import { CmdError, err, SERVICES } from './ctx.js';
 import { jobLog, jobStatus } from './jobs.js';
@@ -31,9 +31,9 @@ const COMMANDS: Record<string, Cmd> = {
   'migrate_for_tag_server.py': migrate,
 };
 
-function strictMode(): boolean {
+function strictMode(): StrictMode {
   try {
-    return readConfig(SERVICES).strict === true;
+    return readConfig(SERVICES).strict ?? false;
   } catch {
     return false;
   }
@@ -42,7 +42,8 @@ function strictMode(): boolean {
 async function main(): Promise<number> {
   const [name = '', ...args] = process.argv.slice(2);
   if (name === '@wrapper') return wrapper();
-  const refused = strictMode() ? strictRefusal(name, args) : undefined;
+  const mode = strictMode();
+  const refused = mode ? strictRefusal(name, args, mode) : undefined;
   if (refused) {
     err(refused.message);
     return refused.code;

@@ -15,14 +15,12 @@
 import type { Plan } from '../../api/common.js';
 import type { NodePoolSpec } from '../../api/nodepool.js';
 import type { PlatformNode } from '../../facts/types.js';
+import { HOUR, MIN } from '../../runbook/durations.js';
 import type { Step } from '../../runbook/step.js';
 import { shell, validated } from '../../ssh/command.js';
 import { fileWriteStep } from '../filewrite.js';
 import { serverYamlPath } from '../tagserver/observe.js';
 import { editYaml, readPath, YamlEditError } from '../yamledit.js';
-
-const MIN = 60_000;
-const HOUR = 60 * MIN;
 
 export interface QemuInput {
   zoneId: string;

@@ -6,6 +6,7 @@
  * hyper node, the BOSS cache and the VBC return routes. Pure: the golden-plan tests run it.
  */
 import { fileHasContent } from '../../runbook/checks.js';
+import { HOUR, MIN } from '../../runbook/durations.js';
 import { guardedStep } from '../../runbook/jobguard.js';
 import type { Step } from '../../runbook/step.js';
 import { sh, shell, validated } from '../../ssh/command.js';
@@ -14,9 +15,6 @@ import { copyAndFillSteps, SETTINGS_TEMPLATE } from '../templatefill.js';
 import { checks } from './checks.js';
 import { listFilePath, scaleSettingsPath } from './paths.js';
 import type { NodePoolPlanInput } from './plan.js';
-
-const HOUR = 3_600_000;
-const MIN = 60_000;
 
 export function scaleOutSteps(
   input: NodePoolPlanInput,

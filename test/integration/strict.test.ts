@@ -10,21 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../hack/controlplane.js';
 import { applyZone, condition, startScenario } from '../helpers/scenario.js';
-
-/** Commands of the runbooks that change the platform (R1, R3, R4, R5). */
-const MUTATING = [
-  /add-nodes\.py/,
-  /collect-nodes\.py -I/,
-  /config-qingcloud\.py/,
-  /scale-qingcloud/,
-  /erase_data_disks\.sh/,
-  /modify-node-attributes\.py/,
-  /update\.sh /,
-  /build_global_conf\.sh/,
-  /deploy-qingcloud-component\.py/,
-  /launch_vms\.sh/,
-  /migrate_for_tag_server\.py -z/,
-];
+import { MUTATING } from '../helpers/soak.js';
 
 let cp: ControlPlane;
 beforeAll(async () => {

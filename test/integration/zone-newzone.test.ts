@@ -22,7 +22,8 @@ let cp: ControlPlane;
 let sc: Scenario;
 beforeAll(async () => {
   cp = await startControlPlane({ log: (m) => console.log(m) });
-  sc = await startScenario(cp, 'new-zone.yaml', { subnet: 61 });
+  // Strict: the simulator refuses all the originals do not name except the documented assumptions.
+  sc = await startScenario(cp, 'new-zone.yaml', { subnet: 61, strict: 'assumed' });
   await applyZone(sc, 'pek3a', 'pek3a', { regionId: 'pek3', global: true });
   await sc.waitCondition('zone', 'pek3a', 'Ready', 'True', 30_000);
 }, 120_000);

@@ -167,7 +167,7 @@ beforeAll(async () => {
   cp = await startControlPlane({ log: (m) => console.log(m) });
   ns = await testNamespace(cp, 'fo');
   leaseNs = await testNamespace(cp, 'fo-lease');
-  sim = await startPlatform({ scenario: scenario(), timeScale: 3, subnet: SUBNET });
+  sim = await startPlatform({ scenario: scenario(), timeScale: 1, subnet: SUBNET });
   await Promise.all([startReplica(), startReplica()]);
   for (const m of zoneManifests(sim, 'sh1a', 'sh1a', { mode: 'fusion' })) await apply(m);
   await waitUntil(
@@ -192,24 +192,38 @@ describe('leader failover (two replicas, 4 s leases)', () => {
       () => 0,
     );
     const kills: Array<{ step: string; at: number; holder: string }> = [];
-    const killDuring = async (step: string) => {
-      await waitUntil(
-        async () => (await stepState('failover', step)) === 'Running',
-        120_000,
-        `${step} Running`,
-      );
-      // The job is under way on the firstbox (the wrapper started it), not merely journaled.
-      await new Promise((r) => setTimeout(r, 1000));
+    const killDuring = async (step: string, job: string) => {
       const op = await leader();
       const holder = (await leaseHolder())!;
+      // The job is under way on the firstbox (its wrapper started it), not merely journaled.
+      await waitUntil(
+        async () => (await jobs()).some((j) => j.kind === job && j.finishedAt === undefined),
+        120_000,
+        `${job} running on the firstbox`,
+      );
+      expect(await stepState('failover', step)).toBe('Running');
       kills.push({ step, at: Date.now(), holder });
       await op.stop('SIGKILL');
     };
     try {
-      await killDuring('configQingcloud');
+      // The long steps run 3x slower than the simulator's clock (the steps before at its own pace),
+      // so that a kill lands while each runs.
+      await waitUntil(
+        async () => (await stepState('failover', 'collectNodes')) === 'Succeeded',
+        120_000,
+        'collectNodes Succeeded',
+      );
+      await sim.setTimeScale(3);
+      await killDuring('configQingcloud', 'config-qingcloud');
       // A Deployment brings the killed replica back as a standby.
       await startReplica();
-      await killDuring('scaleQingcloud');
+      await killDuring('scaleQingcloud', 'scale-qingcloud');
+      await waitUntil(
+        async () => (await stepState('failover', 'scaleQingcloud')) === 'Succeeded',
+        120_000,
+        'scaleQingcloud Succeeded',
+      );
+      await sim.setTimeScale(1);
       await waitUntil(
         async () => condition(await get('nodepool', 'failover'), 'Ready')?.status === 'True',
         150_000,
@@ -236,6 +250,7 @@ describe('leader failover (two replicas, 4 s leases)', () => {
         `Ready ${((watch.firstReady() ?? 0) - finished) / 1000}s after the last step; runs ${JSON.stringify(runs)}`,
     );
 
+    const takeovers: string[] = [];
     // Two different leaders were killed, each while its step's job was running on the firstbox.
     expect(holders.size).toBe(2);
     expect(await leaseHolder()).not.toBe(kills[1]!.holder);
@@ -249,7 +264,19 @@ describe('leader failover (two replicas, 4 s leases)', () => {
       expect(job.finishedAt ?? Number.POSITIVE_INFINITY, `${kind} ran on past the kill`).toBeGreaterThan(
         kill.at,
       );
+      // The standby took it up within a lease, a retry period and a check's requeue, not after a backoff.
+      const step = steps.find(
+        (s) => s.id === (kind === 'config-qingcloud' ? 'configQingcloud' : 'scaleQingcloud'),
+      )!;
+      takeovers.push(`${step.id} ${((Date.parse(step.finishedAt!) - job.finishedAt!) / 1000).toFixed(1)}s`);
+      expect(
+        Date.parse(step.finishedAt!) - job.finishedAt!,
+        `${step.id} journaled after its job`,
+      ).toBeLessThan(15_000);
     }
+    console.log(
+      `failover: each killed step journaled Succeeded after its job ended: ${takeovers.join(', ')}`,
+    );
     // The same plan to the end: one hash seen throughout, every step Succeeded and run exactly once.
     expect([...watch.hashes]).toEqual([hash]);
     expect(steps.map((s) => `${s.id} ${s.state}`)).toEqual(steps.map((s) => `${s.id} Succeeded`));
@@ -262,5 +289,132 @@ describe('leader failover (two replicas, 4 s leases)', () => {
     expect(readyAt).toBeGreaterThanOrEqual(Math.floor(finished / 1000) * 1000);
     expect(watch.firstReady()).toBeGreaterThanOrEqual(finished);
     expect(p.status?.nodesReady).toBe('1/1');
+  });
+});
+
+const APPROVE = 'ops.pitrix.io/approve-plan';
+const approve = (name: string, hash: string) =>
+  cp.kubectl(['annotate', 'nodepool', name, '-n', ns, '--overwrite', `${APPROVE}=${hash}`]);
+
+/** The plan published for the pool's current generation, waiting for approval of its hash. */
+async function awaitingApproval(name: string, generation: number): Promise<Resource> {
+  let p: Resource | undefined;
+  await waitUntil(
+    async () => {
+      p = await get('nodepool', name);
+      const c = condition(p, 'Progressing');
+      return (
+        p.metadata.generation >= generation &&
+        c?.observedGeneration === p.metadata.generation &&
+        c.reason === 'AwaitingApproval'
+      );
+    },
+    60_000,
+    `${name} awaiting approval (generation ${generation})`,
+  ).catch((e) => {
+    throw new Error(`${e}\n${JSON.stringify(p?.status?.conditions)}`);
+  });
+  return p!;
+}
+
+async function readyAt(name: string, generation: number, timeoutMs: number): Promise<Resource> {
+  let p: Resource | undefined;
+  await waitUntil(
+    async () => {
+      p = await get('nodepool', name);
+      const c = condition(p, 'Ready');
+      return (
+        p.metadata.generation >= generation &&
+        c?.observedGeneration === p.metadata.generation &&
+        c.status === 'True'
+      );
+    },
+    timeoutMs,
+    `${name} Ready (generation ${generation})`,
+  ).catch((e) => {
+    throw new Error(
+      `${e}\n${JSON.stringify(p?.status?.conditions)}\n${ops.map((o) => o.logs.slice(-10).join('\n')).join('\n---\n')}`,
+    );
+  });
+  return p!;
+}
+
+describe('a completed Manual scale-out, then a spec change that adds a node', () => {
+  it('the new plan waits for approval of its own hash, adds only the new node, and is Ready only when the installer lists both', async () => {
+    // Nothing is killed here: a fast simulator clock keeps the file inside its budget.
+    await sim.setTimeScale(0.3);
+    const [, b, c] = sim.spare.map((h) => h.address) as [string, string, string];
+    const addNodes = async () =>
+      (await sim.commandLog(sim.firstbox.id)).filter((e) =>
+        /add-nodes\.py -I \S+-grow\.list/.test(e.command),
+      );
+    const scaleJobsBefore = (await jobs()).filter((j) => j.kind === 'scale-qingcloud').length;
+
+    const t0 = Date.now();
+    const lap = (what: string) => console.log(`manual: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    await apply(pool('grow', [b], 'Manual'));
+    const first = await awaitingApproval('grow', 1);
+    const h1 = first.status!.plan!.hash;
+    lap('h1 published');
+    expect(await addNodes()).toEqual([]);
+    await approve('grow', h1);
+    const done1 = await readyAt('grow', first.metadata.generation, 90_000);
+    expect(done1.status?.nodesReady).toBe('1/1');
+    expect(done1.status?.plan?.hash).toBe(h1);
+    lap('h1 done');
+    console.log(
+      stepsOf(done1)
+        .map((s) => `${s.id} ${s.startedAt} ${s.finishedAt}`)
+        .join('\n'),
+    );
+
+    const gen2 = done1.metadata.generation + 1;
+    const watch = watchPool(
+      'grow',
+      () => [b, c],
+      () => gen2,
+    );
+    try {
+      await apply(pool('grow', [b, c], 'Manual'));
+      const second = await awaitingApproval('grow', gen2);
+      const h2 = second.status!.plan!.hash;
+      lap('h2 published');
+      expect(h2).not.toBe(h1);
+      // The approval of the first plan is still on the object and does not carry over: nothing of
+      // the new plan runs while it waits.
+      expect(second.metadata.annotations?.[APPROVE]).toBe(h1);
+      await new Promise((r) => setTimeout(r, 2000));
+      const waiting = await get('nodepool', 'grow');
+      expect(waiting.status?.plan?.hash).toBe(h2);
+      expect(condition(waiting, 'Progressing')?.reason).toBe('AwaitingApproval');
+      expect(condition(waiting, 'Ready')?.status).toBe('False');
+      expect(stepsOf(waiting).every((s) => s.state === 'Pending')).toBe(true);
+      expect(await addNodes()).toHaveLength(1);
+
+      await approve('grow', h2);
+      lap('h2 approved');
+      const done2 = await readyAt('grow', gen2, 120_000);
+      expect(done2.status?.plan?.hash).toBe(h2);
+      lap('h2 done');
+      console.log(
+        stepsOf(done2)
+          .map((s) => `${s.id} ${s.startedAt} ${s.finishedAt}`)
+          .join('\n'),
+      );
+      expect(done2.status?.nodesReady).toBe('2/2');
+      expect(stepsOf(done2).every((s) => s.state === 'Succeeded')).toBe(true);
+      // The second plan's node list names the new node only; each machine was added exactly once.
+      const list = stepsOf(done2).find((s) => s.id === 'writeNodeList')!.command!;
+      expect(list).toContain(c);
+      expect(list).not.toContain(`${b}\n`);
+      expect(await addNodes()).toHaveLength(2);
+      const fb = (await sim.state(sim.firstbox.id)).firstbox!;
+      for (const ip of [b, c]) expect(fb.nodes.filter((n) => n.mgmt_ip === ip)).toHaveLength(1);
+      expect((await jobs()).filter((j) => j.kind === 'scale-qingcloud').length - scaleJobsBefore).toBe(2);
+    } finally {
+      await watch.stop();
+    }
+    expect(watch.violations).toEqual([]);
+    expect([...watch.hashes].filter((h) => h !== h1)).toHaveLength(1);
   });
 });

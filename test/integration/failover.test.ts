@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type ControlPlane, startControlPlane, testNamespace } from '../../hack/controlplane.js';
 import { type Platform, startPlatform } from '../../hack/sim/platform.js';
+import { jobRecords, overlapping } from '../helpers/jobs.js';
 import { type OperatorProcess, startOperator, waitUntil } from '../helpers/operator.js';
 import { condition, type Resource, repoRoot, zoneManifests } from '../helpers/scenario.js';
 
@@ -82,6 +83,12 @@ async function leader(): Promise<OperatorProcess> {
   return found!;
 }
 
+/** A timeout with what a user would look at next: the conditions and each replica's last lines. */
+const diagnosed = (e: unknown, p: Resource | undefined) =>
+  new Error(
+    `${e}\nconditions: ${JSON.stringify(p?.status?.conditions)}\n${ops.map((o) => o.logs.slice(-10).join('\n')).join('\n---\n')}`,
+  );
+
 const pool = (name: string, addresses: string[], approval: 'Automatic' | 'Manual' = 'Automatic') => ({
   apiVersion: 'ops.pitrix.io/v1alpha1',
   kind: 'NodePool',
@@ -93,16 +100,6 @@ const pool = (name: string, addresses: string[], approval: 'Automatic' | 'Manual
     nodes: addresses.map((address) => ({ address })),
   },
 });
-
-interface JobRecord {
-  kind: string;
-  startedAt: number;
-  finishedAt?: number;
-}
-async function jobs(): Promise<JobRecord[]> {
-  const st = await sim.state(sim.firstbox.id);
-  return Object.values(st.firstbox?.jobs ?? {}) as JobRecord[];
-}
 
 type Step = NonNullable<NonNullable<NonNullable<Resource['status']>['plan']>['steps']>[number] & {
   command?: string;
@@ -123,7 +120,7 @@ async function runsPerStep(steps: Step[]): Promise<Record<string, number>> {
  * Watches a pool until stopped, keeping every plan hash it saw and every moment Ready was True
  * while the journal was unfinished or the platform did not show the spec's nodes (a violation).
  */
-function watchPool(name: string, nodes: () => string[], since: () => number) {
+function watchPool(name: string, nodes: string[], sinceGeneration = 0) {
   const hashes = new Set<string>();
   const violations: string[] = [];
   let firstReady: number | undefined;
@@ -136,13 +133,13 @@ function watchPool(name: string, nodes: () => string[], since: () => number) {
         if (p.status?.plan?.hash) hashes.add(p.status.plan.hash);
         const ready = condition(p, 'Ready');
         const current = ready?.observedGeneration === p.metadata.generation;
-        if (current && ready?.status === 'True' && p.metadata.generation >= since()) {
+        if (current && ready?.status === 'True' && p.metadata.generation >= sinceGeneration) {
           firstReady ??= at;
           const unfinished = stepsOf(p).filter((s) => s.state !== 'Succeeded' && s.state !== 'Skipped');
           if (unfinished.length)
             violations.push(`Ready=True with ${unfinished.map((s) => `${s.id} ${s.state}`).join(', ')}`);
           const fb = (await sim.state(sim.firstbox.id)).firstbox!;
-          for (const ip of nodes())
+          for (const ip of nodes)
             if (!fb.nodes.some((n) => n.mgmt_ip === ip && n.status === 'deployed'))
               violations.push(`Ready=True while the installer does not list ${ip} as deployed`);
         }
@@ -186,18 +183,14 @@ describe('leader failover (two replicas, 4 s leases)', () => {
   it('the leader SIGKILLed during configQingcloud, then during scaleQingcloud: the standby finishes the same plan, each step once, Ready only after the last', async () => {
     const [a] = sim.spare.map((h) => h.address) as [string];
     await apply(pool('failover', [a]));
-    const watch = watchPool(
-      'failover',
-      () => [a],
-      () => 0,
-    );
+    const watch = watchPool('failover', [a]);
     const kills: Array<{ step: string; at: number; holder: string }> = [];
     const killDuring = async (step: string, job: string) => {
       const op = await leader();
       const holder = (await leaseHolder())!;
       // The job is under way on the firstbox (its wrapper started it), not merely journaled.
       await waitUntil(
-        async () => (await jobs()).some((j) => j.kind === job && j.finishedAt === undefined),
+        async () => (await jobRecords(sim)).some((j) => j.kind === job && j.finishedAt === undefined),
         120_000,
         `${job} running on the firstbox`,
       );
@@ -229,10 +222,7 @@ describe('leader failover (two replicas, 4 s leases)', () => {
         150_000,
         'Ready after the failovers',
       ).catch(async (e) => {
-        const p = await get('nodepool', 'failover');
-        throw new Error(
-          `${e}\n${JSON.stringify(p.status?.conditions)}\n${ops.map((o) => o.logs.slice(-10).join('\n')).join('\n---\n')}`,
-        );
+        throw diagnosed(e, await get('nodepool', 'failover'));
       });
     } finally {
       await watch.stop();
@@ -242,7 +232,7 @@ describe('leader failover (two replicas, 4 s leases)', () => {
     const hash = p.status!.plan!.hash;
     const finished = Math.max(...steps.map((s) => Date.parse(s.finishedAt ?? '')));
     const runs = await runsPerStep(steps);
-    const js = await jobs();
+    const js = await jobRecords(sim);
     const byKind = (k: string) => js.filter((j) => j.kind === k);
     const holders = new Set(kills.map((k) => k.holder));
     console.log(
@@ -289,6 +279,7 @@ describe('leader failover (two replicas, 4 s leases)', () => {
     expect(readyAt).toBeGreaterThanOrEqual(Math.floor(finished / 1000) * 1000);
     expect(watch.firstReady()).toBeGreaterThanOrEqual(finished);
     expect(p.status?.nodesReady).toBe('1/1');
+    expect(overlapping(js)).toEqual([]);
   });
 });
 
@@ -312,7 +303,7 @@ async function awaitingApproval(name: string, generation: number): Promise<Resou
     60_000,
     `${name} awaiting approval (generation ${generation})`,
   ).catch((e) => {
-    throw new Error(`${e}\n${JSON.stringify(p?.status?.conditions)}`);
+    throw diagnosed(e, p);
   });
   return p!;
 }
@@ -332,9 +323,7 @@ async function readyAt(name: string, generation: number, timeoutMs: number): Pro
     timeoutMs,
     `${name} Ready (generation ${generation})`,
   ).catch((e) => {
-    throw new Error(
-      `${e}\n${JSON.stringify(p?.status?.conditions)}\n${ops.map((o) => o.logs.slice(-10).join('\n')).join('\n---\n')}`,
-    );
+    throw diagnosed(e, p);
   });
   return p!;
 }
@@ -348,37 +337,23 @@ describe('a completed Manual scale-out, then a spec change that adds a node', ()
       (await sim.commandLog(sim.firstbox.id)).filter((e) =>
         /add-nodes\.py -I \S+-grow\.list/.test(e.command),
       );
-    const scaleJobsBefore = (await jobs()).filter((j) => j.kind === 'scale-qingcloud').length;
+    const scaleJobsBefore = (await jobRecords(sim)).filter((j) => j.kind === 'scale-qingcloud').length;
 
-    const t0 = Date.now();
-    const lap = (what: string) => console.log(`manual: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     await apply(pool('grow', [b], 'Manual'));
     const first = await awaitingApproval('grow', 1);
     const h1 = first.status!.plan!.hash;
-    lap('h1 published');
     expect(await addNodes()).toEqual([]);
     await approve('grow', h1);
     const done1 = await readyAt('grow', first.metadata.generation, 90_000);
     expect(done1.status?.nodesReady).toBe('1/1');
     expect(done1.status?.plan?.hash).toBe(h1);
-    lap('h1 done');
-    console.log(
-      stepsOf(done1)
-        .map((s) => `${s.id} ${s.startedAt} ${s.finishedAt}`)
-        .join('\n'),
-    );
 
     const gen2 = done1.metadata.generation + 1;
-    const watch = watchPool(
-      'grow',
-      () => [b, c],
-      () => gen2,
-    );
+    const watch = watchPool('grow', [b, c], gen2);
     try {
       await apply(pool('grow', [b, c], 'Manual'));
       const second = await awaitingApproval('grow', gen2);
       const h2 = second.status!.plan!.hash;
-      lap('h2 published');
       expect(h2).not.toBe(h1);
       // The approval of the first plan is still on the object and does not carry over: nothing of
       // the new plan runs while it waits.
@@ -392,15 +367,8 @@ describe('a completed Manual scale-out, then a spec change that adds a node', ()
       expect(await addNodes()).toHaveLength(1);
 
       await approve('grow', h2);
-      lap('h2 approved');
       const done2 = await readyAt('grow', gen2, 120_000);
       expect(done2.status?.plan?.hash).toBe(h2);
-      lap('h2 done');
-      console.log(
-        stepsOf(done2)
-          .map((s) => `${s.id} ${s.startedAt} ${s.finishedAt}`)
-          .join('\n'),
-      );
       expect(done2.status?.nodesReady).toBe('2/2');
       expect(stepsOf(done2).every((s) => s.state === 'Succeeded')).toBe(true);
       // The second plan's node list names the new node only; each machine was added exactly once.
@@ -410,11 +378,17 @@ describe('a completed Manual scale-out, then a spec change that adds a node', ()
       expect(await addNodes()).toHaveLength(2);
       const fb = (await sim.state(sim.firstbox.id)).firstbox!;
       for (const ip of [b, c]) expect(fb.nodes.filter((n) => n.mgmt_ip === ip)).toHaveLength(1);
-      expect((await jobs()).filter((j) => j.kind === 'scale-qingcloud').length - scaleJobsBefore).toBe(2);
+      expect(
+        (await jobRecords(sim)).filter((j) => j.kind === 'scale-qingcloud').length - scaleJobsBefore,
+      ).toBe(2);
     } finally {
       await watch.stop();
     }
+    console.log(
+      `manual: plan ${h1} approved and done; plan ${[...watch.hashes].filter((h) => h !== h1).join(', ')} for the added node; add-nodes.py ran ${(await addNodes()).length}x; Ready=True only with both deployed (${watch.violations.length} violations)`,
+    );
     expect(watch.violations).toEqual([]);
     expect([...watch.hashes].filter((h) => h !== h1)).toHaveLength(1);
+    expect(overlapping(await jobRecords(sim))).toEqual([]);
   });
 });

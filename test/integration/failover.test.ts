@@ -208,9 +208,11 @@ describe('leader failover (two replicas, 4 s leases)', () => {
       );
       await sim.setTimeScale(3);
       await killDuring('configQingcloud', 'config-qingcloud');
-      // A Deployment brings the killed replica back as a standby.
-      await startReplica();
+      // A Deployment brings the killed replica back as a standby (started alongside, so that a slow
+      // start cannot let scaleQingcloud finish before the second kill).
+      const standby = startReplica();
       await killDuring('scaleQingcloud', 'scale-qingcloud');
+      await standby;
       await waitUntil(
         async () => (await stepState('failover', 'scaleQingcloud')) === 'Succeeded',
         120_000,

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../hack/controlplane.js';
 import type { Fault } from '../../hack/sim/types.js';
+import { jobRecords, overlapping } from '../helpers/jobs.js';
 import { waitUntil } from '../helpers/operator.js';
 import {
   applyZone,
@@ -28,28 +29,7 @@ afterAll(async () => {
 const RUN_SCALE = '/pitrix-job-\\w+ run .*scale-qingcloud\\.py -z/';
 const CHECK_SCALE = '/pitrix-job-\\w+ check \\S+scaleQingcloud-/';
 
-interface JobRecord {
-  kind: string;
-  startedAt: number;
-  finishedAt?: number;
-}
-
-async function jobs(sc: Scenario): Promise<JobRecord[]> {
-  const st = await sc.sim.state(sc.sim.firstbox.id);
-  return Object.values(st.firstbox?.jobs ?? {}) as JobRecord[];
-}
-
-/** Pairs of jobs that ran at the same time (each of the zone's installer jobs is guarded). */
-function overlapping(js: JobRecord[]): string[] {
-  const sorted = [...js].sort((a, b) => a.startedAt - b.startedAt);
-  const out: string[] = [];
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1]!;
-    if (sorted[i]!.startedAt < (prev.finishedAt ?? Number.POSITIVE_INFINITY))
-      out.push(`${prev.kind} and ${sorted[i]!.kind}`);
-  }
-  return out;
-}
+const jobs = (sc: Scenario) => jobRecords(sc.sim);
 
 const stepState = async (sc: Scenario, name: string, id: string) =>
   (await sc.get('nodepool', name)).status?.plan?.steps?.find((s) => s.id === id)?.state;

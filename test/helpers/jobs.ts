@@ -7,6 +7,8 @@ import type { Platform } from '../../hack/sim/platform.js';
 
 export interface JobRecord {
   kind: string;
+  /** The zone the job works on, when the simulator knows it: jobs of different zones may overlap. */
+  zone?: string;
   startedAt: number;
   finishedAt?: number;
 }
@@ -16,14 +18,16 @@ export async function jobRecords(sim: Platform): Promise<JobRecord[]> {
   return Object.values(st.firstbox?.jobs ?? {}) as JobRecord[];
 }
 
-/** Pairs of jobs that ran at the same time (each of the zone's installer jobs is guarded). */
+/** Pairs of jobs of one zone that ran at the same time (each zone's installer jobs are guarded). */
 export function overlapping(js: JobRecord[]): string[] {
-  const sorted = [...js].sort((a, b) => a.startedAt - b.startedAt);
   const out: string[] = [];
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1]!;
-    if (sorted[i]!.startedAt < (prev.finishedAt ?? Number.POSITIVE_INFINITY))
-      out.push(`${prev.kind} and ${sorted[i]!.kind}`);
+  for (const zone of new Set(js.map((j) => j.zone))) {
+    const sorted = js.filter((j) => j.zone === zone).sort((a, b) => a.startedAt - b.startedAt);
+    for (let i = 1; i < sorted.length; i++) {
+      const prev = sorted[i - 1]!;
+      if (sorted[i]!.startedAt < (prev.finishedAt ?? Number.POSITIVE_INFINITY))
+        out.push(`${prev.kind} and ${sorted[i]!.kind}${zone ? ` (zone ${zone})` : ''}`);
+    }
   }
   return out;
 }

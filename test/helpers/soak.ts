@@ -8,6 +8,7 @@
  * - no two of the zone's long installer jobs ran at once (the simulator's job records).
  */
 import { expect } from 'vitest';
+import { jobRecords, overlapping } from './jobs.js';
 import { waitUntil } from './operator.js';
 import { condition, type Resource, type Scenario } from './scenario.js';
 
@@ -124,12 +125,8 @@ export async function soakKills(
       `${label}: ran more often than journaled: ${cmd.slice(0, 160)}`,
     ).toBeLessThanOrEqual(n);
 
-  const st = await sc.sim.state(sc.sim.firstbox.id);
-  const jobs = Object.values(st.firstbox?.jobs ?? {}).sort((a, b) => a.startedAt - b.startedAt);
-  let overlapping = 0;
-  for (let i = 1; i < jobs.length; i++)
-    if (jobs[i]!.startedAt < (jobs[i - 1]!.finishedAt ?? Number.POSITIVE_INFINITY)) overlapping++;
-  expect(overlapping, `${label}: installer jobs ran at the same time`).toBe(0);
+  const overlaps = overlapping(await jobRecords(sc.sim));
+  expect(overlaps, `${label}: installer jobs ran at the same time`).toEqual([]);
 
   return {
     kind,
@@ -137,7 +134,7 @@ export async function soakKills(
     kills: snapshots.length,
     steps: final.length,
     finishedStepsRerun: rerun,
-    overlappingJobs: overlapping,
+    overlappingJobs: overlaps.length,
     ms: Date.now() - t0,
   };
 }

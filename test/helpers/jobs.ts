@@ -18,16 +18,19 @@ export async function jobRecords(sim: Platform): Promise<JobRecord[]> {
   return Object.values(st.firstbox?.jobs ?? {}) as JobRecord[];
 }
 
-/** Pairs of jobs of one zone that ran at the same time (each zone's installer jobs are guarded). */
+/**
+ * Pairs of jobs that ran at the same time in one zone (each zone's installer jobs are guarded); a
+ * job the simulator records without a zone is taken to conflict with every other.
+ */
 export function overlapping(js: JobRecord[]): string[] {
+  const sorted = [...js].sort((a, b) => a.startedAt - b.startedAt);
   const out: string[] = [];
-  for (const zone of new Set(js.map((j) => j.zone))) {
-    const sorted = js.filter((j) => j.zone === zone).sort((a, b) => a.startedAt - b.startedAt);
-    for (let i = 1; i < sorted.length; i++) {
-      const prev = sorted[i - 1]!;
-      if (sorted[i]!.startedAt < (prev.finishedAt ?? Number.POSITIVE_INFINITY))
-        out.push(`${prev.kind} and ${sorted[i]!.kind}${zone ? ` (zone ${zone})` : ''}`);
+  for (let i = 0; i < sorted.length; i++)
+    for (let k = i + 1; k < sorted.length; k++) {
+      const [a, b] = [sorted[i]!, sorted[k]!];
+      const sameZone = a.zone === undefined || b.zone === undefined || a.zone === b.zone;
+      if (sameZone && b.startedAt < (a.finishedAt ?? Number.POSITIVE_INFINITY))
+        out.push(`${a.kind} and ${b.kind}${a.zone && a.zone === b.zone ? ` (zone ${a.zone})` : ''}`);
     }
-  }
   return out;
 }

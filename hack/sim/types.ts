@@ -152,6 +152,20 @@ export interface CommandLogEntry {
   fault?: FaultKind;
 }
 
+/**
+ * One run of an installer tool that has no job record of its own (launch_vms.sh, install_nodes.sh,
+ * update.sh): its start and, unless it was killed, its end, so a test sees two copies at once.
+ */
+export interface ToolRun {
+  id: string;
+  tool: string;
+  args: string[];
+  pid: number;
+  startedAt: number;
+  finishedAt?: number;
+  exitCode?: number;
+}
+
 export interface TimelineEvent {
   time: number;
   host: string;

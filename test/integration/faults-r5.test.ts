@@ -20,6 +20,7 @@ const NODE = 'webservice-a1';
 const STEP = `installNode-${NODE}`;
 const RUN_INSTALL = `/pitrix-job-\\w+ run \\S+/${STEP}-/`;
 const CHECK_INSTALL = `/pitrix-job-\\w+ check \\S+/${STEP}-/`;
+const RUN_INSTALL_RE = new RegExp(`pitrix-job-\\w+ run \\S+/${STEP}-`);
 
 let cp: ControlPlane;
 let sc: Scenario;
@@ -69,6 +70,8 @@ async function rebuild(
   name: string,
   during: (name: string) => Promise<string | undefined>,
   fault?: Fault,
+  /** The case must show the job running on after the SSH session that started it ended. */
+  outlives = false,
 ): Promise<void> {
   const t0 = Date.now();
   const target = TARGETS[rebuilds++ % 2]!;
@@ -101,14 +104,22 @@ async function rebuild(
       ['webservice-a1', 'webservice-a2'],
     );
     const installs = long['install_nodes.sh']!;
+    // The guarded start's SSH session (the simulator's command log) against the job's own end.
+    const sessions = (await sc.sim.commandLog('firstbox')).filter(
+      (e) => Date.parse(e.time) >= t0 && RUN_INSTALL_RE.test(e.command),
+    );
+    const jobEnd = installs[0]?.finishedAt ?? Number.POSITIVE_INFINITY;
+    const outlived = sessions.some((e) => Date.parse(e.time) + e.durationMs < jobEnd);
     console.log(
       `fault case ${name.padEnd(18)} step ${STEP}  outcome ${(stopped ?? 'converged').padEnd(36)} install_nodes.sh started ${installs.length}x ` +
         `(${installs.map((r) => `${clock(r.startedAt)}–${r.finishedAt ? clock(r.finishedAt) : 'no end'}`).join(', ')})  ` +
-        `launch_vms.sh -f ${long['launch_vms.sh -f']!.length}x  update.sh ${long['update.sh']!.length}x  overlaps ${overlaps.length}  ` +
+        `ran on after its session ended ${outlived ? 'yes' : 'no'}  launch_vms.sh -f ${long['launch_vms.sh -f']!.length}x  update.sh ${long['update.sh']!.length}x  overlaps ${overlaps.length}  ` +
         `webservice nodes down at once ${down}  (${Date.now() - t0} ms)`,
     );
     for (const [tool, rs] of Object.entries(long)) expect(rs.length, `${name}: ${tool} started`).toBe(1);
     expect(overlaps, `${name}: tool runs at the same time`).toEqual([]);
+    if (outlives)
+      expect(outlived, `${name}: install_nodes.sh outlived the session that started it`).toBe(true);
     expect(down).toBeLessThanOrEqual(1);
     expect(done.status?.plan?.steps?.every((s) => s.state === 'Succeeded')).toBe(true);
     expect((await sc.sim.state(NODE)).facts.os.version).toBe(target.osVersion);
@@ -151,12 +162,17 @@ describe(`fail closed around install_nodes.sh (R5, ${STEP})`, () => {
   it(
     'operator SIGKILL while the job runs',
     () =>
-      rebuild('sigkill', async (name) => {
-        await running(name);
-        await new Promise((r) => setTimeout(r, 1000));
-        await sc.restartOperator('SIGKILL');
-        return undefined;
-      }),
+      rebuild(
+        'sigkill',
+        async (name) => {
+          await running(name);
+          await new Promise((r) => setTimeout(r, 1000));
+          await sc.restartOperator('SIGKILL');
+          return undefined;
+        },
+        undefined,
+        true,
+      ),
     T,
   );
 

@@ -22,7 +22,7 @@ import { generateKeyPair, type SshdHandle, startSshd } from '../sshd.js';
 import { bundleCommands } from './bundle.js';
 import { writeFacts } from './facts-files.js';
 import { hostDir, layoutHost } from './layout.js';
-import { readToolRuns } from './runs.js';
+import { readToolRuns, type ToolRun } from './runs.js';
 import { loadScenario, normalize, type Scenario } from './scenario.js';
 import {
   timeline as appendTimeline,
@@ -38,16 +38,7 @@ import {
   withLock,
   writeJson,
 } from './store.js';
-import type {
-  BossDb,
-  CommandLogEntry,
-  Fault,
-  HostState,
-  SimConfig,
-  TagDb,
-  TimelineEvent,
-  ToolRun,
-} from './types.js';
+import type { BossDb, CommandLogEntry, Fault, HostState, SimConfig, TagDb, TimelineEvent } from './types.js';
 
 export interface SimHost {
   readonly id: string;

@@ -9,6 +9,8 @@ import { dirname, join } from 'node:path';
 import { RUN_LOG } from './store.js';
 import type { ToolRun } from './types.js';
 
+export type { ToolRun };
+
 type RunEvent =
   | { event: 'start'; id: string; tool: string; args: string[]; pid: number; time: number }
   | { event: 'end'; id: string; time: number; exitCode: number };

@@ -150,6 +150,8 @@ export interface CommandLogEntry {
   durationMs: number;
   via: 'ssh' | 'exec_nodes';
   fault?: FaultKind;
+  /** When the SSH session went away while the command still ran (ms after its start). */
+  sessionEndedAfterMs?: number;
 }
 
 /**

@@ -22,6 +22,7 @@ import { generateKeyPair, type SshdHandle, startSshd } from '../sshd.js';
 import { bundleCommands } from './bundle.js';
 import { writeFacts } from './facts-files.js';
 import { hostDir, layoutHost } from './layout.js';
+import { readToolRuns, type ToolRun } from './runs.js';
 import { loadScenario, normalize, type Scenario } from './scenario.js';
 import {
   timeline as appendTimeline,
@@ -80,6 +81,8 @@ export interface Platform {
   state(host: string): Promise<HostState>;
   mutate(host: string, fn: (s: HostState) => void): Promise<void>;
   timeline(): Promise<TimelineEvent[]>;
+  /** Runs of the installer tools without a job record of their own (hack/sim/runs.ts), on one host. */
+  toolRuns(host: string): Promise<ToolRun[]>;
   tagDb(): Promise<TagDb>;
   boss(): Promise<BossDb>;
   updateBoss(fn: (b: BossDb) => void): Promise<void>;
@@ -321,6 +324,7 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
           .filter(Boolean)
           .map((l) => JSON.parse(l) as TimelineEvent);
       },
+      toolRuns: async (id: string) => readToolRuns(rootOf(host(id).id)),
       async tagDb() {
         return readJson<TagDb>(join(services, 'tagdb.json'));
       },

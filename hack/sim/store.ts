@@ -23,6 +23,8 @@ export const FAULTS_FILE = '.sim/faults.json';
 export const HOST_KEY_FILE = '.sim/hostkey';
 export const COMMAND_LOG = '.sim/commands.log';
 export const TIMELINE = 'timeline.jsonl';
+/** Start and end lines of the firstbox's installer tool runs (ToolRun, one JSON line per event). */
+export const RUN_LOG = '.sim/runs.jsonl';
 
 export function readJson<T>(path: string, fallback?: T): T {
   try {

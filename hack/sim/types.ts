@@ -150,6 +150,22 @@ export interface CommandLogEntry {
   durationMs: number;
   via: 'ssh' | 'exec_nodes';
   fault?: FaultKind;
+  /** When the SSH session went away while the command still ran (ms after its start). */
+  sessionEndedAfterMs?: number;
+}
+
+/**
+ * One run of an installer tool that has no job record of its own (launch_vms.sh, install_nodes.sh,
+ * update.sh): its start and, unless it was killed, its end, so a test sees two copies at once.
+ */
+export interface ToolRun {
+  id: string;
+  tool: string;
+  args: string[];
+  pid: number;
+  startedAt: number;
+  finishedAt?: number;
+  exitCode?: number;
 }
 
 export interface TimelineEvent {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { type ControlPlane, startControlPlane } from '../../hack/controlplane.js';
 import type { TimelineEvent } from '../../hack/sim/types.js';
+import { maxDownAtOnce } from '../helpers/availability.js';
 import { waitUntil } from '../helpers/operator.js';
 import {
   applyZone,
@@ -140,19 +141,6 @@ type WsuStatus = {
   }>;
 };
 const wsuStatus = (r: Resource) => r.status as unknown as WsuStatus & Resource['status'];
-
-/** Webservice nodes of a zone that were down at some instant, from the availability timeline. */
-function maxDownAtOnce(events: TimelineEvent[], hosts: string[]): number {
-  const down = new Set<string>();
-  let max = 0;
-  for (const e of [...events].sort((a, b) => a.time - b.time)) {
-    if (!hosts.includes(e.host)) continue;
-    if (e.event === 'down') down.add(e.host);
-    if (e.event === 'up') down.delete(e.host);
-    max = Math.max(max, down.size);
-  }
-  return max;
-}
 
 function poweroffOrder(events: TimelineEvent[], hosts: string[]): string[] {
   return events.filter((e) => e.event === 'poweroff' && hosts.includes(e.host)).map((e) => e.host);

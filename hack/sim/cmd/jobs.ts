@@ -5,6 +5,7 @@
  */
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { logRunEvent } from '../runs.js';
 import type { Job } from '../types.js';
 import { CmdError, fb, getopt, out, ROOT, sleep, stamp, str, updateFb } from './ctx.js';
 
@@ -102,4 +103,25 @@ export function jobLog(kind: string, args: string[]): number {
   const j = jobFor(kind, args);
   out(readFileSync(join(ROOT, j.logFile), 'utf8'));
   return 0;
+}
+
+/**
+ * An installer tool that keeps no job record (launch_vms.sh, install_nodes.sh, update.sh): its
+ * start and end go to the run log (hack/sim/runs.ts) and, like the installer's jobs, it does not
+ * die with its SSH session (SIGHUP) — a second copy started meanwhile really runs side by side.
+ */
+export async function recordedRun(tool: string, args: string[], run: () => Promise<number>): Promise<number> {
+  process.on('SIGHUP', () => {});
+  const id = `r-${Math.random().toString(16).slice(2, 10)}`;
+  logRunEvent(ROOT, { event: 'start', id, tool, args, pid: process.pid, time: Date.now() });
+  let code = 70;
+  try {
+    code = await run();
+    return code;
+  } catch (e) {
+    code = e instanceof CmdError ? e.code : 70;
+    throw e;
+  } finally {
+    logRunEvent(ROOT, { event: 'end', id, time: Date.now(), exitCode: code });
+  }
 }

@@ -22,6 +22,7 @@ import {
   updateFb,
   updateNode,
 } from './ctx.js';
+import { recordedRun } from './jobs.js';
 import { startProgram, writeProgramConf } from './node.js';
 
 type Cmd = (args: string[]) => Promise<number> | number;
@@ -297,6 +298,6 @@ export const PACKAGE_COMMANDS: Record<string, Cmd> = {
   'build_pkgs_allinone.sh': buildAllinone,
   'build_global_conf.sh': buildGlobalConf,
   'scan_all.sh': scanAll,
-  'update.sh': update,
+  'update.sh': (args) => recordedRun('update.sh', args, async () => update(args)),
   'exec_nodes.sh': execNodes,
 };

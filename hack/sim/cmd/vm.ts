@@ -23,6 +23,7 @@ import {
   updateFb,
   updateNode,
 } from './ctx.js';
+import { recordedRun } from './jobs.js';
 import { installOnNode } from './packages.js';
 
 type Cmd = (args: string[]) => Promise<number> | number;
@@ -72,7 +73,10 @@ const launchVms: Cmd = async (args) => {
   const img = join(dir, `${id}.img`);
   let boot: ReturnType<typeof imageOf>;
   out(`launch_vms: ${force ? 'creating' : 'starting'} ${id} on ${ph} (bridge ${bridge})`);
-  await sleep(600);
+  // Long enough (unscaled 2.2 s) that a dropped session or an operator restart lands mid-run.
+  await sleep(1200);
+  out(`launch_vms: ${force ? 'copying the base image' : 'defining the domain'} for ${id}`);
+  await sleep(1000);
   if (existsSync(img) && !force) {
     boot = JSON.parse(readFileSync(img, 'utf8')) as ReturnType<typeof imageOf>;
     out(`launch_vms: booting existing image ${id}.img`);
@@ -139,7 +143,11 @@ const installNodes: Cmd = async (args) => {
   if (readNode(rec.host).power !== 'on')
     throw new CmdError(`ssh: connect to host ${rec.mgmt_ip} port 22: Connection refused`, 1);
   out(`install_nodes: installing base system on ${id}`);
-  await sleep(800);
+  // Unscaled 3 s: the installer's longest R5 step, where the fault cases land.
+  for (const stage of ['apt sources', 'base packages', 'supervisor']) {
+    out(`install_nodes: ${id}: ${stage}`);
+    await sleep(1000);
+  }
   for (const p of ['pitrix-node-base', 'pitrix-global-conf'])
     installOnNode(rec.host, p, f.repo[p]?.at(-1) ?? `${f.installerVersion}-1`, f);
   updateNode(rec.host, (h) => {
@@ -222,8 +230,8 @@ const virsh: Cmd = (args) => {
 };
 
 export const VM_COMMANDS: Record<string, Cmd> = {
-  'launch_vms.sh': launchVms,
-  'install_nodes.sh': installNodes,
+  'launch_vms.sh': (args) => recordedRun('launch_vms.sh', args, async () => launchVms(args)),
+  'install_nodes.sh': (args) => recordedRun('install_nodes.sh', args, async () => installNodes(args)),
   'gen_mac.py': genMac,
   virsh,
   operate_cache_by_re: operateCache,

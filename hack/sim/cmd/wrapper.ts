@@ -87,6 +87,17 @@ export async function wrapper(): Promise<number> {
   const via = (process.env.PITRIX_SIM_VIA as CommandLogEntry['via'] | undefined) ?? 'ssh';
   const start = Date.now();
   const host = hostId();
+  // A session that dies while its command runs on (a detached job's follower) is noted, so the log
+  // shows a job outliving the connection that started it.
+  const parent = process.ppid;
+  let sessionEnded: number | undefined;
+  const watch = setInterval(() => {
+    if (ppidOf(process.pid) !== parent) {
+      sessionEnded = Date.now() - start;
+      clearInterval(watch);
+    }
+  }, 200);
+  watch.unref();
   let logged = false;
   const log = (exitCode: number | null, signal: string | null, fault?: Fault) => {
     if (logged) return;
@@ -100,6 +111,7 @@ export async function wrapper(): Promise<number> {
       durationMs: Date.now() - start,
       via,
       ...(fault ? { fault: fault.kind } : {}),
+      ...(sessionEnded !== undefined ? { sessionEndedAfterMs: sessionEnded } : {}),
     };
     appendFileSync(join(ROOT, '.sim/commands.log'), `${JSON.stringify(entry)}\n`);
   };
@@ -111,10 +123,8 @@ export async function wrapper(): Promise<number> {
     });
   }
   if (fault?.kind === 'hang') {
-    // Hang until the client gives up: when sshd goes away we are reparented and stop.
     // Hang until the connection goes away (sshd dying reparents us); stdin EOF proves nothing,
     // since `ssh host cmd </dev/null` closes it at once.
-    const parent = process.ppid;
     await new Promise<void>((resolve) => {
       setInterval(() => {
         if (ppidOf(process.pid) !== parent) resolve();

@@ -119,6 +119,7 @@ export const webserviceUpgradeHooks: RunbookHooks<WebserviceUpgrade, Status, Obs
       settings: observed.settings,
       ...(observed.floatingIp ? { floatingIp: observed.floatingIp } : {}),
       backupSuffix,
+      startedAt,
       done,
       started,
       recordedVip,
@@ -320,6 +321,8 @@ async function rollback(
       original,
       backupSuffix: observed.backupSuffix,
       installerVersion: observed.installerVersion,
+      zoneId: zone.spec.zoneId,
+      rollout: `${wsu.metadata.name}@${observed.startedAt}`,
     });
   } catch (err) {
     return refusal('InvalidSpec', (err as Error).message);

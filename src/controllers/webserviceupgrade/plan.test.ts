@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { WebserviceUpgradeSpec } from '../../api/webserviceupgrade.js';
 import type { PlatformNode } from '../../facts/types.js';
+import { GUARD_PATH, JOB_ROOT } from '../../runbook/jobguard.js';
+import type { Step } from '../../runbook/step.js';
+import { quote } from '../../ssh/command.js';
 import { parseFloatingIp, parseNodeSettings, splitSections, verifySupervisor } from './checks.js';
 import {
   isNodeStep,
@@ -106,10 +109,19 @@ function input(
       webservice2: settings('pek3a', '10.16.1.22', 'hyper2'),
     },
     backupSuffix: '20261121',
+    startedAt: '2026-11-21T08:00:00Z',
     done: [],
     started: [],
     ...rest,
   };
+}
+
+const step = (r: { plan: { steps: Step[] } }, id: string) => r.plan.steps.find((s) => s.id === id)!;
+
+/** The runbook's command, run by the job guard in this step's job directory under the zone's lock. */
+function expectGuarded(s: Step, runbook: string, zone = 'pek3a') {
+  expect(s.job?.dir).toMatch(new RegExp(`^${JOB_ROOT}/${zone}/${s.id}-[0-9a-f]{16}$`));
+  expect(s.command.script).toBe(`${GUARD_PATH} run ${s.job!.dir} ${JOB_ROOT}/${zone}.lock ${quote(runbook)}`);
 }
 
 function golden(r: ReturnType<typeof planUpgrade>): string {
@@ -156,7 +168,8 @@ describe('planUpgrade (R5)', () => {
       'healthGate-webservice2',
     ]);
     const cmd = (id: string) => r.plan.steps.find((s) => s.id === id)!.command.script;
-    expect(cmd('deployServices-webservice1')).toBe(
+    expectGuarded(
+      step(r, 'deployServices-webservice1'),
       `/pitrix/upgrade/update.sh webservice1 ${PACKAGES.global}`,
     );
     expect(cmd('genNodeList-webservice1')).toBe(
@@ -166,6 +179,37 @@ describe('planUpgrade (R5)', () => {
     expect(cmd('healthGate-webservice1')).toContain('http://10.16.1.21/');
     expect(cmd('healthGate-webservice1')).toContain('http://10.16.1.100:7777/');
     await expect(golden(r)).toMatchFileSnapshot('__golden__/global-two-nodes.txt');
+  });
+
+  it('runs launch_vms.sh -f, install_nodes.sh and update.sh under the job guard, one job identity per rollout', () => {
+    const r = planUpgrade(input());
+    const ids = r.plan.steps.map((s) => s.id);
+    // The guard is installed once, before the first guarded job (the first node's launch).
+    expect(ids.indexOf('installJobGuard')).toBe(ids.indexOf('launchVm-webservice2') - 1);
+    expect(ids.filter((id) => id === 'installJobGuard')).toHaveLength(1);
+    for (const n of ['webservice1', 'webservice2']) {
+      expectGuarded(step(r, `launchVm-${n}`), `/pitrix/install/launch_vms.sh -f ${n}`);
+      expectGuarded(step(r, `installNode-${n}`), `/pitrix/install/install_nodes.sh ${n}`);
+      // The runbook's own status check answers when the guard has no record; install has none.
+      expect(step(r, `launchVm-${n}`).check!.script).toMatch(/ check \S+ .*lsb_release -rs.*grep -qx 18\.04/);
+      expect(step(r, `installNode-${n}`).check!.script).toBe(
+        `${GUARD_PATH} check ${step(r, `installNode-${n}`).job!.dir}`,
+      );
+    }
+    const guarded = r.plan.steps.filter((s) => s.job).map((s) => s.id);
+    expect(guarded.sort()).toEqual(
+      ['launchVm', 'installNode', 'deployServices']
+        .flatMap((k) => [`${k}-webservice1`, `${k}-webservice2`])
+        .sort(),
+    );
+    const dirs = (x: typeof r) => x.plan.steps.filter((s) => s.job).map((s) => s.job!.dir);
+    // Planned again for the same rollout: the same jobs (a running one is followed, not restarted).
+    expect(dirs(planUpgrade(input()))).toEqual(dirs(r));
+    // Another rollout, or other settings for the node: other jobs, never "already done".
+    const later = dirs(planUpgrade(input({ startedAt: '2026-11-22T08:00:00Z' })));
+    expect(later.filter((d) => dirs(r).includes(d))).toEqual([]);
+    const moved = planUpgrade(input({ spec: { temporaryAddresses: ['10.16.1.90'] } }));
+    expect(step(moved, 'launchVm-webservice2').job!.dir).not.toBe(step(r, 'launchVm-webservice2').job!.dir);
   });
 
   it('sub zone before installer 4.3.0: .sh tools, sub zone packages, floating IP file per zone, no console keys', async () => {
@@ -191,7 +235,11 @@ describe('planUpgrade (R5)', () => {
     expect(cmd('genNodeList-webservice3')).toBe(
       '/pitrix/bin/gen_node_list.sh && /pitrix/build/build_pkgs_allinone.sh',
     );
-    expect(cmd('deployServices-webservice2')).toBe(`/pitrix/upgrade/update.sh webservice2 ${PACKAGES.sub}`);
+    expectGuarded(
+      step(r, 'deployServices-webservice2'),
+      `/pitrix/upgrade/update.sh webservice2 ${PACKAGES.sub}`,
+      'pek3b',
+    );
     expect(cmd('assignFloatingIp')).toContain('/pitrix/conf/variables/webservice_floating_ip.pek3b');
     expect(cmd('refreshKeys')).toContain(' sub ');
     expect(cmd('backupNode-webservice1')).not.toContain('web_console_settings.py');
@@ -272,19 +320,24 @@ describe('rollback plan', () => {
       original: settings('pek3a', '10.16.1.21', 'hyper1'),
       backupSuffix: '20261121',
       installerVersion: '4.6.2',
+      zoneId: 'pek3a',
+      rollout: 'rebuild@2026-11-21T08:00:00Z',
     });
     expect(r.plan.steps.map((s) => s.id)).toEqual([
+      'setAsideNodeJobs-webservice1',
       'rollbackStop-webservice1',
       'restoreOldImage-webservice1',
       'restoreSettings-webservice1',
+      'installJobGuard',
       'relaunchOldVm-webservice1',
       'removeRolledBackHostKeys-webservice1',
       'repinRolledBackKey-webservice1',
       'verifyRolledBack-webservice1',
     ]);
     const launch = r.plan.steps.find((s) => s.id === 'relaunchOldVm-webservice1')!;
-    expect(launch.command.script).toBe('/pitrix/install/launch_vms.sh webservice1');
-    expect(r.plan.steps[1]!.command.script).toContain('hyper1');
+    expectGuarded(launch, '/pitrix/install/launch_vms.sh webservice1');
+    expect(launch.check!.script).toContain('lsb_release -rs');
+    expect(r.plan.steps[2]!.command.script).toContain('hyper1');
   });
 });
 

@@ -48,6 +48,8 @@ export interface UpgradePlanInput {
   floatingIp?: string;
   /** UTC date the rollout started, `YYYYMMDD`: names the settings backup. */
   backupSuffix: string;
+  /** When the rollout started (status.startedAt): with the name, the identity of its guarded jobs. */
+  startedAt: string;
   /** Nodes whose rebuild finished, in the order they finished. */
   done: readonly string[];
   /** Nodes whose rebuild started and has not finished (normally at most one). */
@@ -173,6 +175,7 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
       zone,
       settings: input.settings[n.name]!,
       floatingIp,
+      rollout: `${name}@${input.startedAt}`,
     });
     const own = [...rebuild.steps, ...healthGateSteps(n, zone, floatingIp, spec)];
     steps.push(...own);

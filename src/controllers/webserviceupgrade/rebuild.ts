@@ -5,6 +5,7 @@
  * and re-pin its new host key through the firstbox (R5.7). The checks after it are the health gate.
  */
 import type { WebserviceUpgradeSpec } from '../../api/webserviceupgrade.js';
+import { guardedStep } from '../../runbook/jobguard.js';
 import { forNode, type Step } from '../../runbook/step.js';
 import { and, seq, sh, shell, validated } from '../../ssh/command.js';
 import { parseKnownHosts } from '../../ssh/hostkeys.js';
@@ -89,6 +90,12 @@ export function rebuildSteps(
     floatingIp?: string | undefined;
     /** The dated backup of /pitrix/conf/settings (the node's own file is read from it). */
     settingsBackup: string;
+    /**
+     * Which rollout this is (the upgrade's name and start time): part of every guarded job's
+     * identity, so a later rollout that would launch the same node from the same settings is a new
+     * job, never "already done" by an earlier one's record.
+     */
+    rollout: string;
   },
 ): { steps: Step[]; repinStep: string } {
   const { spec, zone, floatingIp } = input;
@@ -102,6 +109,9 @@ export function rebuildSteps(
   const osName = spec.target.osName;
   const osVersion = spec.target.osVersion;
   const node = { kind: 'node', address: n.address, port: 22 } as const;
+  // The long jobs of a rebuild run under the job guard, serialised per zone; each reads the node's
+  // settings file as writeNodeSettings left it (rendered here, the MAC aside) and this rollout.
+  const guard = (inputs: string[]) => ({ lockScope: zone.zoneId, inputs: [input.rollout, ...inputs] });
 
   steps.push({
     ...forNode('preflight', n.name),
@@ -220,30 +230,44 @@ export function rebuildSteps(
     ),
     timeoutMs: 10 * MIN,
   });
-  steps.push({
-    ...forNode('launchVm', n.name),
-    description: `R5.4 launch ${n.name} afresh on ${n.newPhysicalHost} (launch_vms.sh -f)`,
-    host: fb,
-    command: shell(['/pitrix/install/launch_vms.sh', '-f', n.name], 'launch vm'),
-    check: and(
-      [
-        written,
-        sh(
-          'vm up on the target os?',
-        )`${execNodes(n.name, shell(['lsb_release', '-rs'], 'os release'), 'os release')} | grep -qx ${majorMinor(osVersion)}`,
-      ],
-      'vm already launched?',
+  steps.push(
+    guardedStep(
+      {
+        ...forNode('launchVm', n.name),
+        description: `R5.4 launch ${n.name} afresh on ${n.newPhysicalHost} (launch_vms.sh -f), under the job guard`,
+        host: fb,
+        command: shell(['/pitrix/install/launch_vms.sh', '-f', n.name], 'launch vm'),
+        // When the guard has no record of this job: 0 when the settings are this rebuild's and the
+        // VM answers with the target OS, 1 when either is not so (grep); 2 only when the settings
+        // file cannot be read (unknown: the plan stops).
+        check: and(
+          [
+            written,
+            sh(
+              'vm up on the target os?',
+            )`${execNodes(n.name, shell(['lsb_release', '-rs'], 'os release'), 'os release')} | grep -qx ${majorMinor(osVersion)}`,
+          ],
+          'vm already launched?',
+        ),
+        timeoutMs: 30 * MIN,
+      },
+      guard([rendered.text]),
     ),
-    timeoutMs: 30 * MIN,
-  });
-  steps.push({
-    ...forNode('installNode', n.name),
-    description: `R5.4 install the base system on ${n.name} (install_nodes.sh)`,
-    host: fb,
-    command: shell(['/pitrix/install/install_nodes.sh', n.name], 'install node'),
-    idempotent: true,
-    timeoutMs: HOUR,
-  });
+  );
+  // No status check of its own (the runbooks name none): without the guard's record it was not
+  // run for this rollout, and the guard refuses a second start while one runs.
+  steps.push(
+    guardedStep(
+      {
+        ...forNode('installNode', n.name),
+        description: `R5.4 install the base system on ${n.name} (install_nodes.sh), under the job guard`,
+        host: fb,
+        command: shell(['/pitrix/install/install_nodes.sh', n.name], 'install node'),
+        timeoutMs: HOUR,
+      },
+      guard([rendered.text]),
+    ),
+  );
   steps.push({
     ...forNode('nginxConfig', n.name),
     description: `R5.4 copy the built nginx.conf to ${n.name} and restart nginx`,
@@ -298,14 +322,18 @@ export function rebuildSteps(
     });
   }
   const pkgs = zone.global ? PACKAGES.global : PACKAGES.sub;
-  steps.push({
-    ...forNode('deployServices', n.name),
-    description: `R5.6 deploy the ${zone.global ? 'global' : 'sub'} zone webservice packages on ${n.name} (update.sh ${pkgs})`,
-    host: fb,
-    command: shell(['/pitrix/upgrade/update.sh', n.name, pkgs], 'deploy services'),
-    idempotent: true,
-    timeoutMs: 30 * MIN,
-  });
+  steps.push(
+    guardedStep(
+      {
+        ...forNode('deployServices', n.name),
+        description: `R5.6 deploy the ${zone.global ? 'global' : 'sub'} zone webservice packages on ${n.name} (update.sh ${pkgs}), under the job guard`,
+        host: fb,
+        command: shell(['/pitrix/upgrade/update.sh', n.name, pkgs], 'deploy services'),
+        timeoutMs: 30 * MIN,
+      },
+      guard([rendered.text]),
+    ),
+  );
   if (n.temporaryAddress) {
     const line = settingsLine('mgmt_network_address', n.address);
     steps.push({

@@ -4,6 +4,7 @@
  * dated backup, boot the old image (launch_vms.sh without -f), re-pin its host key through the
  * firstbox and check its services. Pure, like the rollout plan.
  */
+import { guardedStep, JOB_ROOT } from '../../runbook/jobguard.js';
 import { forNode, makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { and, sh, shell, validated } from '../../ssh/command.js';
 import { verifySupervisor } from './checks.js';
@@ -29,6 +30,35 @@ export interface RollbackInput {
   original: NodeSettings;
   backupSuffix: string;
   installerVersion: string;
+  /** The zone's id: the scope of the job guard's lock and job records. */
+  zoneId: string;
+  /** Which rollout this is (name@startedAt): part of the relaunch job's identity. */
+  rollout: string;
+}
+
+/** The guarded jobs of a node, in the rebuild (rebuild.ts) and in a rollback. */
+const NODE_JOBS: string[] = ['launchVm', 'installNode', 'deployServices', 'relaunchOldVm'];
+
+/**
+ * Before a rollback's own job: the finished guarded jobs of the rebuild it undoes (and of an
+ * earlier rollback of the node) are set aside, as the guard's own `release` does, so that
+ * rebuilding the node again after the rollback (removing the annotation) launches, installs and
+ * deploys it again instead of finding "already done" records. A job without a recorded exit code
+ * is never touched: it may still run, and the step fails naming it.
+ */
+function setAsideNodeJobs(zoneId: string, node: string): Step {
+  const dir = `${JOB_ROOT}/${zoneId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+  return {
+    ...forNode('setAsideNodeJobs', node),
+    description: `R5 rollback: set aside the finished guarded jobs (${NODE_JOBS.join(', ')}) of ${node} under ${dir}, so a later rebuild runs them again`,
+    host: { kind: 'firstbox' },
+    // `?` × 16: a job id's hex digits; copies set aside earlier carry a suffix and do not match.
+    command: sh(
+      'set aside finished jobs of the node',
+    )`d=${dir}; n=${node}; for k in ${shell(NODE_JOBS, 'job kinds')}; do for j in "$d"/"$k"-"$n"-????????????????; do [ -d "$j" ] || continue; if [ ! -e "$j/rc" ]; then echo "job $j has recorded no exit code (it may still run: see its pid and log there); $n is not rolled back while it does" >&2; exit 1; fi; mv "$j" "$j.released.$(date +%s)" || exit 1; done; done`,
+    idempotent: true,
+    timeoutMs: MIN,
+  };
 }
 
 export interface RollbackPlan {
@@ -42,6 +72,7 @@ export function planRollback(input: RollbackInput): RollbackPlan {
   const host = validated('NODE_ID', input.original.physicalHost ?? '', `original physical_host of ${node}`);
   const backup = settingsBackupDir(validated('OS_VERSION', input.backupSuffix, 'backup date'));
   const tools = installerTools(input.installerVersion);
+  const zoneId = validated('ZONE_ID', input.zoneId, 'zone.spec.zoneId');
   const k = KERNELS_DIR;
   const img = `${k}/${node}.img`;
   const oldImg = `${k}/old-${node}.img`;
@@ -51,6 +82,7 @@ export function planRollback(input: RollbackInput): RollbackPlan {
     shell(['/pitrix/upgrade/exec_nodes.sh', target, inner.script], purpose);
   const osMm = (input.original.osVersion ?? '').split('.').slice(0, 2).join('.');
   const steps: Step[] = [
+    setAsideNodeJobs(zoneId, node),
     {
       ...forNode('rollbackStop', node),
       description: `R5 rollback: stop services on the rebuilt ${node} and shut it down`,
@@ -97,16 +129,20 @@ export function planRollback(input: RollbackInput): RollbackPlan {
       idempotent: true,
       timeoutMs: 30 * MIN,
     },
-    {
-      ...forNode('relaunchOldVm', node),
-      description: `R5 rollback: boot ${node} from its old image on ${host} (launch_vms.sh without -f)`,
-      host: fb,
-      command: shell(['/pitrix/install/launch_vms.sh', node], 'boot old image'),
-      check: sh(
-        'old vm up?',
-      )`${execOn(node, shell(['lsb_release', '-rs'], 'os release'), 'os release')} | grep -qx ${osMm}`,
-      timeoutMs: 30 * MIN,
-    },
+    guardedStep(
+      {
+        ...forNode('relaunchOldVm', node),
+        description: `R5 rollback: boot ${node} from its old image on ${host} (launch_vms.sh without -f), under the job guard`,
+        host: fb,
+        command: shell(['/pitrix/install/launch_vms.sh', node], 'boot old image'),
+        // Without the guard's record: 0 when the node answers with its old OS, 1 otherwise (grep).
+        check: sh(
+          'old vm up?',
+        )`${execOn(node, shell(['lsb_release', '-rs'], 'os release'), 'os release')} | grep -qx ${osMm}`,
+        timeoutMs: 30 * MIN,
+      },
+      { lockScope: zoneId, inputs: [input.rollout, input.original.text] },
+    ),
     {
       ...forNode('removeRolledBackHostKeys', node),
       description: `R5 rollback: remove ${node}'s stale host keys (ssh-keygen -R ${node}, ${address}) on firstbox and all nodes, as step 7 does`,

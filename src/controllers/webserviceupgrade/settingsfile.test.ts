@@ -97,6 +97,7 @@ function plan(target: Record<string, string> = {}) {
     platformNodes: [ws('webservice1', '10.16.1.21', true), ws('webservice2', '10.16.1.22')],
     settings: { webservice1: parseNodeSettings(ORIGINAL), webservice2: parseNodeSettings(second) },
     backupSuffix: '20261121',
+    startedAt: '2026-11-21T08:00:00Z',
     done: [],
     started: [],
   });

@@ -23,6 +23,7 @@ import {
   type Scenario,
   startScenario,
 } from '../helpers/scenario.js';
+import { mulberry32 } from '../helpers/soak.js';
 
 const SUBNET = 21;
 
@@ -531,15 +532,4 @@ async function commandCounts(): Promise<Map<string, number>> {
   const m = new Map<string, number>();
   for (const e of await sc.sim.commandLog('firstbox')) m.set(e.command, (m.get(e.command) ?? 0) + 1);
   return m;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

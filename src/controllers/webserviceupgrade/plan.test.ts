@@ -172,7 +172,8 @@ describe('planUpgrade (R5)', () => {
       step(r, 'deployServices-webservice1'),
       `/pitrix/upgrade/update.sh webservice1 ${PACKAGES.global}`,
     );
-    expect(cmd('genNodeList-webservice1')).toBe(
+    expectGuarded(
+      step(r, 'genNodeList-webservice1'),
       '/pitrix/bin/gen_node_list.py && /pitrix/build/build_pkgs_allinone.py',
     );
     expect(cmd('assignFloatingIp')).toContain('/pitrix/conf/variables/variables.yaml');
@@ -181,11 +182,11 @@ describe('planUpgrade (R5)', () => {
     await expect(golden(r)).toMatchFileSnapshot('__golden__/global-two-nodes.txt');
   });
 
-  it('runs launch_vms.sh -f, install_nodes.sh and update.sh under the job guard, one job identity per rollout', () => {
+  it('runs the package build, launch_vms.sh -f, install_nodes.sh and update.sh under the job guard, one job identity per rollout', () => {
     const r = planUpgrade(input());
     const ids = r.plan.steps.map((s) => s.id);
-    // The guard is installed once, before the first guarded job (the first node's launch).
-    expect(ids.indexOf('installJobGuard')).toBe(ids.indexOf('launchVm-webservice2') - 1);
+    // The guard is installed once, before the first guarded job (the first node's package build).
+    expect(ids.indexOf('installJobGuard')).toBe(ids.indexOf('genNodeList-webservice2') - 1);
     expect(ids.filter((id) => id === 'installJobGuard')).toHaveLength(1);
     for (const n of ['webservice1', 'webservice2']) {
       expectGuarded(step(r, `launchVm-${n}`), `/pitrix/install/launch_vms.sh -f ${n}`);
@@ -198,7 +199,7 @@ describe('planUpgrade (R5)', () => {
     }
     const guarded = r.plan.steps.filter((s) => s.job).map((s) => s.id);
     expect(guarded.sort()).toEqual(
-      ['launchVm', 'installNode', 'deployServices']
+      ['genNodeList', 'launchVm', 'installNode', 'deployServices']
         .flatMap((k) => [`${k}-webservice1`, `${k}-webservice2`])
         .sort(),
     );
@@ -232,8 +233,10 @@ describe('planUpgrade (R5)', () => {
     expect(r.violations).toEqual([]);
     expect(r.order.map((n) => n.name)).toEqual(['webservice1', 'webservice3', 'webservice2']);
     const cmd = (id: string) => r.plan.steps.find((s) => s.id === id)!.command.script;
-    expect(cmd('genNodeList-webservice3')).toBe(
+    expectGuarded(
+      step(r, 'genNodeList-webservice3'),
       '/pitrix/bin/gen_node_list.sh && /pitrix/build/build_pkgs_allinone.sh',
+      'pek3b',
     );
     expectGuarded(
       step(r, 'deployServices-webservice2'),
@@ -327,8 +330,8 @@ describe('rollback plan', () => {
       'setAsideNodeJobs-webservice1',
       'rollbackStop-webservice1',
       'restoreOldImage-webservice1',
-      'restoreSettings-webservice1',
       'installJobGuard',
+      'restoreSettings-webservice1',
       'relaunchOldVm-webservice1',
       'removeRolledBackHostKeys-webservice1',
       'repinRolledBackKey-webservice1',

@@ -168,17 +168,23 @@ export function rebuildSteps(
     idempotent: true,
     timeoutMs: 2 * MIN,
   });
-  steps.push({
-    ...forNode('genNodeList', n.name),
-    description: `R5.2 refresh the node list and build packages (${tools.genNodeList.split('/').pop()}, ${tools.buildAllinone.split('/').pop()})`,
-    host: fb,
-    command: and(
-      [shell([tools.genNodeList], 'generate node list'), shell([tools.buildAllinone], 'build packages')],
-      'node list and package build',
+  // A long package build: under the guard, so a dropped connection never starts a second build
+  // beside the first. No status check names "built": without the guard's record it was not run.
+  steps.push(
+    guardedStep(
+      {
+        ...forNode('genNodeList', n.name),
+        description: `R5.2 refresh the node list and build packages (${tools.genNodeList.split('/').pop()}, ${tools.buildAllinone.split('/').pop()}), under the job guard`,
+        host: fb,
+        command: and(
+          [shell([tools.genNodeList], 'generate node list'), shell([tools.buildAllinone], 'build packages')],
+          'node list and package build',
+        ),
+        timeoutMs: HOUR,
+      },
+      guard([rendered.text]),
     ),
-    idempotent: true,
-    timeoutMs: HOUR,
-  });
+  );
   const k = KERNELS_DIR;
   const inKernels = (f: string) => `${k}/${f}`;
   // Before the node goes down: its image is where R5 moves it from (seed 004 lines 138–142), or

@@ -55,9 +55,9 @@ describe('rollback: the rebuild it undoes is run again by a later rebuild', () =
     expect(setAside().code).toBe(0); // again: nothing left to set aside
   });
 
-  it('boots the old image under the job guard, after the guard is installed', () => {
+  it('rebuilds the packages and boots the old image under the job guard, after the guard is installed', () => {
     const ids = plan.steps.map((s) => s.id);
-    expect(ids.indexOf('installJobGuard')).toBe(ids.indexOf('relaunchOldVm-ws1') - 1);
+    expect(ids.indexOf('installJobGuard')).toBe(ids.indexOf('restoreSettings-ws1') - 1);
     const launch = plan.steps.find((s) => s.id === 'relaunchOldVm-ws1')!;
     expect(launch.job?.dir).toMatch(
       /^\/pitrix\/conf\/operator\/jobs\/pek3a\/relaunchOldVm-ws1-[0-9a-f]{16}$/,

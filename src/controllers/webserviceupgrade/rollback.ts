@@ -37,7 +37,14 @@ export interface RollbackInput {
 }
 
 /** The guarded jobs of a node, in the rebuild (rebuild.ts) and in a rollback. */
-const NODE_JOBS: string[] = ['launchVm', 'installNode', 'deployServices', 'relaunchOldVm'];
+const NODE_JOBS: string[] = [
+  'genNodeList',
+  'launchVm',
+  'installNode',
+  'deployServices',
+  'restoreSettings',
+  'relaunchOldVm',
+];
 
 /**
  * Before a rollback's own job: the finished guarded jobs of the rebuild it undoes (and of an
@@ -114,21 +121,24 @@ export function planRollback(input: RollbackInput): RollbackPlan {
       destructive: true,
       timeoutMs: 10 * MIN,
     },
-    {
-      ...forNode('restoreSettings', node),
-      description: `R5 rollback: restore settings/${node} from ${backup}, refresh the node list and build`,
-      host: fb,
-      command: and(
-        [
-          shell(['cp', '-a', `${backup}/${node}`, settingsPath(node)], 'restore settings'),
-          shell([tools.genNodeList], 'generate node list'),
-          shell([tools.buildAllinone], 'build packages'),
-        ],
-        'restore settings',
-      ),
-      idempotent: true,
-      timeoutMs: 30 * MIN,
-    },
+    // The package build is long: under the guard, like the rebuild's (never two builds at once).
+    guardedStep(
+      {
+        ...forNode('restoreSettings', node),
+        description: `R5 rollback: restore settings/${node} from ${backup}, refresh the node list and build, under the job guard`,
+        host: fb,
+        command: and(
+          [
+            shell(['cp', '-a', `${backup}/${node}`, settingsPath(node)], 'restore settings'),
+            shell([tools.genNodeList], 'generate node list'),
+            shell([tools.buildAllinone], 'build packages'),
+          ],
+          'restore settings',
+        ),
+        timeoutMs: 30 * MIN,
+      },
+      { lockScope: zoneId, inputs: [input.rollout, input.original.text] },
+    ),
     guardedStep(
       {
         ...forNode('relaunchOldVm', node),

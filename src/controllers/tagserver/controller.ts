@@ -296,6 +296,15 @@ export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observe
         zoneLock: { zoneName: globalInfo.name, operation: 'TagService' },
         stdinFor: async (step) => result.stdin[step.id],
         readyMessage: `tag service configured for ${spec.enabledZones.join(',')}${versions ? ` (${versions})` : ''}; ${verified}/${migrationZones.length} zone migration(s) verified`,
+        // Asked only when the plan is empty or its journal finished: every step is planned from what
+        // the platform shows, so a step still planned after its plan finished (a guarded job recorded
+        // done whose result is not there) is named, never reported Ready.
+        converged: () => {
+          const left = result.plan.steps.filter((s) => s.id !== 'installJobGuard');
+          return left.length > 0
+            ? `the platform still shows work for ${left.map((s) => s.id).join(', ')} (${left[0]!.description}); verify on the firstbox, then annotate ops.pitrix.io/retry-step=${result.plan.hash}/${left[0]!.id}`
+            : undefined;
+        },
       },
       idleRequeueMs: 5 * 60_000,
     };

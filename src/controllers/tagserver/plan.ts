@@ -5,6 +5,7 @@
  * whose migration log already exists on firstbox produce no step, so an already configured
  * platform gets an empty plan. No I/O here: the golden-plan tests run this directly.
  */
+import { createHash } from 'node:crypto';
 import type { MigrationResult, TagServerSpec } from '../../api/tagserver.js';
 import { compareDebianVersions } from '../../facts/version.js';
 import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
@@ -20,7 +21,15 @@ import {
 import type { MigrationCounts, ZoneAudit } from './migration.js';
 import { planMigration } from './migrationplan.js';
 import { type MigrationLog, type NodeObservation, serverYamlPath } from './observe.js';
-import { build, install, installedOf, PROXY_PACKAGES, SERVER_PACKAGES, upgradeSteps } from './packages.js';
+import {
+  build,
+  install,
+  installedOf,
+  type PackageGuard,
+  PROXY_PACKAGES,
+  SERVER_PACKAGES,
+  upgradeSteps,
+} from './packages.js';
 import { editYaml, type KeyEdit, pendingEdits, YamlEditError } from './yamledit.js';
 
 export { globalEdits, subZoneEdits, verifyReadBack } from './config.js';
@@ -103,6 +112,18 @@ export function tagNodes(input: Pick<TagServerPlanInput, 'nodes' | 'globalZoneId
     ),
   };
 }
+const nodeIds = (list: readonly NodeInfo[]) =>
+  list
+    .map((n) => n.nodeId)
+    .sort()
+    .join(',');
+
+/** `pek3a-webservice` → [pek3a, webservice]: update targets are built from a zone id and a role. */
+function splitTarget(target: string): [string, string] {
+  const i = target.lastIndexOf('-');
+  return [target.slice(0, i), target.slice(i + 1)];
+}
+
 // ---- the plan ----------------------------------------------------------------------------------
 export function planTagServer(input: TagServerPlanInput): TagServerPlan {
   const { spec } = input;
@@ -234,16 +255,56 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
     steps.push(step);
   }
   if (writes.length > 0) steps.push(verifyServerYamlStep(editsByZone));
+  // Package jobs run under the job guard; what each serves is part of its identity (PackageGuard).
+  const serving = (
+    lockScope: string,
+    list: readonly NodeInfo[],
+    extra: readonly string[] = [],
+  ): PackageGuard => ({
+    lockScope,
+    inputs: [...extra, `nodes ${nodeIds(list)}`],
+  });
+  const proxiesOf = (z: string) => nodes.proxy.filter((n) => n.zoneId === z);
   const buildAndInstall: Step[] = [];
-  if (proxyMissingZones.length > 0) buildAndInstall.push(build('buildProxyTag', 'pitrix-ks-proxy-tag'));
-  if (serverMissing.length > 0) buildAndInstall.push(build('buildTagServer', 'pitrix-ks-tag-server'));
+  if (proxyMissingZones.length > 0)
+    buildAndInstall.push(build('buildProxyTag', 'pitrix-ks-proxy-tag', serving(globalZone, nodes.proxy)));
   if (serverMissing.length > 0)
-    buildAndInstall.push(install('installTagServer', `${globalZone}-webservice`, 'pitrix-ks-tag-server'));
+    buildAndInstall.push(build('buildTagServer', 'pitrix-ks-tag-server', serving(globalZone, nodes.server)));
+  if (serverMissing.length > 0)
+    buildAndInstall.push(
+      install(
+        'installTagServer',
+        `${globalZone}-webservice`,
+        'pitrix-ks-tag-server',
+        serving(globalZone, nodes.server),
+      ),
+    );
   for (const z of proxyMissingZones)
-    buildAndInstall.push(install(`installProxyTag-${z}`, `${z}-proxy`, 'pitrix-ks-proxy-tag'));
+    buildAndInstall.push(
+      install(`installProxyTag-${z}`, `${z}-proxy`, 'pitrix-ks-proxy-tag', serving(z, proxiesOf(z))),
+    );
   steps.push(...buildAndInstall);
-  if (pushNeeded) steps.push(...globalConfSteps());
-  if (upgradeTargets.size > 0) steps.push(...upgradeSteps(spec.packages, upgradeTargets));
+  if (pushNeeded) {
+    // What pitrix-global-conf carries: every server.yaml as it is once the writes above are done.
+    const written = new Map(writes.map((w) => [w.zone, w.after]));
+    const digests = [...editsByZone.keys()].sort().map((z) => {
+      const text = written.get(z) ?? input.serverYaml[z] ?? '';
+      return `server.yaml.${z} sha256 ${createHash('sha256').update(text).digest('hex')}`;
+    });
+    const deployed = input.nodes.filter((n) => n.status === 'deployed');
+    steps.push(...globalConfSteps(serving(globalZone, deployed, digests)));
+  }
+  if (upgradeTargets.size > 0)
+    steps.push(
+      ...upgradeSteps(spec.packages, upgradeTargets, (target, pins) => {
+        const [zone, role] = splitTarget(target);
+        return serving(
+          zone,
+          (role === 'webservice' ? nodes.server : nodes.proxy).filter((n) => n.zoneId === zone),
+          pins,
+        );
+      }),
+    );
   steps.push(...migrationSteps);
 
   const installedVersions: Record<string, string> = {};

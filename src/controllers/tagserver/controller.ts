@@ -302,7 +302,7 @@ export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observe
         converged: () => {
           const left = result.plan.steps.filter((s) => s.id !== 'installJobGuard');
           return left.length > 0
-            ? `the platform still shows work for ${left.map((s) => s.id).join(', ')} (${left[0]!.description}); verify on the firstbox, then annotate ops.pitrix.io/retry-step=${result.plan.hash}/${left[0]!.id}`
+            ? `the platform still shows work for ${left.map((s) => s.id).join(', ')} (${left[0]!.description}); verify on the firstbox, then annotate ops.pitrix.io/retry-step=${result.plan.hash}/STEP_ID for each of them in turn (a retry sets the step's earlier guarded job aside)`
             : undefined;
         },
       },

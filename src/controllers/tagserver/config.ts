@@ -89,10 +89,10 @@ export function verifyServerYamlStep(editsByZone: ReadonlyMap<string, KeyEdit[]>
 
 /**
  * R1.5 under the job guard: the rebuild and the push each take minutes and go on when the session
- * dies. `guard.inputs` carries the digests of the server.yaml files they package, so the job of a
- * plan that pushes other content is a new one.
+ * dies. Their inputs carry the digests of the server.yaml files they package, so the job of a plan
+ * that pushes other content is a new one (plan.ts says what else identifies each).
  */
-export function globalConfSteps(guard: PackageGuard): Step[] {
+export function globalConfSteps(buildGuard: PackageGuard, pushGuard: PackageGuard): Step[] {
   return [
     guardedStep(
       {
@@ -103,7 +103,7 @@ export function globalConfSteps(guard: PackageGuard): Step[] {
         command: shell(['/pitrix/upgrade/build_global_conf.sh'], 'build pitrix-global-conf'),
         timeoutMs: 30 * MIN,
       },
-      guard,
+      buildGuard,
     ),
     guardedStep(
       {
@@ -116,7 +116,7 @@ export function globalConfSteps(guard: PackageGuard): Step[] {
           /update\.sh: done/.test(out) ? undefined : 'update.sh did not print "update.sh: done"',
         timeoutMs: 2 * HOUR,
       },
-      guard,
+      pushGuard,
     ),
   ];
 }

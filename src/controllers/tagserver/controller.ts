@@ -16,6 +16,7 @@ import {
 import { parseZone } from '../../api/zone.js';
 import { collectFirstboxFacts } from '../../facts/collector.js';
 import { completeOutput, PARSED_OUTPUT } from '../../facts/complete.js';
+import { GUARD_PATH } from '../../runbook/jobguard.js';
 import type { Condition } from '../../runtime/conditions.js';
 import { findCondition } from '../../runtime/conditions.js';
 import type { Request, Result } from '../../runtime/controller.js';
@@ -297,13 +298,13 @@ export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observe
         stdinFor: async (step) => result.stdin[step.id],
         readyMessage: `tag service configured for ${spec.enabledZones.join(',')}${versions ? ` (${versions})` : ''}; ${verified}/${migrationZones.length} zone migration(s) verified`,
         // Asked only when the plan is empty or its journal finished: every step is planned from what
-        // the platform shows, so a step still planned after its plan finished (a guarded job recorded
-        // done whose result is not there) is named, never reported Ready.
+        // the platform shows, so a step still planned after its plan finished (a job that ended 0
+        // and left no result) is named, never reported Ready.
         converged: () => {
           const left = result.plan.steps.filter((s) => s.id !== 'installJobGuard');
-          return left.length > 0
-            ? `the platform still shows work for ${left.map((s) => s.id).join(', ')} (${left[0]!.description}); verify on the firstbox, then annotate ops.pitrix.io/retry-step=${result.plan.hash}/STEP_ID for each of them in turn (a retry sets the step's earlier guarded job aside)`
-            : undefined;
+          if (left.length === 0) return undefined;
+          const jobs = left.filter((s) => s.job).map((s) => `${GUARD_PATH} release ${s.job!.dir}`);
+          return `the platform still shows work for ${left.map((s) => s.id).join(', ')} (${left[0]!.description}) although plan ${result.plan.hash} finished; a finished plan is not run again${jobs.length > 0 ? `: verify on the firstbox why it left no result, set its jobs aside (${jobs.join('; ')}), then delete and apply the TagServer again to plan afresh` : ''}`;
         },
       },
       idleRequeueMs: 5 * 60_000,

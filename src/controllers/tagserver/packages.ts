@@ -25,9 +25,9 @@ export function installedOf(obs: NodeObservation | undefined, names: readonly st
 
 /**
  * Where a guarded package job runs and what makes it a new job: the zone whose guarded jobs it
- * excludes (the zone the pushed nodes belong to; the global zone for builds and `all`) and what it
- * serves (the target's nodes, the pinned versions, the digests of the config it pushes), so that a
- * later plan for other nodes or other content is a new job, never "already done".
+ * excludes (the zone the pushed nodes belong to; the global zone for builds and `all`) and what
+ * it pushes and to whom (plan.ts), so that a later plan for other nodes or other content is a
+ * new job, never "already done".
  */
 export interface PackageGuard {
   lockScope: string;

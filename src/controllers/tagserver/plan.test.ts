@@ -250,6 +250,18 @@ describe('TagServer plan (R1)', () => {
     expect(midway.plan.steps.some((s) => s.id.startsWith('writeServerYaml'))).toBe(false);
     for (const id of guarded) expect(byId(midway, id).job!.dir, id).toBe(byId(first, id).job!.dir);
 
+    // The same nodes losing the package later (a rebuilt webservice node): a new push, never
+    // "already done" by the old job. Re-planned while update.sh is halfway: a new job too, which
+    // the zone's lock refuses (exit 74) until the first has ended.
+    const obsHalf = { ...fresh().nodeObservations };
+    obsHalf['webservice-a1'] = {
+      ...obsHalf['webservice-a1']!,
+      packages: { 'pitrix-ks-tag-server': '4.6.2-2' },
+    };
+    const half = planTagServer({ ...fresh(), nodeObservations: obsHalf });
+    expect(byId(half, 'installTagServer').job!.dir).not.toBe(byId(first, 'installTagServer').job!.dir);
+    expect(byId(half, 'buildTagServer').job!.dir).toBe(byId(first, 'buildTagServer').job!.dir);
+
     // Other content to push, or other nodes to serve: a new job, never "already done".
     const pushedOther = planTagServer({ ...fresh(), spec: spec({ registerToZk: false }) });
     expect(byId(pushedOther, 'pushGlobalConf').job!.dir).not.toBe(push.job!.dir);

@@ -118,11 +118,8 @@ const nodeIds = (list: readonly NodeInfo[]) =>
     .sort()
     .join(',');
 
-/** `pek3a-webservice` → [pek3a, webservice]: update targets are built from a zone id and a role. */
-function splitTarget(target: string): [string, string] {
-  const i = target.lastIndexOf('-');
-  return [target.slice(0, i), target.slice(i + 1)];
-}
+/** `pek3a-webservice` → pek3a: update targets are built from a zone id and a role. */
+const zoneOfTarget = (target: string) => target.slice(0, target.lastIndexOf('-'));
 
 // ---- the plan ----------------------------------------------------------------------------------
 export function planTagServer(input: TagServerPlanInput): TagServerPlan {
@@ -187,6 +184,7 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
   }
   // Pushed config on the nodes (R1.5): the firstbox files may be right and never pushed.
   let pushNeeded = writes.length > 0;
+  const pushPending: NodeInfo[] = [];
   for (const n of nodes.config) {
     const text = input.nodeObservations[n.nodeId]?.pushedConfig;
     const edits = editsByZone.get(n.zoneId);
@@ -195,6 +193,7 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
       const pending = pendingEdits(text, edits, `${n.nodeId}:/pitrix/conf/server.yaml`);
       if (pending.length > 0) {
         pushNeeded = true;
+        pushPending.push(n);
         if (writes.length === 0)
           for (const c of pending)
             findings.push({
@@ -206,6 +205,7 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
       }
     } catch {
       pushNeeded = true;
+      pushPending.push(n);
     }
   }
 
@@ -220,7 +220,8 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
         .map((n) => n.zoneId),
     ),
   ].sort((a, b) => (a === globalZone ? -1 : b === globalZone ? 1 : a.localeCompare(b)));
-  const upgradeTargets = new Set<string>();
+  /** Update target → the nodes below a pinned version. */
+  const upgradeTargets = new Map<string, NodeInfo[]>();
   for (const [i, pin] of (spec.packages ?? []).entries()) {
     const isServer = SERVER_PACKAGES.includes(pin.name);
     const isProxy = PROXY_PACKAGES.includes(pin.name);
@@ -243,7 +244,12 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
       });
       continue;
     }
-    for (const n of carriers) upgradeTargets.add(isServer ? `${n.zoneId}-webservice` : `${n.zoneId}-proxy`);
+    for (const n of carriers) {
+      const target = isServer ? `${n.zoneId}-webservice` : `${n.zoneId}-proxy`;
+      const below = upgradeTargets.get(target) ?? [];
+      if (!below.includes(n)) below.push(n);
+      upgradeTargets.set(target, below);
+    }
   }
 
   const { migration, steps: migrationSteps } = planMigration(input, violations);
@@ -255,34 +261,47 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
     steps.push(step);
   }
   if (writes.length > 0) steps.push(verifyServerYamlStep(editsByZone));
-  // Package jobs run under the job guard; what each serves is part of its identity (PackageGuard).
-  const serving = (
-    lockScope: string,
-    list: readonly NodeInfo[],
-    extra: readonly string[] = [],
-  ): PackageGuard => ({
-    lockScope,
-    inputs: [...extra, `nodes ${nodeIds(list)}`],
-  });
-  const proxiesOf = (z: string) => nodes.proxy.filter((n) => n.zoneId === z);
+  // Package jobs run under the job guard (PackageGuard). A build is known by the nodes it serves: a
+  // finished build is still in the repository for a later need. A push is known by what it pushes
+  // and by the nodes observed without it: the same nodes while a run is re-planned before the push
+  // starts, other nodes (or none: the step is gone) once it ran, and a later loss of the package is
+  // a new push, never "already done" by an old job. A re-plan while a push runs finds other nodes
+  // without it; its new job is refused by the zone's lock until the first one ended.
+  const guard = (lockScope: string, ...inputs: string[]): PackageGuard => ({ lockScope, inputs });
+  const lacking = (list: readonly NodeInfo[], names: readonly string[]) =>
+    list.filter((n) => !installedOf(input.nodeObservations[n.nodeId], names));
   const buildAndInstall: Step[] = [];
   if (proxyMissingZones.length > 0)
-    buildAndInstall.push(build('buildProxyTag', 'pitrix-ks-proxy-tag', serving(globalZone, nodes.proxy)));
+    buildAndInstall.push(
+      build('buildProxyTag', 'pitrix-ks-proxy-tag', guard(globalZone, `serves ${nodeIds(nodes.proxy)}`)),
+    );
   if (serverMissing.length > 0)
-    buildAndInstall.push(build('buildTagServer', 'pitrix-ks-tag-server', serving(globalZone, nodes.server)));
+    buildAndInstall.push(
+      build('buildTagServer', 'pitrix-ks-tag-server', guard(globalZone, `serves ${nodeIds(nodes.server)}`)),
+    );
   if (serverMissing.length > 0)
     buildAndInstall.push(
       install(
         'installTagServer',
         `${globalZone}-webservice`,
         'pitrix-ks-tag-server',
-        serving(globalZone, nodes.server),
+        guard(globalZone, `missing on ${nodeIds(serverMissing)}`),
       ),
     );
-  for (const z of proxyMissingZones)
-    buildAndInstall.push(
-      install(`installProxyTag-${z}`, `${z}-proxy`, 'pitrix-ks-proxy-tag', serving(z, proxiesOf(z))),
+  for (const z of proxyMissingZones) {
+    const missing = lacking(
+      nodes.proxy.filter((n) => n.zoneId === z),
+      PROXY_PACKAGES,
     );
+    buildAndInstall.push(
+      install(
+        `installProxyTag-${z}`,
+        `${z}-proxy`,
+        'pitrix-ks-proxy-tag',
+        guard(z, `missing on ${nodeIds(missing)}`),
+      ),
+    );
+  }
   steps.push(...buildAndInstall);
   if (pushNeeded) {
     // What pitrix-global-conf carries: every server.yaml as it is once the writes above are done.
@@ -292,18 +311,18 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
       return `server.yaml.${z} sha256 ${createHash('sha256').update(text).digest('hex')}`;
     });
     const deployed = input.nodes.filter((n) => n.status === 'deployed');
-    steps.push(...globalConfSteps(serving(globalZone, deployed, digests)));
+    steps.push(
+      ...globalConfSteps(
+        guard(globalZone, ...digests, `serves ${nodeIds(deployed)}`),
+        guard(globalZone, ...digests, `pending on ${nodeIds(pushPending)}`),
+      ),
+    );
   }
   if (upgradeTargets.size > 0)
     steps.push(
-      ...upgradeSteps(spec.packages, upgradeTargets, (target, pins) => {
-        const [zone, role] = splitTarget(target);
-        return serving(
-          zone,
-          (role === 'webservice' ? nodes.server : nodes.proxy).filter((n) => n.zoneId === zone),
-          pins,
-        );
-      }),
+      ...upgradeSteps(spec.packages, new Set(upgradeTargets.keys()), (target, pins) =>
+        guard(zoneOfTarget(target), ...pins, `below the pin on ${nodeIds(upgradeTargets.get(target)!)}`),
+      ),
     );
   steps.push(...migrationSteps);
 

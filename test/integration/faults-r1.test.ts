@@ -95,6 +95,14 @@ async function rollout(
     console.log(
       `fault case ${name.padEnd(18)} step ${STEP}  outcome ${(stopped ?? 'converged').padEnd(22)} update.sh all pitrix-global-conf started ${pushes(js).length}x  overlaps ${overlaps.length}`,
     );
+    // The fault landed where it was aimed: at the guarded push or its check.
+    if (opts.fault)
+      expect(
+        (await sc.sim.commandLog(sc.sim.firstbox.id)).some(
+          (e) =>
+            e.fault === opts.fault!.kind && /pitrix-job-\w+ (run|check) \S+pushGlobalConf-/.test(e.command),
+        ),
+      ).toBe(true);
     expect(pushes(js)).toHaveLength(1);
     expect(js.filter((j) => j.kind === 'build_global_conf.sh')).toHaveLength(1);
     expect(overlaps).toEqual([]);

@@ -16,7 +16,6 @@ import {
 import { parseZone } from '../../api/zone.js';
 import { collectFirstboxFacts } from '../../facts/collector.js';
 import { completeOutput, PARSED_OUTPUT } from '../../facts/complete.js';
-import { GUARD_PATH } from '../../runbook/jobguard.js';
 import type { Condition } from '../../runtime/conditions.js';
 import { findCondition } from '../../runtime/conditions.js';
 import type { Request, Result } from '../../runtime/controller.js';
@@ -39,6 +38,7 @@ import {
   subZonesOf,
   tagNodes,
   type Violation,
+  workLeft,
   type ZoneInfo,
 } from './plan.js';
 
@@ -300,12 +300,7 @@ export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observe
         // Asked only when the plan is empty or its journal finished: every step is planned from what
         // the platform shows, so a step still planned after its plan finished (a job that ended 0
         // and left no result) is named, never reported Ready.
-        converged: () => {
-          const left = result.plan.steps.filter((s) => s.id !== 'installJobGuard');
-          if (left.length === 0) return undefined;
-          const jobs = left.filter((s) => s.job).map((s) => `${GUARD_PATH} release ${s.job!.dir}`);
-          return `the platform still shows work for ${left.map((s) => s.id).join(', ')} (${left[0]!.description}) although plan ${result.plan.hash} finished; a finished plan is not run again${jobs.length > 0 ? `: verify on the firstbox why it left no result, set its jobs aside (${jobs.join('; ')}), then delete and apply the TagServer again to plan afresh` : ''}`;
-        },
+        converged: () => workLeft(result.plan),
       },
       idleRequeueMs: 5 * 60_000,
     };

@@ -10,6 +10,7 @@ import {
   subZonesOf,
   type TagServerPlanInput,
   verifyReadBack,
+  workLeft,
   type ZoneInfo,
 } from './plan.js';
 import { editYaml } from './yamledit.js';
@@ -275,6 +276,18 @@ describe('TagServer plan (R1)', () => {
       byId(first, 'installProxyTag-pek3b').job!.dir,
     );
     expect(byId(more, 'installProxyTag-pek3a').job!.dir).toBe(byId(first, 'installProxyTag-pek3a').job!.dir);
+  });
+
+  it('Ready only when a fresh plan is empty: a finished plan still needed names its steps and jobs', () => {
+    expect(workLeft(planTagServer(configured()).plan)).toBeUndefined();
+    const input = configured();
+    const obs = { ...input.nodeObservations };
+    obs['webservice-a1'] = { ...obs['webservice-a1']!, packages: {} };
+    const r = planTagServer({ ...input, nodeObservations: obs });
+    const left = workLeft(r.plan)!;
+    expect(left).toMatch(/^the platform still shows work for buildTagServer, installTagServer \(R1\.1 build/);
+    expect(left).toContain(`plan ${r.plan.hash} finished`);
+    expect(left).toContain(`release ${r.plan.steps.find((s) => s.id === 'installTagServer')!.job!.dir}`);
   });
 
   it('a migration that does not add up is failed with its numbers and never planned again', () => {

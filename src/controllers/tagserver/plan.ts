@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { MigrationResult, TagServerSpec } from '../../api/tagserver.js';
 import { compareDebianVersions } from '../../facts/version.js';
+import { GUARD_PATH } from '../../runbook/jobguard.js';
 import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { validated } from '../../ssh/command.js';
 import {
@@ -350,4 +351,16 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
     plan: makePlan(blockedByViolations ? [] : steps),
     stdin: blockedByViolations ? {} : stdin,
   };
+}
+
+/**
+ * What the platform still needs when the runner asks (the plan is empty or its journal finished):
+ * every step is planned from what the platform shows, so a step still planned after its plan
+ * finished (a job that ended 0 and left no result) is named, never reported Ready.
+ */
+export function workLeft(plan: PlannedRunbook): string | undefined {
+  const left = plan.steps.filter((s) => s.id !== 'installJobGuard');
+  if (left.length === 0) return undefined;
+  const jobs = left.filter((s) => s.job).map((s) => `${GUARD_PATH} release ${s.job!.dir}`);
+  return `the platform still shows work for ${left.map((s) => s.id).join(', ')} (${left[0]!.description}) although plan ${plan.hash} finished; a finished plan is not run again${jobs.length > 0 ? `: verify on the firstbox why it left no result, set its jobs aside (${jobs.join('; ')}), then delete and apply the TagServer again to plan afresh` : ''}`;
 }

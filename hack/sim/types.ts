@@ -77,7 +77,8 @@ export interface Job {
   startedAt: number;
   finishedAt?: number;
   pid?: number;
-  logFile: string;
+  /** The installer's jobs keep a log their get-…-log.py prints; update.sh and the builds do not. */
+  logFile?: string;
 }
 
 export interface FirstboxData {

@@ -54,6 +54,26 @@ async function firstboxCommands(since = 0) {
   return (await sc.sim.commandLog(sc.sim.firstbox.id)).slice(since).map((e) => e.command);
 }
 
+interface JobRecord {
+  kind: string;
+  step: string;
+  startedAt: number;
+  finishedAt?: number;
+}
+
+/** The firstbox's job records (hack/sim/cmd/jobs.ts): each start of update.sh or a build, with its times. */
+async function jobs(): Promise<JobRecord[]> {
+  return Object.values((await sc.sim.state(sc.sim.firstbox.id)).firstbox?.jobs ?? {}) as JobRecord[];
+}
+
+function overlapping(js: readonly JobRecord[]): string[] {
+  const sorted = [...js].sort((a, b) => a.startedAt - b.startedAt);
+  return sorted
+    .slice(1)
+    .filter((j, i) => j.startedAt < (sorted[i]!.finishedAt ?? Number.POSITIVE_INFINITY))
+    .map((j, i) => `${sorted[i]!.kind} ${sorted[i]!.step} and ${j.kind} ${j.step}`);
+}
+
 async function events(reason: string): Promise<string[]> {
   const r = await cp.kubectl(['get', 'events', '-n', sc.ns, '-o', 'json']);
   const items = (
@@ -175,12 +195,27 @@ describe('TagServer (R1)', () => {
       (await events('TagAudit')).some((e) => e.startsWith('zone pek3b: 25 tag(s), 1 warning(s) predicted')),
     ).toBe(true);
 
-    // Each runbook command ran once: two package builds, one insert and one update pass per zone.
+    // Each runbook command ran once: two package builds, one push per target, one insert and one
+    // update pass per zone; every build and push ran under the job guard, never two at once.
     const cmds = await firstboxCommands();
-    expect(cmds.filter((c) => c.startsWith('/pitrix/build/build_pkgs.py'))).toEqual([
-      '/pitrix/build/build_pkgs.py -p pitrix-ks-proxy-tag',
-      '/pitrix/build/build_pkgs.py -p pitrix-ks-tag-server',
+    const js = await jobs();
+    const started = (kind: string) =>
+      js
+        .filter((j) => j.kind === kind)
+        .map((j) => j.step)
+        .sort();
+    expect(started('build_pkgs.py')).toEqual(['pitrix-ks-proxy-tag', 'pitrix-ks-tag-server']);
+    expect(started('build_global_conf.sh')).toEqual(['pitrix-global-conf']);
+    expect(started('update.sh')).toEqual([
+      'all pitrix-global-conf',
+      'pek3a-proxy pitrix-ks-proxy-tag',
+      'pek3a-webservice pitrix-ks-tag-server',
+      'pek3b-proxy pitrix-ks-proxy-tag',
+      'pek3c-proxy pitrix-ks-proxy-tag',
     ]);
+    expect(overlapping(js)).toEqual([]);
+    for (const c of cmds.filter((x) => /build_pkgs\.py|update\.sh|build_global_conf\.sh/.test(x)))
+      expect(c).toMatch(/^\/pitrix\/conf\/operator\/bin\/pitrix-job-\w+ run /);
     for (const z of ['pek3a', 'pek3b'])
       for (const a of ['insert', 'update'])
         expect(
@@ -269,7 +304,9 @@ describe('TagServer (R1)', () => {
     const ran = await firstboxCommands(mark);
     expect(ran.filter((c) => /scan_all|update\.sh|build_pkgs|-a insert/.test(c))).toEqual([
       '/pitrix/bin/scan_all.sh',
-      '/pitrix/upgrade/update.sh pek3a-webservice tag',
+      expect.stringMatching(
+        /^\/pitrix\/conf\/operator\/bin\/pitrix-job-\w+ run \S+\/upgradeTag-pek3a-webservice-\w+ \S+ '\/pitrix\/upgrade\/update\.sh pek3a-webservice tag'$/,
+      ),
     ]);
   });
 

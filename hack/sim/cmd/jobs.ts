@@ -78,6 +78,45 @@ export async function runJob(kind: string, zone: string | undefined, steps: Step
   }
 }
 
+/**
+ * A job the firstbox runs in the foreground and keeps no status script for (update.sh, the package
+ * builds): recorded with its start and end like the installer's jobs, so a test sees how often it
+ * started and whether two copies overlapped. Its output is unchanged.
+ */
+export async function recordJob(
+  kind: string,
+  detail: string,
+  zone: string | undefined,
+  fn: () => Promise<number>,
+): Promise<number> {
+  process.on('SIGHUP', () => {});
+  const id = `j-${Math.random().toString(16).slice(2, 10)}`;
+  updateFb((f) => {
+    f.jobs[id] = {
+      id,
+      kind,
+      ...(zone ? { zone } : {}),
+      status: 'running',
+      progress: 0,
+      step: detail,
+      startedAt: Date.now(),
+      pid: process.pid,
+    };
+  });
+  const end = (status: Job['status']) =>
+    updateFb((f) => {
+      f.jobs[id] = { ...f.jobs[id]!, status, progress: 100, finishedAt: Date.now() };
+    });
+  try {
+    const code = await fn();
+    end(code === 0 ? 'successful' : 'failed');
+    return code;
+  } catch (e) {
+    end('failed');
+    throw e;
+  }
+}
+
 function jobFor(kind: string, args: string[]): Job {
   const { opts } = getopt(args, ['-j', '-z']);
   const jobs = Object.values(fb().jobs).filter((j) => j.kind === kind);
@@ -101,6 +140,7 @@ export function jobStatus(kind: string, args: string[]): number {
 
 export function jobLog(kind: string, args: string[]): number {
   const j = jobFor(kind, args);
+  if (!j.logFile) throw new CmdError(`job ${j.id} keeps no log`, 1);
   out(readFileSync(join(ROOT, j.logFile), 'utf8'));
   return 0;
 }

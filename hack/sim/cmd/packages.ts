@@ -22,7 +22,7 @@ import {
   updateFb,
   updateNode,
 } from './ctx.js';
-import { recordedRun } from './jobs.js';
+import { recordedRun, recordJob } from './jobs.js';
 import { startProgram, writeProgramConf } from './node.js';
 
 type Cmd = (args: string[]) => Promise<number> | number;
@@ -41,6 +41,10 @@ function debPath(pkg: string, version: string): string {
   return join(ROOT, 'pitrix/repo/built', `${pkg}_${version}_all.deb`);
 }
 
+/** Unscaled durations of a package build and of update.sh's work on one node. */
+const BUILD_MS = 1500;
+const UPDATE_NODE_MS = 1000;
+
 /** Builds a package; configuration packages carry a snapshot of the files they are built from. */
 export async function buildPackage(pkg: string): Promise<string> {
   const f = fb();
@@ -48,7 +52,8 @@ export async function buildPackage(pkg: string): Promise<string> {
   const m = /^(.*)-(\d+)$/.exec(prev);
   const version = m ? `${m[1]}-${Number(m[2]) + 1}` : `${prev}-1`;
   out(`build ${pkg}: collecting sources from /pitrix/conf`);
-  await sleep(300);
+  // A build takes a while (scaled): long enough for a dropped link or a restart to land mid-build.
+  await sleep(BUILD_MS);
   const confDir = CONF_PACKAGES[pkg];
   const files: Record<string, string> = {};
   if (confDir && existsSync(join(ROOT, confDir))) {
@@ -72,8 +77,10 @@ const buildPkgs: Cmd = async (args) => {
   const pkg = str(opts['-p']);
   if (!pkg) throw new CmdError('usage: build_pkgs.py -p PACKAGE', 2);
   if (!/^[a-z0-9][a-z0-9.+-]*$/.test(pkg)) throw new CmdError(`invalid package name ${pkg}`, 2);
-  await buildPackage(pkg);
-  return 0;
+  return recordJob('build_pkgs.py', pkg, undefined, async () => {
+    await buildPackage(pkg);
+    return 0;
+  });
 };
 
 const WS_BASE = 'pitrix/build/packages/deb/pitrix-ks-webservice-base';
@@ -108,10 +115,11 @@ const buildAllinone: Cmd = async () => {
   return 0;
 };
 
-const buildGlobalConf: Cmd = async () => {
-  await buildPackage('pitrix-global-conf');
-  return 0;
-};
+const buildGlobalConf: Cmd = () =>
+  recordJob('build_global_conf.sh', 'pitrix-global-conf', undefined, async () => {
+    await buildPackage('pitrix-global-conf');
+    return 0;
+  });
 
 const scanAll: Cmd = async () => {
   const found: [string, string][] = [];
@@ -200,8 +208,22 @@ const update: Cmd = async (args) => {
         `package ${p} not found in the repository; place it under /pitrix/repo and run scan_all.sh`,
         1,
       );
+  const zones = [...new Set(nodes.map((n) => n.zone_id))];
+  return recordJob('update.sh', `${target} ${list}`, zones.length === 1 ? zones[0] : undefined, () =>
+    updateNodes(nodes, all, list, force),
+  );
+};
+
+async function updateNodes(
+  nodes: ReturnType<typeof resolveTarget>,
+  all: string[],
+  list: string,
+  force: boolean,
+): Promise<number> {
+  const f = fb();
   let failed = 0;
   for (const n of nodes) {
+    await sleep(UPDATE_NODE_MS);
     const h: HostState = readNode(n.host);
     if (h.power !== 'on') {
       err(`update on ${n.node_id}: ssh: connect to host ${n.mgmt_ip} port 22: Connection refused`);
@@ -231,7 +253,7 @@ const update: Cmd = async (args) => {
   }
   out('update.sh: done');
   return 0;
-};
+}
 
 /** Runs CMD in each node's own context (its mount namespace and root) through its command wrapper. */
 export function runOnNode(

@@ -4,10 +4,12 @@
  * the rebuild and push of pitrix-global-conf that carries them to the nodes.
  */
 import type { TagServerSpec } from '../../api/tagserver.js';
+import { guardedStep } from '../../runbook/jobguard.js';
 import type { Step } from '../../runbook/step.js';
 import { seq, sh, shell } from '../../ssh/command.js';
 import { fileWriteStep, keysSummary } from '../filewrite.js';
 import { serverYamlPath } from './observe.js';
+import type { PackageGuard } from './packages.js';
 import { fb, HOUR, MIN } from './steps-common.js';
 import { type KeyEdit, pendingEdits, readKey } from './yamledit.js';
 
@@ -85,27 +87,37 @@ export function verifyServerYamlStep(editsByZone: ReadonlyMap<string, KeyEdit[]>
   };
 }
 
-export function globalConfSteps(): Step[] {
+/**
+ * R1.5 under the job guard: the rebuild and the push each take minutes and go on when the session
+ * dies. Their inputs carry the digests of the server.yaml files they package, so the job of a plan
+ * that pushes other content is a new one (plan.ts says what else identifies each).
+ */
+export function globalConfSteps(buildGuard: PackageGuard, pushGuard: PackageGuard): Step[] {
   return [
-    {
-      id: 'buildGlobalConf',
-      description:
-        'R1.5 rebuild pitrix-global-conf from /pitrix/conf/variables/global (build_global_conf.sh)',
-      host: fb,
-      command: shell(['/pitrix/upgrade/build_global_conf.sh'], 'build pitrix-global-conf'),
-      idempotent: true,
-      timeoutMs: 30 * MIN,
-    },
-    {
-      id: 'pushGlobalConf',
-      description: 'R1.5 push pitrix-global-conf to all nodes (update.sh all pitrix-global-conf)',
-      host: fb,
-      command: shell(['/pitrix/upgrade/update.sh', 'all', 'pitrix-global-conf'], 'push pitrix-global-conf'),
-      verify: (out) =>
-        /update\.sh: done/.test(out) ? undefined : 'update.sh did not print "update.sh: done"',
-      idempotent: true,
-      timeoutMs: 2 * HOUR,
-    },
+    guardedStep(
+      {
+        id: 'buildGlobalConf',
+        description:
+          'R1.5 rebuild pitrix-global-conf from /pitrix/conf/variables/global (build_global_conf.sh)',
+        host: fb,
+        command: shell(['/pitrix/upgrade/build_global_conf.sh'], 'build pitrix-global-conf'),
+        timeoutMs: 30 * MIN,
+      },
+      buildGuard,
+    ),
+    guardedStep(
+      {
+        id: 'pushGlobalConf',
+        description: 'R1.5 push pitrix-global-conf to all nodes (update.sh all pitrix-global-conf)',
+        host: fb,
+        command: shell(['/pitrix/upgrade/update.sh', 'all', 'pitrix-global-conf'], 'push pitrix-global-conf'),
+        // The guard prints the job's whole log when it ends.
+        verify: (out) =>
+          /update\.sh: done/.test(out) ? undefined : 'update.sh did not print "update.sh: done"',
+        timeoutMs: 2 * HOUR,
+      },
+      pushGuard,
+    ),
   ];
 }
 

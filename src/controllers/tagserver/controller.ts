@@ -38,6 +38,7 @@ import {
   subZonesOf,
   tagNodes,
   type Violation,
+  workLeft,
   type ZoneInfo,
 } from './plan.js';
 
@@ -296,6 +297,10 @@ export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observe
         zoneLock: { zoneName: globalInfo.name, operation: 'TagService' },
         stdinFor: async (step) => result.stdin[step.id],
         readyMessage: `tag service configured for ${spec.enabledZones.join(',')}${versions ? ` (${versions})` : ''}; ${verified}/${migrationZones.length} zone migration(s) verified`,
+        // Asked only when the plan is empty or its journal finished: every step is planned from what
+        // the platform shows, so a step still planned after its plan finished (a job that ended 0
+        // and left no result) is named, never reported Ready.
+        converged: () => workLeft(result.plan),
       },
       idleRequeueMs: 5 * 60_000,
     };

@@ -10,6 +10,7 @@ import {
   subZonesOf,
   type TagServerPlanInput,
   verifyReadBack,
+  workLeft,
   type ZoneInfo,
 } from './plan.js';
 import { editYaml } from './yamledit.js';
@@ -146,6 +147,7 @@ describe('TagServer plan (R1)', () => {
       'writeServerYaml-pek3b',
       'writeServerYaml-pek3c',
       'verifyServerYaml',
+      'installJobGuard',
       'buildProxyTag',
       'buildTagServer',
       'installTagServer',
@@ -154,7 +156,6 @@ describe('TagServer plan (R1)', () => {
       'installProxyTag-pek3c',
       'buildGlobalConf',
       'pushGlobalConf',
-      'installJobGuard',
       'migrateInsert-pek3a',
       'migrateUpdate-pek3a',
       'migrateInsert-pek3b',
@@ -198,7 +199,95 @@ describe('TagServer plan (R1)', () => {
     const obs = { ...input.nodeObservations };
     obs['proxy-c1'] = { ...obs['proxy-c1']!, pushedConfig: 'zone_id: pek3c\n' };
     const r = planTagServer({ ...input, nodeObservations: obs });
-    expect(r.plan.steps.map((s) => s.id)).toEqual(['buildGlobalConf', 'pushGlobalConf']);
+    expect(r.plan.steps.map((s) => s.id)).toEqual(['installJobGuard', 'buildGlobalConf', 'pushGlobalConf']);
+  });
+
+  it('builds and pushes run under the job guard, one job per thing served, the same job after a re-plan', () => {
+    const first = planTagServer(fresh());
+    const byId = (r: ReturnType<typeof planTagServer>, id: string) => r.plan.steps.find((s) => s.id === id)!;
+    const guarded = [
+      'buildProxyTag',
+      'buildTagServer',
+      'installTagServer',
+      'installProxyTag-pek3a',
+      'installProxyTag-pek3b',
+      'installProxyTag-pek3c',
+      'buildGlobalConf',
+      'pushGlobalConf',
+    ];
+    for (const id of guarded) {
+      const s = byId(first, id);
+      expect(s.job, id).toBeDefined();
+      // Never simply run again: the guard's check (pidfile, exit code) decides after an interruption.
+      expect(s.idempotent, id).toBeUndefined();
+      expect(s.command.script, id).toMatch(/^\/pitrix\/conf\/operator\/bin\/pitrix-job-\w+ run /);
+      expect(s.check!.script, id).toMatch(/^\/pitrix\/conf\/operator\/bin\/pitrix-job-\w+ check /);
+    }
+    // Lock scope: the zone whose nodes the job pushes to; builds and `all` hold the global zone.
+    expect(byId(first, 'installProxyTag-pek3b').job!.dir).toMatch(/\/jobs\/pek3b\/installProxyTag-pek3b-/);
+    expect(byId(first, 'installProxyTag-pek3b').command.script).toContain('/jobs/pek3b.lock');
+    expect(byId(first, 'pushGlobalConf').command.script).toContain('/jobs/pek3a.lock');
+    expect(byId(first, 'buildTagServer').command.script).toContain('/jobs/pek3a.lock');
+    // A verify still reads update.sh's own lines: the guard prints the job's log when it ends.
+    const push = byId(first, 'pushGlobalConf');
+    expect(
+      push.verify!('update pitrix-global-conf on proxy-a1: none -> 4.6.2-1\nupdate.sh: done'),
+    ).toBeUndefined();
+    expect(
+      push.verify!('pitrix-job: another guarded job holds /pitrix/conf/operator/jobs/pek3a.lock'),
+    ).toMatch(/did not print/);
+
+    // Re-planned after the server.yaml writes and the builds (an interruption while installTagServer
+    // runs): every remaining job keeps its directory, so the guard finds the one already started.
+    const files = configured();
+    const midway = planTagServer({
+      ...files,
+      nodeObservations: fresh().nodeObservations,
+      repoDebs: [
+        { name: 'pitrix-ks-tag-server', version: '4.6.2-2' },
+        { name: 'pitrix-ks-proxy-tag', version: '4.6.2-2' },
+      ],
+    });
+    expect(midway.plan.steps.some((s) => s.id.startsWith('writeServerYaml'))).toBe(false);
+    for (const id of guarded) expect(byId(midway, id).job!.dir, id).toBe(byId(first, id).job!.dir);
+
+    // The same nodes losing the package later (a rebuilt webservice node): a new push, never
+    // "already done" by the old job. Re-planned while update.sh is halfway: a new job too, which
+    // the zone's lock refuses (exit 74) until the first has ended.
+    const obsHalf = { ...fresh().nodeObservations };
+    obsHalf['webservice-a1'] = {
+      ...obsHalf['webservice-a1']!,
+      packages: { 'pitrix-ks-tag-server': '4.6.2-2' },
+    };
+    const half = planTagServer({ ...fresh(), nodeObservations: obsHalf });
+    expect(byId(half, 'installTagServer').job!.dir).not.toBe(byId(first, 'installTagServer').job!.dir);
+    expect(byId(half, 'buildTagServer').job!.dir).toBe(byId(first, 'buildTagServer').job!.dir);
+
+    // Other content to push, or other nodes to serve: a new job, never "already done".
+    const pushedOther = planTagServer({ ...fresh(), spec: spec({ registerToZk: false }) });
+    expect(byId(pushedOther, 'pushGlobalConf').job!.dir).not.toBe(push.job!.dir);
+    const base = fresh();
+    const more = planTagServer({
+      ...base,
+      nodes: [...NODES, node('proxy-b2', 'pek3b', 'proxy')],
+      nodeObservations: { ...base.nodeObservations, 'proxy-b2': base.nodeObservations['proxy-b1']! },
+    });
+    expect(byId(more, 'installProxyTag-pek3b').job!.dir).not.toBe(
+      byId(first, 'installProxyTag-pek3b').job!.dir,
+    );
+    expect(byId(more, 'installProxyTag-pek3a').job!.dir).toBe(byId(first, 'installProxyTag-pek3a').job!.dir);
+  });
+
+  it('Ready only when a fresh plan is empty: a finished plan still needed names its steps and jobs', () => {
+    expect(workLeft(planTagServer(configured()).plan)).toBeUndefined();
+    const input = configured();
+    const obs = { ...input.nodeObservations };
+    obs['webservice-a1'] = { ...obs['webservice-a1']!, packages: {} };
+    const r = planTagServer({ ...input, nodeObservations: obs });
+    const left = workLeft(r.plan)!;
+    expect(left).toMatch(/^the platform still shows work for buildTagServer, installTagServer \(R1\.1 build/);
+    expect(left).toContain(`plan ${r.plan.hash} finished`);
+    expect(left).toContain(`release ${r.plan.steps.find((s) => s.id === 'installTagServer')!.job!.dir}`);
   });
 
   it('a migration that does not add up is failed with its numbers and never planned again', () => {
@@ -254,11 +343,23 @@ describe('TagServer plan (R1)', () => {
       spec: pinned,
       repoDebs: [{ name: 'pitrix-ks-tag-server', version: '4.6.3-1' }],
     });
-    expect(r.plan.steps.map((s) => `${s.id}: ${s.command.script}`)).toEqual([
-      'scanRepository: /pitrix/bin/scan_all.sh',
-      'upgradeTag-pek3a-webservice: /pitrix/upgrade/update.sh pek3a-webservice tag',
+    expect(r.plan.steps.map((s) => s.id)).toEqual([
+      'scanRepository',
+      'installJobGuard',
+      'upgradeTag-pek3a-webservice',
     ]);
-    const verify = r.plan.steps[1]!.verify!;
+    const upgrade = r.plan.steps[2]!;
+    expect(upgrade.command.script).toMatch(
+      /pitrix-job-\w+ run \/pitrix\/conf\/operator\/jobs\/pek3a\/upgradeTag-pek3a-webservice-\w+ \/pitrix\/conf\/operator\/jobs\/pek3a\.lock '\/pitrix\/upgrade\/update\.sh pek3a-webservice tag'$/,
+    );
+    // A later pin is a later upgrade: a new job, never "already done" by this one.
+    const later = planTagServer({
+      ...input,
+      spec: spec({ packages: [{ name: 'pitrix-ks-tag-server', version: '4.6.4-1' }] }),
+      repoDebs: [{ name: 'pitrix-ks-tag-server', version: '4.6.4-1' }],
+    });
+    expect(later.plan.steps[2]!.job!.dir).not.toBe(upgrade.job!.dir);
+    const verify = upgrade.verify!;
     expect(
       verify('update pitrix-ks-tag-server on webservice-a1: 4.6.2-2 -> 4.6.3-1\nupdate.sh: done'),
     ).toBeUndefined();

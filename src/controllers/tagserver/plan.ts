@@ -5,8 +5,10 @@
  * whose migration log already exists on firstbox produce no step, so an already configured
  * platform gets an empty plan. No I/O here: the golden-plan tests run this directly.
  */
+import { createHash } from 'node:crypto';
 import type { MigrationResult, TagServerSpec } from '../../api/tagserver.js';
 import { compareDebianVersions } from '../../facts/version.js';
+import { GUARD_PATH } from '../../runbook/jobguard.js';
 import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { validated } from '../../ssh/command.js';
 import {
@@ -20,7 +22,15 @@ import {
 import type { MigrationCounts, ZoneAudit } from './migration.js';
 import { planMigration } from './migrationplan.js';
 import { type MigrationLog, type NodeObservation, serverYamlPath } from './observe.js';
-import { build, install, installedOf, PROXY_PACKAGES, SERVER_PACKAGES, upgradeSteps } from './packages.js';
+import {
+  build,
+  install,
+  installedOf,
+  type PackageGuard,
+  PROXY_PACKAGES,
+  SERVER_PACKAGES,
+  upgradeSteps,
+} from './packages.js';
 import { editYaml, type KeyEdit, pendingEdits, YamlEditError } from './yamledit.js';
 
 export { globalEdits, subZoneEdits, verifyReadBack } from './config.js';
@@ -103,6 +113,15 @@ export function tagNodes(input: Pick<TagServerPlanInput, 'nodes' | 'globalZoneId
     ),
   };
 }
+const nodeIds = (list: readonly NodeInfo[]) =>
+  list
+    .map((n) => n.nodeId)
+    .sort()
+    .join(',');
+
+/** `pek3a-webservice` → pek3a: update targets are built from a zone id and a role. */
+const zoneOfTarget = (target: string) => target.slice(0, target.lastIndexOf('-'));
+
 // ---- the plan ----------------------------------------------------------------------------------
 export function planTagServer(input: TagServerPlanInput): TagServerPlan {
   const { spec } = input;
@@ -166,6 +185,7 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
   }
   // Pushed config on the nodes (R1.5): the firstbox files may be right and never pushed.
   let pushNeeded = writes.length > 0;
+  const pushPending: NodeInfo[] = [];
   for (const n of nodes.config) {
     const text = input.nodeObservations[n.nodeId]?.pushedConfig;
     const edits = editsByZone.get(n.zoneId);
@@ -174,6 +194,7 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
       const pending = pendingEdits(text, edits, `${n.nodeId}:/pitrix/conf/server.yaml`);
       if (pending.length > 0) {
         pushNeeded = true;
+        pushPending.push(n);
         if (writes.length === 0)
           for (const c of pending)
             findings.push({
@@ -185,6 +206,7 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
       }
     } catch {
       pushNeeded = true;
+      pushPending.push(n);
     }
   }
 
@@ -199,7 +221,8 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
         .map((n) => n.zoneId),
     ),
   ].sort((a, b) => (a === globalZone ? -1 : b === globalZone ? 1 : a.localeCompare(b)));
-  const upgradeTargets = new Set<string>();
+  /** Update target → the nodes below a pinned version. */
+  const upgradeTargets = new Map<string, NodeInfo[]>();
   for (const [i, pin] of (spec.packages ?? []).entries()) {
     const isServer = SERVER_PACKAGES.includes(pin.name);
     const isProxy = PROXY_PACKAGES.includes(pin.name);
@@ -222,7 +245,12 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
       });
       continue;
     }
-    for (const n of carriers) upgradeTargets.add(isServer ? `${n.zoneId}-webservice` : `${n.zoneId}-proxy`);
+    for (const n of carriers) {
+      const target = isServer ? `${n.zoneId}-webservice` : `${n.zoneId}-proxy`;
+      const below = upgradeTargets.get(target) ?? [];
+      if (!below.includes(n)) below.push(n);
+      upgradeTargets.set(target, below);
+    }
   }
 
   const { migration, steps: migrationSteps } = planMigration(input, violations);
@@ -234,16 +262,69 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
     steps.push(step);
   }
   if (writes.length > 0) steps.push(verifyServerYamlStep(editsByZone));
+  // Package jobs run under the job guard (PackageGuard). A build is known by the nodes it serves: a
+  // finished build is still in the repository for a later need. A push is known by what it pushes
+  // and by the nodes observed without it: the same nodes while a run is re-planned before the push
+  // starts, other nodes (or none: the step is gone) once it ran, and a later loss of the package is
+  // a new push, never "already done" by an old job. A re-plan while a push runs finds other nodes
+  // without it; its new job is refused by the zone's lock until the first one ended.
+  const guard = (lockScope: string, ...inputs: string[]): PackageGuard => ({ lockScope, inputs });
+  const lacking = (list: readonly NodeInfo[], names: readonly string[]) =>
+    list.filter((n) => !installedOf(input.nodeObservations[n.nodeId], names));
   const buildAndInstall: Step[] = [];
-  if (proxyMissingZones.length > 0) buildAndInstall.push(build('buildProxyTag', 'pitrix-ks-proxy-tag'));
-  if (serverMissing.length > 0) buildAndInstall.push(build('buildTagServer', 'pitrix-ks-tag-server'));
+  if (proxyMissingZones.length > 0)
+    buildAndInstall.push(
+      build('buildProxyTag', 'pitrix-ks-proxy-tag', guard(globalZone, `serves ${nodeIds(nodes.proxy)}`)),
+    );
   if (serverMissing.length > 0)
-    buildAndInstall.push(install('installTagServer', `${globalZone}-webservice`, 'pitrix-ks-tag-server'));
-  for (const z of proxyMissingZones)
-    buildAndInstall.push(install(`installProxyTag-${z}`, `${z}-proxy`, 'pitrix-ks-proxy-tag'));
+    buildAndInstall.push(
+      build('buildTagServer', 'pitrix-ks-tag-server', guard(globalZone, `serves ${nodeIds(nodes.server)}`)),
+    );
+  if (serverMissing.length > 0)
+    buildAndInstall.push(
+      install(
+        'installTagServer',
+        `${globalZone}-webservice`,
+        'pitrix-ks-tag-server',
+        guard(globalZone, `missing on ${nodeIds(serverMissing)}`),
+      ),
+    );
+  for (const z of proxyMissingZones) {
+    const missing = lacking(
+      nodes.proxy.filter((n) => n.zoneId === z),
+      PROXY_PACKAGES,
+    );
+    buildAndInstall.push(
+      install(
+        `installProxyTag-${z}`,
+        `${z}-proxy`,
+        'pitrix-ks-proxy-tag',
+        guard(z, `missing on ${nodeIds(missing)}`),
+      ),
+    );
+  }
   steps.push(...buildAndInstall);
-  if (pushNeeded) steps.push(...globalConfSteps());
-  if (upgradeTargets.size > 0) steps.push(...upgradeSteps(spec.packages, upgradeTargets));
+  if (pushNeeded) {
+    // What pitrix-global-conf carries: every server.yaml as it is once the writes above are done.
+    const written = new Map(writes.map((w) => [w.zone, w.after]));
+    const digests = [...editsByZone.keys()].sort().map((z) => {
+      const text = written.get(z) ?? input.serverYaml[z] ?? '';
+      return `server.yaml.${z} sha256 ${createHash('sha256').update(text).digest('hex')}`;
+    });
+    const deployed = input.nodes.filter((n) => n.status === 'deployed');
+    steps.push(
+      ...globalConfSteps(
+        guard(globalZone, ...digests, `serves ${nodeIds(deployed)}`),
+        guard(globalZone, ...digests, `pending on ${nodeIds(pushPending)}`),
+      ),
+    );
+  }
+  if (upgradeTargets.size > 0)
+    steps.push(
+      ...upgradeSteps(spec.packages, new Set(upgradeTargets.keys()), (target, pins) =>
+        guard(zoneOfTarget(target), ...pins, `below the pin on ${nodeIds(upgradeTargets.get(target)!)}`),
+      ),
+    );
   steps.push(...migrationSteps);
 
   const installedVersions: Record<string, string> = {};
@@ -270,4 +351,16 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
     plan: makePlan(blockedByViolations ? [] : steps),
     stdin: blockedByViolations ? {} : stdin,
   };
+}
+
+/**
+ * What the platform still needs when the runner asks (the plan is empty or its journal finished):
+ * every step is planned from what the platform shows, so a step still planned after its plan
+ * finished (a job that ended 0 and left no result) is named, never reported Ready.
+ */
+export function workLeft(plan: PlannedRunbook): string | undefined {
+  const left = plan.steps.filter((s) => s.id !== 'installJobGuard');
+  if (left.length === 0) return undefined;
+  const jobs = left.filter((s) => s.job).map((s) => `${GUARD_PATH} release ${s.job!.dir}`);
+  return `the platform still shows work for ${left.map((s) => s.id).join(', ')} (${left[0]!.description}) although plan ${plan.hash} finished; a finished plan is not run again${jobs.length > 0 ? `: verify on the firstbox why it left no result, set its jobs aside (${jobs.join('; ')}), then delete and apply the TagServer again to plan afresh` : ''}`;
 }

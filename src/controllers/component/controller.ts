@@ -20,6 +20,7 @@ import type { ZoneAccess } from '../platform.js';
 import type { ActingStatus, StatusSession } from '../runner.js';
 import { type Decision, type Reconciling, type RunbookHooks, zoneTarget } from '../template.js';
 import { releaseZoneLock } from '../zonelock.js';
+import { DEPLOY_STEP } from './deploy.js';
 import { type ComponentFacts, observeCommand, parseObservation } from './observe.js';
 import { type ComponentPlan, planComponent } from './plan.js';
 
@@ -175,29 +176,30 @@ export class ComponentRunbook implements RunbookHooks<Component, Status, Observe
       };
       this.gauges.healthy.set(labels, result.health.healthy ? 1 : 0);
     }
-    const planSteps = result.plan.steps.map((s) => s.id);
-    // The deploy job of this plan or of the journal that ran it: a job that finished while the
-    // plan ran (no observation in between) is still reported, not lost with the next plan.
-    const deployed = previous.plan?.steps?.some((s) => s.id === 'deploy-start' && s.state !== 'Pending');
-    if (
-      facts.job &&
-      (planSteps.includes('deploy-wait') || deployed || previous.progress?.jobId === facts.job.jobId)
-    ) {
-      const same = previous.progress?.jobId === facts.job.jobId;
+    // Display only: the status tool names no job and no zone (seed 002 line 102), so its answer
+    // is shown once this Component's guarded deployment has started (its journal entry left
+    // Pending), or while it still names the job shown before; never before our job started.
+    const started = previous.plan?.steps?.some((s) => s.id === DEPLOY_STEP && s.state !== 'Pending');
+    const job = facts.job && {
+      ...facts.job,
+      ...(facts.job.step ? { step: facts.job.step.slice(0, 512) } : {}),
+    };
+    if (job && (started || (!!job.jobId && previous.progress?.jobId === job.jobId))) {
+      const p = previous.progress;
       const changed =
-        !same ||
-        previous.progress?.status !== facts.job.status ||
-        previous.progress?.percent !== facts.job.progress ||
-        previous.progress?.step !== facts.job.step;
+        p?.jobId !== job.jobId ||
+        p?.status !== job.status ||
+        p?.percent !== job.progress ||
+        p?.step !== job.step;
       patch.progress = changed
         ? {
-            jobId: facts.job.jobId,
-            status: facts.job.status,
-            ...(facts.job.progress !== undefined ? { percent: facts.job.progress } : {}),
-            ...(facts.job.step ? { step: facts.job.step.slice(0, 512) } : {}),
+            ...(job.jobId ? { jobId: job.jobId } : {}),
+            status: job.status,
+            ...(job.progress !== undefined ? { percent: job.progress } : {}),
+            ...(job.step ? { step: job.step } : {}),
             updatedAt: nowIso(),
           }
-        : previous.progress;
+        : p;
     }
     const dc = result.defaultCredentials;
     if (dc && dc.accepted === undefined) {

@@ -151,6 +151,27 @@ describe('fail closed around deploy-qingcloud-component.py (R3)', () => {
     }),
   );
 
+  extra('the command hangs until the step stops following it (1 min): nothing ran, it runs once', () =>
+    deployCronus(
+      'command-hang',
+      async (sc) => {
+        // The session hangs before a shell starts: after the follow time the step is Running with
+        // an unknown outcome, and its check (no job directory: not started) lets it run.
+        await waitUntil(
+          async () =>
+            /outcome unknown/.test(
+              (await sc.get('component', 'command-hang')).status?.plan?.steps?.find((s) => s.id === STEP)
+                ?.outputTail ?? '',
+            ),
+          120_000,
+          `${STEP} timed out`,
+        );
+        return 'timed out, then ran';
+      },
+      { fault: { kind: 'hang', match: RUN_DEPLOY, times: 1 } },
+    ),
+  );
+
   extra('a check that hangs until its timeout stops the plan, runs nothing, and is asked again', () =>
     deployCronus(
       'check-hang',

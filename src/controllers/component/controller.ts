@@ -177,14 +177,20 @@ export class ComponentRunbook implements RunbookHooks<Component, Status, Observe
       this.gauges.healthy.set(labels, result.health.healthy ? 1 : 0);
     }
     // Display only: the status tool names no job and no zone (seed 002 line 102), so its answer
-    // is shown once this Component's guarded deployment has started (its journal entry left
-    // Pending), or while it still names the job shown before; never before our job started.
-    const started = previous.plan?.steps?.some((s) => s.id === DEPLOY_STEP && s.state !== 'Pending');
+    // is followed while this Component's guarded deployment runs (journal: Running), and read once
+    // more after it ended if the last answer shown was still "running"; never before our job
+    // started, and never again afterwards (the newest job could then be another one's).
+    const entry = previous.plan?.steps?.find((s) => s.id === DEPLOY_STEP);
+    const follow =
+      entry?.state === 'Running' ||
+      (!!entry &&
+        entry.state !== 'Pending' &&
+        (!previous.progress || previous.progress.status === 'running'));
     const job = facts.job && {
       ...facts.job,
       ...(facts.job.step ? { step: facts.job.step.slice(0, 512) } : {}),
     };
-    if (job && (started || (!!job.jobId && previous.progress?.jobId === job.jobId))) {
+    if (job && follow) {
       const p = previous.progress;
       const changed =
         p?.jobId !== job.jobId ||

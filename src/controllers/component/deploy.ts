@@ -21,6 +21,8 @@ import { applySettings } from './yamledit.js';
 
 /** The id of the guarded deployment step (controller.ts reports its progress). */
 export const DEPLOY_STEP = 'deploy-component';
+/** How long the deployment step follows its job before the check takes over. */
+const FOLLOW_MS = MIN;
 
 export function deploySteps(
   input: ComponentPlanInput,
@@ -68,10 +70,14 @@ export function deploySteps(
     guardedStep(
       {
         id: DEPLOY_STEP,
-        description: `R3.3 deploy ${name} (deploy-qingcloud-component.py -v ${varsPath}) under the job guard; progress in status.progress (get-deploy-qingcloud-component-status.py)`,
+        description: `R3.3 deploy ${name} (deploy-qingcloud-component.py -v ${varsPath}) under the job guard (followed 1 min, then by its check); progress in status.progress (get-deploy-qingcloud-component-status.py)`,
         host: fb,
         command: shell(['/pitrix/cli/deploy-qingcloud-component.py', '-v', varsPath], `deploy ${name}`),
-        timeoutMs: 4 * HOUR,
+        // "This step takes a long time" (seed 002 line 104). The guard's run follows the job for a
+        // minute; when that ends the job runs on, and the step's check (the guard's pidfile) follows
+        // it every 3 s, each reconcile refreshing status.progress — a long follow would hold the
+        // reconcile, and the progress with it, until the job ends.
+        timeoutMs: FOLLOW_MS,
       },
       { lockScope: zoneId, inputs: [vars] },
     ),

@@ -20,9 +20,9 @@ import type { ZoneAccess } from '../platform.js';
 import type { ActingStatus, StatusSession } from '../runner.js';
 import { type Decision, type Reconciling, type RunbookHooks, zoneTarget } from '../template.js';
 import { releaseZoneLock } from '../zonelock.js';
-import { DEPLOY_STEP } from './deploy.js';
 import { type ComponentFacts, observeCommand, parseObservation } from './observe.js';
 import { type ComponentPlan, planComponent } from './plan.js';
+import { deployProgress } from './progress.js';
 
 export const COMPONENT_FINALIZER = 'ops.pitrix.io/component';
 const componentType = resourceType(componentKind);
@@ -176,37 +176,8 @@ export class ComponentRunbook implements RunbookHooks<Component, Status, Observe
       };
       this.gauges.healthy.set(labels, result.health.healthy ? 1 : 0);
     }
-    // Display only: the status tool names no job and no zone (seed 002 line 102), so its answer
-    // is followed while this Component's guarded deployment runs (journal: Running), and read once
-    // more after it ended if the last answer shown was still "running"; never before our job
-    // started, and never again afterwards (the newest job could then be another one's).
-    const entry = previous.plan?.steps?.find((s) => s.id === DEPLOY_STEP);
-    const follow =
-      entry?.state === 'Running' ||
-      (!!entry &&
-        entry.state !== 'Pending' &&
-        (!previous.progress || previous.progress.status === 'running'));
-    const job = facts.job && {
-      ...facts.job,
-      ...(facts.job.step ? { step: facts.job.step.slice(0, 512) } : {}),
-    };
-    if (job && follow) {
-      const p = previous.progress;
-      const changed =
-        p?.jobId !== job.jobId ||
-        p?.status !== job.status ||
-        p?.percent !== job.progress ||
-        p?.step !== job.step;
-      patch.progress = changed
-        ? {
-            ...(job.jobId ? { jobId: job.jobId } : {}),
-            status: job.status,
-            ...(job.progress !== undefined ? { percent: job.progress } : {}),
-            ...(job.step ? { step: job.step } : {}),
-            updatedAt: nowIso(),
-          }
-        : p;
-    }
+    const progress = deployProgress(previous, facts.job, nowIso());
+    if (progress) patch.progress = progress;
     const dc = result.defaultCredentials;
     if (dc && dc.accepted === undefined) {
       // Unknown is never reported as fine (issue 13): no False, no stale True.

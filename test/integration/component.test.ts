@@ -41,8 +41,12 @@ async function setInstaller(version: string) {
   await sc.sim.writeFile('firstbox', 'pitrix/VERSION', `${version}\n`);
 }
 
+/** Guarded jobs (src/runbook/jobguard.ts) appear as `pitrix-job-… run DIR LOCK 'COMMAND'`. */
+const GUARDED_RUN = /^\S+\/pitrix-job-\w+ run \S+ \S+ '([^']*)'$/;
+
+/** What ran on the firstbox, a guarded job as the runbook command it started. */
 async function firstboxCommands(): Promise<string[]> {
-  return (await sc.sim.commandLog('firstbox')).map((e) => e.command);
+  return (await sc.sim.commandLog('firstbox')).map((e) => GUARDED_RUN.exec(e.command)?.[1] ?? e.command);
 }
 
 async function events(name: string): Promise<Array<{ reason: string; type: string; message: string }>> {

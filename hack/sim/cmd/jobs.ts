@@ -2,6 +2,10 @@
  * The installer's long-running jobs: foreground progress lines per docs/platform-interface.md,
  * a job record the get-…-status.py / get-…-log.py companions read, and no death on SIGHUP — a
  * job whose SSH client vanished runs to its end, as the real installer's do.
+ *
+ * The companions take the arguments the runbooks give them, none (seed 002 lines 102–103): they
+ * report the newest job of their kind. `-z ZONE` narrows it (an extension the operator does not
+ * use; strict mode refuses it). Jobs print no job id line: the runbooks show none.
  */
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,7 +63,6 @@ export async function runJob(kind: string, zone: string | undefined, steps: Step
     updateFb((f) => {
       f.jobs[id] = { ...f.jobs[id]!, ...patch };
     });
-  say(`job ${id}`);
   try {
     for (const [i, s] of steps.entries()) {
       say(`STEP ${i + 1}/${steps.length}: ${s.desc}`);
@@ -118,14 +121,11 @@ export async function recordJob(
 }
 
 function jobFor(kind: string, args: string[]): Job {
-  const { opts } = getopt(args, ['-j', '-z']);
+  const { opts } = getopt(args, ['-z']);
   const jobs = Object.values(fb().jobs).filter((j) => j.kind === kind);
-  const wanted = str(opts['-j']);
   const zone = str(opts['-z']);
-  const pick = wanted
-    ? jobs.find((j) => j.id === wanted)
-    : jobs.filter((j) => !zone || j.zone === zone).sort((a, b) => b.startedAt - a.startedAt)[0];
-  if (!pick) throw new CmdError(wanted ? `job ${wanted} not found` : `no ${kind} job found`, 1);
+  const pick = jobs.filter((j) => !zone || j.zone === zone).sort((a, b) => b.startedAt - a.startedAt)[0];
+  if (!pick) throw new CmdError(`no ${kind} job found`, 1);
   // A job whose process died without finishing failed; say so rather than "running" forever.
   if (pick.status === 'running' && !alive(pick.pid))
     return { ...pick, status: 'failed', step: 'failed: job process exited' };

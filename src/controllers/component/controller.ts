@@ -22,6 +22,7 @@ import { type Decision, type Reconciling, type RunbookHooks, zoneTarget } from '
 import { releaseZoneLock } from '../zonelock.js';
 import { type ComponentFacts, observeCommand, parseObservation } from './observe.js';
 import { type ComponentPlan, planComponent } from './plan.js';
+import { deployProgress } from './progress.js';
 
 export const COMPONENT_FINALIZER = 'ops.pitrix.io/component';
 const componentType = resourceType(componentKind);
@@ -175,30 +176,8 @@ export class ComponentRunbook implements RunbookHooks<Component, Status, Observe
       };
       this.gauges.healthy.set(labels, result.health.healthy ? 1 : 0);
     }
-    const planSteps = result.plan.steps.map((s) => s.id);
-    // The deploy job of this plan or of the journal that ran it: a job that finished while the
-    // plan ran (no observation in between) is still reported, not lost with the next plan.
-    const deployed = previous.plan?.steps?.some((s) => s.id === 'deploy-start' && s.state !== 'Pending');
-    if (
-      facts.job &&
-      (planSteps.includes('deploy-wait') || deployed || previous.progress?.jobId === facts.job.jobId)
-    ) {
-      const same = previous.progress?.jobId === facts.job.jobId;
-      const changed =
-        !same ||
-        previous.progress?.status !== facts.job.status ||
-        previous.progress?.percent !== facts.job.progress ||
-        previous.progress?.step !== facts.job.step;
-      patch.progress = changed
-        ? {
-            jobId: facts.job.jobId,
-            status: facts.job.status,
-            ...(facts.job.progress !== undefined ? { percent: facts.job.progress } : {}),
-            ...(facts.job.step ? { step: facts.job.step.slice(0, 512) } : {}),
-            updatedAt: nowIso(),
-          }
-        : previous.progress;
-    }
+    const progress = deployProgress(previous, facts.job, nowIso());
+    if (progress) patch.progress = progress;
     const dc = result.defaultCredentials;
     if (dc && dc.accepted === undefined) {
       // Unknown is never reported as fine (issue 13): no False, no stale True.

@@ -2,42 +2,28 @@
  * Runbook R3 steps 2-4: deploy BOSS V2 or cronus through deploy-qingcloud-component.py (one
  * component per installer job), and the optional websupervisor install; each ends with a check that
  * what was deployed runs.
+ *
+ * The deployment, build_pkgs.py and update.sh are long platform jobs: they run under the job guard
+ * (src/runbook/jobguard.ts, lock scope = the zone), so "still running" is the guard's pidfile, a
+ * second start is refused by the guard and a dropped connection or an operator restart changes
+ * nothing on the firstbox. Only the runbook's own command lines run (seed 002 lines 101-104:
+ * `deploy-qingcloud-component.py -v FILE`); whether the job succeeded is its exit code, recorded by
+ * the guard. The status tool (named without arguments, its output not shown by the runbook) feeds
+ * only status.progress, never a decision (observe.ts).
  */
+import { guardedStep } from '../../runbook/jobguard.js';
 import type { Step } from '../../runbook/step.js';
-import { pipe, sh, shell } from '../../ssh/command.js';
-import type { ShellCommand } from '../../ssh/types.js';
+import { shell } from '../../ssh/command.js';
 import { parseExecNodes } from '../execnodes.js';
-import {
-  deployLogPath,
-  jobFilePath,
-  onFirstBoss,
-  parseBossVersions,
-  VM_TEMPLATE,
-  vmVariablesPath,
-} from './observe.js';
+import { onFirstBoss, parseBossVersions, VM_TEMPLATE, vmVariablesPath } from './observe.js';
 import type { ComponentPlanInput, Flavor } from './plan.js';
 import { execNodes, fb, HOUR, MIN, PlanError, writeFileStep } from './steps-common.js';
 import { applySettings } from './yamledit.js';
 
-/** The job id from the first line a job prints: `[HH:MM:SS] job JOB_ID`. */
-const JOB_LINE_SED = String.raw`s/^\[[0-9:]*\] job \([^ ]*\)$/\1/p`;
-
-// A constant program: exit 0 when the job status on stdin is one of argv, 3 when running, else 1.
-const JOB_STATE_PY = [
-  'import json, sys',
-  'try:',
-  '    s = json.loads(sys.stdin.read().strip().splitlines()[-1]).get("status")',
-  'except Exception:',
-  '    sys.exit(1)',
-  'sys.exit(0 if s in sys.argv[1:] else 3 if s == "running" else 1)',
-].join('\n');
-
-function jobState(jobFile: string, doneStates: string[], purpose: string): ShellCommand {
-  return sh(purpose)`[ -s ${jobFile} ] || exit 1; ${pipe([
-    sh('job status')`/pitrix/cli/get-deploy-qingcloud-component-status.py -j "$(cat ${jobFile})"`,
-    shell(['python3', '-c', JOB_STATE_PY, ...doneStates], 'judge job status'),
-  ])}`;
-}
+/** The id of the guarded deployment step (controller.ts reports its progress). */
+export const DEPLOY_STEP = 'deploy-component';
+/** How long the deployment step follows its job before the check takes over. */
+const FOLLOW_MS = MIN;
 
 export function deploySteps(
   input: ComponentPlanInput,
@@ -68,8 +54,6 @@ export function deploySteps(
       `fusion mode: floating_ip and mgmt_network_address cannot be set (R3.2), but ${VM_TEMPLATE} sets them; comment them out`,
     );
   const varsPath = vmVariablesPath(zoneId);
-  const jobFile = jobFilePath(zoneId, name);
-  const log = deployLogPath(zoneId, name);
   const steps: Step[] = [
     writeFileStep(
       'deploy-vm-variables',
@@ -80,30 +64,24 @@ export function deploySteps(
       undefined,
       ['zone_id', ...flags],
     ),
-    {
-      id: 'deploy-start',
-      description: `R3.3 start deploy-qingcloud-component.py -v ${varsPath} as an installer job`,
-      host: fb,
-      // Detached (its own session), so the job outlives this SSH command; its id is kept in a file
-      // so every later reconcile polls exactly this job.
-      command: sh(
-        `start the ${name} deployment`,
-      )`mkdir -p /pitrix/conf/operator /pitrix/log/operator && rm -f ${jobFile} || exit 1; setsid nohup /pitrix/cli/deploy-qingcloud-component.py -v ${varsPath} > ${log} 2>&1 < /dev/null & pid=$!; i=0; while [ $i -lt 240 ]; do id=$(sed -n ${JOB_LINE_SED} ${log} | head -n 1); if [ -n "$id" ]; then echo "$id" > ${jobFile}; echo "started job $id"; exit 0; fi; if ! kill -0 $pid 2>/dev/null && [ $i -gt 0 ]; then cat ${log}; exit 1; fi; sleep 0.5; i=$((i+1)); done; cat ${log}; exit 1`,
-      check: jobState(jobFile, ['running', 'successful'], 'deployment already started?'),
-      timeoutMs: 5 * MIN,
-    },
-    {
-      id: 'deploy-wait',
-      description:
-        'R3.3 wait for the deployment job (get-deploy-qingcloud-component-status.py; progress in status.progress)',
-      host: fb,
-      // Reached only when the job is neither running nor successful: show why, and fail.
-      command: sh(
-        'report the failed deployment',
-      )`id=$(cat ${jobFile}); /pitrix/cli/get-deploy-qingcloud-component-status.py -j "$id"; /pitrix/cli/get-deploy-qingcloud-component-log.py -j "$id" | tail -n 20; echo "deployment job $id did not succeed; fix the cause, then annotate ops.pitrix.io/retry-step=deploy-start"; exit 1`,
-      check: jobState(jobFile, ['successful'], 'deployment finished?'),
-      timeoutMs: 5 * MIN,
-    },
+    // The job id carries the variables file it reads: a later deployment with other variables is
+    // other work, never "already done". No runbook status check answers "deployed?" in a form a
+    // decision may rest on, so without a job directory the deployment is not done (planComponent
+    // plans it only when the role's nodes do not carry the package).
+    guardedStep(
+      {
+        id: DEPLOY_STEP,
+        description: `R3.3 deploy ${name} (deploy-qingcloud-component.py -v ${varsPath}) under the job guard (followed 1 min, then by its check); progress in status.progress (get-deploy-qingcloud-component-status.py)`,
+        host: fb,
+        command: shell(['/pitrix/cli/deploy-qingcloud-component.py', '-v', varsPath], `deploy ${name}`),
+        // "This step takes a long time" (seed 002 line 104). The guard's run follows the job for a
+        // minute; when that ends the job runs on, and the step's check (the guard's pidfile) follows
+        // it every 3 s, each reconcile refreshing status.progress — a long follow would hold the
+        // reconcile, and the progress with it, until the job ends.
+        timeoutMs: FOLLOW_MS,
+      },
+      { lockScope: zoneId, inputs: [vars] },
+    ),
   ];
   if (name === 'boss') {
     steps.push(
@@ -164,24 +142,28 @@ function programCheckStep(id: string, flavor: Flavor, nodeIds: string[]): Step {
   };
 }
 
-export function websupervisorSteps(flavor: Flavor, nodeIds: string[]): Step[] {
+export function websupervisorSteps(zoneId: string, flavor: Flavor, nodeIds: string[]): Step[] {
   return [
-    {
-      id: 'websupervisor-build',
-      description: `R3 optional: build ${flavor.pkg} (build_pkgs.py)`,
-      host: fb,
-      command: shell(['/pitrix/build/build_pkgs.py', '-p', flavor.pkg], 'build websupervisor'),
-      idempotent: true,
-      timeoutMs: 30 * MIN,
-    },
-    {
-      id: 'websupervisor-update',
-      description: `R3 optional: install ${flavor.pkg} on webservice nodes (update.sh webservice)`,
-      host: fb,
-      command: shell(['/pitrix/upgrade/update.sh', 'webservice', flavor.pkg], 'install websupervisor'),
-      idempotent: true,
-      timeoutMs: HOUR,
-    },
+    guardedStep(
+      {
+        id: 'websupervisor-build',
+        description: `R3 optional: build ${flavor.pkg} (build_pkgs.py) under the job guard`,
+        host: fb,
+        command: shell(['/pitrix/build/build_pkgs.py', '-p', flavor.pkg], 'build websupervisor'),
+        timeoutMs: 30 * MIN,
+      },
+      { lockScope: zoneId },
+    ),
+    guardedStep(
+      {
+        id: 'websupervisor-update',
+        description: `R3 optional: install ${flavor.pkg} on webservice nodes (update.sh webservice) under the job guard`,
+        host: fb,
+        command: shell(['/pitrix/upgrade/update.sh', 'webservice', flavor.pkg], 'install websupervisor'),
+        timeoutMs: HOUR,
+      },
+      { lockScope: zoneId },
+    ),
     programCheckStep('websupervisor-verify', flavor, nodeIds),
   ];
 }

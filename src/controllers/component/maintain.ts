@@ -5,6 +5,7 @@
 
 import type { Plan } from '../../api/common.js';
 import { compareDebianVersions } from '../../facts/version.js';
+import { guardedStep } from '../../runbook/jobguard.js';
 import type { Step } from '../../runbook/step.js';
 import { shell, validated } from '../../ssh/command.js';
 import {
@@ -37,6 +38,7 @@ export const CONFIGS = [
 ] as const;
 
 export function configSteps(
+  zoneId: string,
   key: string,
   path: string,
   pkg: string,
@@ -44,32 +46,41 @@ export function configSteps(
   settings: YamlSetting[],
   journal?: Plan,
 ): Step[] {
+  const write = writeFileStep(
+    `conf-${key}-write`,
+    `R3 maintain: merge spec.config.${key} (${settings.map((s) => s.path.join('.')).join(', ')}) into ${path}`,
+    path,
+    applySettings(current, settings, path),
+    current ?? null,
+    settings.map((s) => s.path.join('.')),
+    journal,
+  );
+  // The build and the install are long jobs under the guard. Their job ids carry the write they
+  // follow (its command holds the digests of the file before and after, stable for the plan's
+  // whole run): a later change of the configuration, even back to an earlier content, is a new job.
+  const guard = { lockScope: zoneId, inputs: [write.command.script] };
   return [
-    writeFileStep(
-      `conf-${key}-write`,
-      `R3 maintain: merge spec.config.${key} (${settings.map((s) => s.path.join('.')).join(', ')}) into ${path}`,
-      path,
-      applySettings(current, settings, path),
-      current ?? null,
-      settings.map((s) => s.path.join('.')),
-      journal,
+    write,
+    guardedStep(
+      {
+        id: `conf-${key}-build`,
+        description: `R3 maintain: build ${pkg} (build_pkgs.py) under the job guard`,
+        host: fb,
+        command: shell(['/pitrix/build/build_pkgs.py', '-p', pkg], `build ${pkg}`),
+        timeoutMs: 30 * MIN,
+      },
+      guard,
     ),
-    {
-      id: `conf-${key}-build`,
-      description: `R3 maintain: build ${pkg} (build_pkgs.py)`,
-      host: fb,
-      command: shell(['/pitrix/build/build_pkgs.py', '-p', pkg], `build ${pkg}`),
-      idempotent: true,
-      timeoutMs: 30 * MIN,
-    },
-    {
-      id: `conf-${key}-update`,
-      description: `R3 maintain: install ${pkg} on boss nodes (update.sh boss)`,
-      host: fb,
-      command: shell(['/pitrix/upgrade/update.sh', 'boss', pkg], `update ${pkg}`),
-      idempotent: true,
-      timeoutMs: HOUR,
-    },
+    guardedStep(
+      {
+        id: `conf-${key}-update`,
+        description: `R3 maintain: install ${pkg} on boss nodes (update.sh boss) under the job guard`,
+        host: fb,
+        command: shell(['/pitrix/upgrade/update.sh', 'boss', pkg], `update ${pkg}`),
+        timeoutMs: HOUR,
+      },
+      guard,
+    ),
   ];
 }
 
@@ -121,14 +132,24 @@ export function upgradeSteps(
     (BOSS_PACKAGES as readonly string[]).includes(p.name),
   );
   const what = outdated.map((p) => `${p.name} ${p.version}`).join(', ') || 'pinned packages';
-  const upd = (id: string, pkg: string, description: string): Step => ({
-    id,
-    description,
-    host: fb,
-    command: shell(['/pitrix/upgrade/update.sh', 'boss', pkg], `update ${pkg}`),
-    idempotent: true,
-    timeoutMs: HOUR,
-  });
+  // update.sh and build_pkgs.py are long jobs under the guard. Their job ids carry the pins (from
+  // the spec, stable while the plan runs, unlike what is still outdated): a later upgrade to other
+  // versions is a new job, never "already done".
+  const guard = {
+    lockScope: zoneId,
+    inputs: [JSON.stringify(pins.map((p) => [p.name, p.version]))],
+  };
+  const upd = (id: string, pkg: string, description: string): Step =>
+    guardedStep(
+      {
+        id,
+        description: `${description} under the job guard`,
+        host: fb,
+        command: shell(['/pitrix/upgrade/update.sh', 'boss', pkg], `update ${pkg}`),
+        timeoutMs: HOUR,
+      },
+      guard,
+    );
   const manage = (id: string, sub: string): Step => ({
     id,
     // seed 002 lines 193–195: `. /pitrix/conf/nodes/boss; ssh ${nodes[0]} "django_manage.sh SUB"`.
@@ -159,14 +180,17 @@ export function upgradeSteps(
     ),
     manage('upgrade-migrate', 'migrate'),
     manage('upgrade-init-data', 'init_data'),
-    {
-      id: 'upgrade-console-build',
-      description: 'R3 upgrade: rebuild the console package (build_pkgs.py -p pitrix-ks-boss2-console)',
-      host: fb,
-      command: shell(['/pitrix/build/build_pkgs.py', '-p', 'pitrix-ks-boss2-console'], 'build console'),
-      idempotent: true,
-      timeoutMs: 30 * MIN,
-    },
+    guardedStep(
+      {
+        id: 'upgrade-console-build',
+        description:
+          'R3 upgrade: rebuild the console package (build_pkgs.py -p pitrix-ks-boss2-console) under the job guard',
+        host: fb,
+        command: shell(['/pitrix/build/build_pkgs.py', '-p', 'pitrix-ks-boss2-console'], 'build console'),
+        timeoutMs: 30 * MIN,
+      },
+      guard,
+    ),
     upd(
       'upgrade-console-update',
       'pitrix-ks-boss2-console',

@@ -6,6 +6,11 @@
  * /pitrix/conf/nodes/boss (seed 002 lines 167–179: "on any one boss node"; lines 193–195 take
  * `${nodes[0]}` of that file) plus the default-password probe (an ASSUMPTION: the runbook names
  * the account and its password, no way to check them). Parsing is pure.
+ *
+ * The deployment's status comes from `get-deploy-qingcloud-component-status.py` exactly as seed
+ * 002 line 102 names it, without arguments. The runbook does not show what it prints: its answer
+ * is parsed tolerantly for status.progress only (display), and nothing is shown when it is not
+ * recognised. No decision rests on it: whether the deployment runs or ended is the job guard's.
  */
 import { parseInstallerVersion } from '../../facts/installer.js';
 import { parseDescribeNodes, parseDescribeZones } from '../../facts/nodes.js';
@@ -27,10 +32,6 @@ export const boss2YamlPath = (zoneId: string) => `${BOSS2_DIR}/boss2.yaml.${zone
 export const LOCAL_CONFIG = `${BOSS2_DIR}/local_config.yaml`;
 export const zoneVariablesPath = (zoneId: string) => `/pitrix/config/variables.${zoneId}.yaml`;
 export const vmVariablesPath = (zoneId: string) => `/pitrix/config/vm_variables.${zoneId}.yaml`;
-export const jobFilePath = (zoneId: string, component: string) =>
-  `/pitrix/conf/operator/component-${zoneId}-${component}.job`;
-export const deployLogPath = (zoneId: string, component: string) =>
-  `/pitrix/log/operator/deploy-${zoneId}-${component}.log`;
 
 /** What each node answers (through exec_nodes.sh): one framed block per node. */
 const NODE_SCRIPT = [
@@ -55,7 +56,6 @@ const READ_FILES_PY = [
 export function observeCommand(zoneId: string, component: string): ShellCommand {
   const zone = validated('ZONE_ID', zoneId, 'zone.spec.zoneId');
   const files = [VM_TEMPLATE, boss2YamlPath(zone), LOCAL_CONFIG, zoneVariablesPath(zone)];
-  const job = jobFilePath(zone, component);
   const parts: ShellCommand[] = [
     { script: `export LC_ALL=C\n${MARKER_FUNCTION}`, purpose: 'framing' },
     sh('installer version')`m version; cat /pitrix/VERSION`,
@@ -67,9 +67,8 @@ export function observeCommand(zoneId: string, component: string): ShellCommand 
       'files',
     )`m files; python3 -c ${READ_FILES_PY} ${SERVER_YAML_DIR}/server.yaml.* ${files[0]!} ${files[1]!} ${files[2]!} ${files[3]!}`,
     sh('repository')`m repo; ls -1 ${REPO_DIRS[0]} ${REPO_DIRS[1]} 2>/dev/null`,
-    sh(
-      'job',
-    )`m job; [ -s ${job} ] && /pitrix/cli/get-deploy-qingcloud-component-status.py -j "$(cat ${job})"`,
+    // Display only (status.progress): its stderr and exit code are not judged.
+    sh('deployment status')`m job; /pitrix/cli/get-deploy-qingcloud-component-status.py 2>/dev/null`,
   ];
   if (component === 'boss') {
     parts.push(
@@ -112,8 +111,9 @@ export interface NodeObservation {
   error?: string;
 }
 
+/** What the status tool said about the deployment, for display: every field may be missing. */
 export interface JobStatus {
-  jobId: string;
+  jobId?: string;
   status: string;
   progress?: number;
   step?: string;
@@ -208,24 +208,35 @@ function answer(text: string | undefined): CommandAnswer | undefined {
   };
 }
 
+/**
+ * The status tool's answer, read tolerantly (display only; ASSUMPTION, docs/platform-interface.md):
+ * the last line that is a JSON object with a string `status`; `job_id`, `progress` (0-100) and
+ * `step` when present. Anything else (a table, a usage message, nothing) → undefined: not shown.
+ */
 export function parseJobStatus(text: string): JobStatus | undefined {
-  const line = text
+  const lines = text
     .split('\n')
     .map((l) => l.trim())
-    .find((l) => l.startsWith('{'));
-  if (!line) return undefined;
-  try {
-    const o = JSON.parse(line) as Record<string, unknown>;
-    if (typeof o.job_id !== 'string' || typeof o.status !== 'string') return undefined;
+    .filter((l) => l.startsWith('{'));
+  for (const line of lines.reverse()) {
+    let o: unknown;
+    try {
+      o = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (!o || typeof o !== 'object' || Array.isArray(o)) continue;
+    const r = o as Record<string, unknown>;
+    if (typeof r.status !== 'string' || !r.status.trim()) continue;
+    const progress = typeof r.progress === 'number' && Number.isFinite(r.progress) ? r.progress : undefined;
     return {
-      jobId: o.job_id,
-      status: o.status,
-      ...(typeof o.progress === 'number' ? { progress: Math.max(0, Math.min(100, o.progress)) } : {}),
-      ...(typeof o.step === 'string' ? { step: o.step } : {}),
+      status: r.status.trim().slice(0, 32),
+      ...(typeof r.job_id === 'string' && r.job_id ? { jobId: r.job_id.slice(0, 128) } : {}),
+      ...(progress !== undefined ? { progress: Math.round(Math.max(0, Math.min(100, progress))) } : {}),
+      ...(typeof r.step === 'string' ? { step: r.step } : {}),
     };
-  } catch {
-    return undefined;
   }
+  return undefined;
 }
 
 /** Parses the observation; throws FactsParseError when the version or node list is unusable. */

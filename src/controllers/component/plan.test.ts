@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Plan } from '../../api/common.js';
 import { ComponentSpec } from '../../api/component.js';
+import type { Step } from '../../runbook/step.js';
 import { sha256 } from '../filewrite.js';
-import { type ComponentFacts, parseBossVersions, parseObservation } from './observe.js';
+import { type ComponentFacts, parseBossVersions, parseJobStatus, parseObservation } from './observe.js';
 import { type ComponentPlanInput, planComponent } from './plan.js';
 import { applySettings, flattenOverrides, settingsHold } from './yamledit.js';
 
@@ -58,6 +59,14 @@ function deployed(f: ComponentFacts): void {
     '# boss2 backend\nboss2:\n  debug: false\n  workers: 4\n';
 }
 
+/** The runbook command a step runs: the guarded job's own command line, or the step's command. */
+function runbookCommand(s: Step): string {
+  if (!s.job) return s.command.script;
+  const m = / run \S+ \S+ '([^']*)'$/.exec(s.command.script);
+  if (!m) throw new Error(`${s.id}: not a guarded run: ${s.command.script}`);
+  return m[1]!;
+}
+
 function render(r: ReturnType<typeof planComponent>): string {
   const steps = r.plan.steps
     .map(
@@ -87,6 +96,25 @@ describe('observation parser', () => {
     expect(f.health?.exitCode).toBe(1);
     expect(f.health?.output).toMatch(/not deployed/);
     expect(f.problems).toEqual([]);
+  });
+
+  it('reads the status tool tolerantly, for display only: unrecognised answers show nothing', () => {
+    expect(
+      parseJobStatus('{"job_id":"j-1","status":"running","progress":140,"step":"install on boss1"}\n'),
+    ).toEqual({ jobId: 'j-1', status: 'running', progress: 100, step: 'install on boss1' });
+    // No job id, warnings around it: the status is still shown.
+    expect(parseJobStatus('WARNING: deprecated\n{"status": "successful"}\n')).toEqual({
+      status: 'successful',
+    });
+    for (const text of [
+      '',
+      'usage: get-deploy-qingcloud-component-status.py [-h]',
+      'JOB_ID  STATUS   PROGRESS\nj-1     running  40',
+      '{"job_id": "j-1"}',
+      '{not json',
+      '[{"status":"running"}]',
+    ])
+      expect(parseJobStatus(text)).toBeUndefined();
   });
 
   it('parses django_manage.sh versions', () => {
@@ -173,10 +201,18 @@ describe('R3 prerequisites', () => {
     expect(c.violations).toEqual([]);
     expect(c.plan.steps.map((s) => s.id)).toEqual([
       'deploy-vm-variables',
-      'deploy-start',
-      'deploy-wait',
+      'installJobGuard',
+      'deploy-component',
       'deploy-health',
     ]);
+    // The runbook's own command line (seed 002 line 101) under the guard, nothing invented.
+    expect(runbookCommand(c.plan.steps[2]!)).toBe(
+      '/pitrix/cli/deploy-qingcloud-component.py -v /pitrix/config/vm_variables.gd2a.yaml',
+    );
+    expect(c.plan.steps[2]!.job?.dir).toMatch(/^\/pitrix\/conf\/operator\/jobs\/gd2a\/deploy-component-/);
+    expect(c.plan.steps.map((s) => `${s.command.script} ${s.check?.script ?? ''}`).join('\n')).not.toMatch(
+      /-status\.py|-log\.py| -j /,
+    );
     expect(c.plan.steps[0]!.stdinContent).toMatch(/deploy_cronus: 1/);
     expect(c.plan.steps[0]!.command.script).not.toMatch(/deploy_cronus/);
   });
@@ -278,13 +314,29 @@ describe('R3 plan', () => {
     const r = planComponent(
       input({ facts: facts(deployed), spec: { config: { boss2: { 'boss2.debug': true } } } }),
     );
-    expect(r.plan.steps.map((s) => s.command.script.split(' && ').at(-1))).toEqual([
+    const ran = r.plan.steps.filter((s) => s.id !== 'installJobGuard');
+    expect(ran.map((s) => runbookCommand(s).split(' && ').at(-1))).toEqual([
       expect.stringContaining(
         'mv -f /pitrix/conf/variables/boss2/boss2.yaml.gd2a.operator-tmp /pitrix/conf/variables/boss2/boss2.yaml.gd2a',
       ),
       '/pitrix/build/build_pkgs.py -p pitrix-ks-boss2-conf',
       '/pitrix/upgrade/update.sh boss pitrix-ks-boss2-conf',
     ]);
+    // The build and the install are guarded jobs, whose ids follow the write: the same
+    // configuration reached again from another content is a new job, never "already done".
+    expect(ran.slice(1).every((s) => !!s.job && !s.idempotent)).toBe(true);
+    const other = planComponent(
+      input({
+        facts: facts((f) => {
+          deployed(f);
+          f.files['/pitrix/conf/variables/boss2/boss2.yaml.gd2a'] = '# boss2 backend\nboss2:\n  debug: 3\n';
+        }),
+        spec: { config: { boss2: { 'boss2.debug': true } } },
+      }),
+    );
+    expect(other.plan.steps.find((s) => s.id === 'conf-boss2-build')!.job!.dir).not.toBe(
+      ran.find((s) => s.id === 'conf-boss2-build')!.job!.dir,
+    );
     expect(r.plan.steps[0]!.stdinContent).toContain('# boss2 backend');
     expect(r.plan.steps[0]!.stdinContent).toContain('workers: 4');
     expect(r.plan.steps[0]!.command.script).not.toContain('workers');
@@ -319,7 +371,7 @@ describe('R3 plan', () => {
 
   it('websupervisor builds and installs its package on webservice nodes', () => {
     const r = planComponent(input({ spec: { name: 'websupervisor' } }));
-    expect(r.plan.steps.map((s) => s.command.script)).toEqual([
+    expect(r.plan.steps.filter((s) => s.id !== 'installJobGuard').map(runbookCommand)).toEqual([
       '/pitrix/build/build_pkgs.py -p pitrix-ks-webservice-websupervisor',
       '/pitrix/upgrade/update.sh webservice pitrix-ks-webservice-websupervisor',
       "/pitrix/upgrade/exec_nodes.sh -f webservice 'supervisorctl status websupervisor'",

@@ -226,6 +226,7 @@ export function planComponent(input: ComponentPlanInput): ComponentPlan {
   if (spec.name === 'websupervisor' && (!installed || sticky('websupervisor-')))
     add('websupervisor', () =>
       websupervisorSteps(
+        zoneId,
         flavor,
         roleNodes.map((n) => n.nodeId),
       ),
@@ -255,7 +256,7 @@ export function planComponent(input: ComponentPlanInput): ComponentPlan {
           const path = c.path(zoneId);
           if (settings.length === 0) return [];
           if (settingsHold(facts.files[path], settings) && !sticky(`conf-${c.key}-`)) return [];
-          return configSteps(c.key, path, c.pkg, facts.files[path], settings, input.previous);
+          return configSteps(zoneId, c.key, path, c.pkg, facts.files[path], settings, input.previous);
         });
       }
     } else {

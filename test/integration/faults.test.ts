@@ -100,7 +100,8 @@ describe('fail closed around scale-qingcloud.py (R4)', () => {
       fault: { kind: 'drop', match: RUN_SCALE, afterMs: 1500, times: 1 },
     }));
 
-  it('an unrecognised check answer (usage error) stops the plan and runs nothing', () =>
+  // R3's file runs this case by default (faults-r3.test.ts).
+  extra('an unrecognised check answer (usage error) stops the plan and runs nothing', () =>
     scaleOut(
       'check-usage-error',
       async (sc) => {
@@ -125,7 +126,8 @@ describe('fail closed around scale-qingcloud.py (R4)', () => {
           message: 'usage: get-scale-qingcloud-status.py [-h]\nerror: unrecognized arguments: -z',
         },
       },
-    ));
+    ),
+  );
 
   it('operator SIGKILL while the job runs', () =>
     scaleOut('sigkill', async (sc) => {
@@ -166,7 +168,8 @@ describe('fail closed around scale-qingcloud.py (R4)', () => {
     ),
   );
 
-  it('a missing node-credentials Secret keeps establishSsh Pending, named, until it exists', () =>
+  // engine.test.ts ("resolves stdin before Running") covers the same rule without a simulator.
+  extra('a missing node-credentials Secret keeps establishSsh Pending, named, until it exists', () =>
     scaleOut(
       'secret-missing',
       async (sc) => {
@@ -188,5 +191,6 @@ describe('fail closed around scale-qingcloud.py (R4)', () => {
         return 'refused: Secret missing';
       },
       { withSecret: false },
-    ));
+    ),
+  );
 });

@@ -451,67 +451,73 @@ describe('WebserviceUpgrade (R5)', () => {
     }
   }, 120_000);
 
-  it('survives SIGKILL at a random step (seeded): converges, no finished step runs twice, one node down at most', async () => {
-    const runs = process.env.PITRIX_SOAK === '1' ? 20 : 2;
-    const rand = mulberry32(Number(process.env.PITRIX_SOAK_SEED ?? 6));
-    const ws = ['webservice-a1', 'webservice-a2'];
-    const started = Date.now();
-    for (let run = 0; run < runs; run++) {
-      const t0 = Date.now();
-      const name = `kill-${run}`;
-      await sc.apply(
-        upgrade(name, 'pek3a', { target: run % 2 ? target('bionic', '18.04') : target('focal', '20.04') }),
-      );
-      let r = await waitPlan(name);
-      const steps = r.status!.plan!.steps!;
-      const victim = steps[Math.floor(rand() * steps.length)]!.id;
-      await waitUntil(
-        async () => {
-          r = await sc.get('webserviceupgrade', name);
-          return r.status?.plan?.steps?.find((x) => x.id === victim)?.state !== 'Pending';
-        },
-        120_000,
-        `${name}: step ${victim} started`,
-      );
-      // A little later, anywhere inside or after that step.
-      await new Promise((res) => setTimeout(res, Math.floor(rand() * 800)));
-      await sc.op.stop('SIGKILL');
-      const atKill = await sc.get('webserviceupgrade', name);
-      const countsAtKill = await commandCounts();
-      await sc.restartOperator();
-      const end = await waitReady(name, 180_000);
-      const countsAtEnd = await commandCounts();
-      type Journaled = { id: string; state: string; host?: string; command?: string; attempts?: number };
-      const killed = new Map((atKill.status!.plan!.steps! as Journaled[]).map((x) => [x.id, x]));
-      const final = end.status!.plan!.steps! as Journaled[];
-      // A step finished before the kill never starts again...
-      for (const s of final) {
-        const k = killed.get(s.id);
-        if (k?.state !== 'Succeeded') continue;
-        expect(s.attempts ?? 0, `${name} (killed at ${victim}): ${s.id} ran again`).toBe(k.attempts ?? 0);
-        expect(s.command, `${name} (killed at ${victim}): ${s.id} was re-planned`).toBe(k.command);
+  // The soak: 20 seeded kills with PITRIX_SOAK=1 (docs/engine.md). The default run has R5's
+  // SIGKILL case in faults-r5.test.ts.
+  it.skipIf(process.env.PITRIX_SOAK !== '1')(
+    'survives SIGKILL at a random step (seeded): converges, no finished step runs twice, one node down at most',
+    async () => {
+      const runs = 20;
+      const rand = mulberry32(Number(process.env.PITRIX_SOAK_SEED ?? 6));
+      const ws = ['webservice-a1', 'webservice-a2'];
+      const started = Date.now();
+      for (let run = 0; run < runs; run++) {
+        const t0 = Date.now();
+        const name = `kill-${run}`;
+        await sc.apply(
+          upgrade(name, 'pek3a', { target: run % 2 ? target('bionic', '18.04') : target('focal', '20.04') }),
+        );
+        let r = await waitPlan(name);
+        const steps = r.status!.plan!.steps!;
+        const victim = steps[Math.floor(rand() * steps.length)]!.id;
+        await waitUntil(
+          async () => {
+            r = await sc.get('webserviceupgrade', name);
+            return r.status?.plan?.steps?.find((x) => x.id === victim)?.state !== 'Pending';
+          },
+          120_000,
+          `${name}: step ${victim} started`,
+        );
+        // A little later, anywhere inside or after that step.
+        await new Promise((res) => setTimeout(res, Math.floor(rand() * 800)));
+        await sc.op.stop('SIGKILL');
+        const atKill = await sc.get('webserviceupgrade', name);
+        const countsAtKill = await commandCounts();
+        await sc.restartOperator();
+        const end = await waitReady(name, 180_000);
+        const countsAtEnd = await commandCounts();
+        type Journaled = { id: string; state: string; host?: string; command?: string; attempts?: number };
+        const killed = new Map((atKill.status!.plan!.steps! as Journaled[]).map((x) => [x.id, x]));
+        const final = end.status!.plan!.steps! as Journaled[];
+        // A step finished before the kill never starts again...
+        for (const s of final) {
+          const k = killed.get(s.id);
+          if (k?.state !== 'Succeeded') continue;
+          expect(s.attempts ?? 0, `${name} (killed at ${victim}): ${s.id} ran again`).toBe(k.attempts ?? 0);
+          expect(s.command, `${name} (killed at ${victim}): ${s.id} was re-planned`).toBe(k.command);
+        }
+        // ...and the firstbox ran nothing the journal does not account for (an in-flight command may
+        // be logged after the kill).
+        const allowed = new Map<string, number>();
+        for (const s of final.filter((x) => x.host === 'firstbox')) {
+          const k = killed.get(s.id);
+          const extra = (s.attempts ?? 0) - (k?.attempts ?? 0) + (k?.state === 'Running' ? 1 : 0);
+          allowed.set(s.command!, (allowed.get(s.command!) ?? 0) + extra);
+        }
+        for (const [cmd, n] of allowed)
+          expect(
+            (countsAtEnd.get(cmd) ?? 0) - (countsAtKill.get(cmd) ?? 0),
+            `${name} (killed at ${victim}): ${cmd.slice(0, 120)}`,
+          ).toBeLessThanOrEqual(n);
+        const timeline = (await sc.sim.timeline()).filter((e) => e.time >= t0);
+        expect(maxDownAtOnce(timeline, ws), `${name}: webservice nodes down at once`).toBe(1);
+        const version = run % 2 ? '18.04' : '20.04';
+        for (const id of ws) expect((await sc.sim.state(id)).facts.os.version, `${name} ${id}`).toBe(version);
+        console.log(`${name}: killed at ${victim}, converged in ${Date.now() - t0} ms`);
       }
-      // ...and the firstbox ran nothing the journal does not account for (an in-flight command may
-      // be logged after the kill).
-      const allowed = new Map<string, number>();
-      for (const s of final.filter((x) => x.host === 'firstbox')) {
-        const k = killed.get(s.id);
-        const extra = (s.attempts ?? 0) - (k?.attempts ?? 0) + (k?.state === 'Running' ? 1 : 0);
-        allowed.set(s.command!, (allowed.get(s.command!) ?? 0) + extra);
-      }
-      for (const [cmd, n] of allowed)
-        expect(
-          (countsAtEnd.get(cmd) ?? 0) - (countsAtKill.get(cmd) ?? 0),
-          `${name} (killed at ${victim}): ${cmd.slice(0, 120)}`,
-        ).toBeLessThanOrEqual(n);
-      const timeline = (await sc.sim.timeline()).filter((e) => e.time >= t0);
-      expect(maxDownAtOnce(timeline, ws), `${name}: webservice nodes down at once`).toBe(1);
-      const version = run % 2 ? '18.04' : '20.04';
-      for (const id of ws) expect((await sc.sim.state(id)).facts.os.version, `${name} ${id}`).toBe(version);
-      console.log(`${name}: killed at ${victim}, converged in ${Date.now() - t0} ms`);
-    }
-    console.log(`SIGKILL loop: ${runs} run(s) in ${Date.now() - started} ms`);
-  }, 3_600_000);
+      console.log(`SIGKILL loop: ${runs} run(s) in ${Date.now() - started} ms`);
+    },
+    3_600_000,
+  );
 });
 
 async function waitPlan(name: string): Promise<Resource> {

@@ -150,19 +150,23 @@ export function upgradeSteps(
       },
       guard,
     );
-  const manage = (id: string, sub: string): Step => ({
-    id,
-    // seed 002 lines 193–195: `. /pitrix/conf/nodes/boss; ssh ${nodes[0]} "django_manage.sh SUB"`.
-    description: `R3 upgrade: django_manage.sh ${sub} on the first boss node of ${BOSS_NODES_FILE} (${firstBoss} in the node list)`,
-    host: fb,
-    command: onFirstBoss(sub),
-    verify: (out) =>
-      /ssh: connect to host|Connection refused|No route to host/.test(out)
-        ? `the first boss node did not answer: ${out.trim().split('\n').slice(-2).join(' ')}`
-        : undefined,
-    idempotent: true,
-    timeoutMs: HOUR,
-  });
+  // Database migrations must never run twice at once: under the job guard, one per upgrade (pins).
+  const manage = (id: string, sub: string): Step =>
+    guardedStep(
+      {
+        id,
+        // seed 002 lines 193–195: `. /pitrix/conf/nodes/boss; ssh ${nodes[0]} "django_manage.sh SUB"`.
+        description: `R3 upgrade: django_manage.sh ${sub} on the first boss node of ${BOSS_NODES_FILE} (${firstBoss} in the node list)`,
+        host: fb,
+        command: onFirstBoss(sub),
+        verify: (out) =>
+          /ssh: connect to host|Connection refused|No route to host/.test(out)
+            ? `the first boss node did not answer: ${out.trim().split('\n').slice(-2).join(' ')}`
+            : undefined,
+        timeoutMs: HOUR,
+      },
+      guard,
+    );
   return [
     {
       id: 'upgrade-scan',

@@ -92,9 +92,15 @@ describe('the QEMU section of R4', () => {
       'qemuBuildGlobalConf',
       'qemuPushGlobalConf',
     ]);
-    expect(r.steps[0]!.command.script).toBe('/pitrix/upgrade/update.sh hyper1,hyper2 pitrix-qemu-2.11.1.1');
-    expect(r.steps[2]!.command.script).toBe('/pitrix/upgrade/build_global_conf.sh');
-    expect(r.steps[3]!.command.script).toBe('/pitrix/upgrade/update.sh all pitrix-global-conf');
+    // The long ones under the job guard, each with the runbook's command as the job.
+    const job = (i: number) => {
+      expect(r.steps[i]!.job?.dir).toMatch(/^\/pitrix\/conf\/operator\/jobs\/pek3a\//);
+      return r.steps[i]!.command.script;
+    };
+    expect(job(0)).toContain("'/pitrix/upgrade/update.sh hyper1,hyper2 pitrix-qemu-2.11.1.1'");
+    expect(job(2)).toMatch(/ run \S+ \S+ \/pitrix\/upgrade\/build_global_conf\.sh$/);
+    expect(job(3)).toContain("'/pitrix/upgrade/update.sh all pitrix-global-conf'");
+    expect(r.steps[1]!.job).toBeUndefined();
     const written = r.steps[1]!.stdinContent!;
     // Byte for byte, except the new version's lines and the default.
     expect(written).toBe(
@@ -117,7 +123,8 @@ describe('the QEMU section of R4', () => {
         id: s.id,
         host: 'firstbox',
         command: s.command.script,
-        state: i < 2 ? 'Succeeded' : 'Pending',
+        // The guard's installation, the package install and the server.yaml write are done.
+        state: i < 3 ? 'Succeeded' : 'Pending',
       })),
     } as Plan;
     const again = qemuSection(input({ serverYaml: edited, journal }));

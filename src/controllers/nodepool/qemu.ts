@@ -16,6 +16,7 @@ import type { Plan } from '../../api/common.js';
 import type { NodePoolSpec } from '../../api/nodepool.js';
 import type { PlatformNode } from '../../facts/types.js';
 import { HOUR, MIN } from '../../runbook/durations.js';
+import { guardedStep } from '../../runbook/jobguard.js';
 import type { Step } from '../../runbook/step.js';
 import { shell, validated } from '../../ssh/command.js';
 import { fileWriteStep } from '../filewrite.js';
@@ -138,20 +139,24 @@ export function qemuSection(input: QemuInput): QemuDecision {
   }
   const steps: Step[] = [];
   if (old.length > 0) {
-    steps.push({
-      id: 'installQemuIncremental',
-      description: `R4 QEMU: install the QEMU ${version} incremental package ${pkg} on the ${old.length} old hyper node(s) (update.sh; ASSUMPTION: the runbook does not say how)`,
-      host: { kind: 'firstbox' },
-      command: shell(
-        ['/pitrix/upgrade/update.sh', old.join(','), pkg],
-        'install the QEMU incremental package',
+    steps.push(
+      guardedStep(
+        {
+          id: 'installQemuIncremental',
+          description: `R4 QEMU: install the QEMU ${version} incremental package ${pkg} on the ${old.length} old hyper node(s) (update.sh; ASSUMPTION: the runbook does not say how)`,
+          host: { kind: 'firstbox' },
+          command: shell(
+            ['/pitrix/upgrade/update.sh', old.join(','), pkg],
+            'install the QEMU incremental package',
+          ),
+          verify: (out) =>
+            /update\.sh: done/.test(out) ? undefined : 'update.sh did not print "update.sh: done"',
+          timeoutMs: HOUR,
+        },
+        // Long, on many nodes: under the job guard (never two pushes at once); no record, not done.
+        { lockScope: input.zoneId, inputs: [pkg, old.join(',')] },
       ),
-      verify: (out) =>
-        /update\.sh: done/.test(out) ? undefined : 'update.sh did not print "update.sh: done"',
-      // update.sh installs the repository's version of the package: running it again changes nothing.
-      idempotent: true,
-      timeoutMs: HOUR,
-    });
+    );
   }
   steps.push(
     fileWriteStep({
@@ -165,24 +170,30 @@ export function qemuSection(input: QemuInput): QemuDecision {
       journal: input.journal,
       timeoutMs: MIN,
     }),
-    {
-      id: 'qemuBuildGlobalConf',
-      description: 'R4 QEMU: re-build the package (build_global_conf.sh)',
-      host: { kind: 'firstbox' },
-      command: shell(['/pitrix/upgrade/build_global_conf.sh'], 'build pitrix-global-conf'),
-      idempotent: true,
-      timeoutMs: 30 * MIN,
-    },
-    {
-      id: 'qemuPushGlobalConf',
-      description: 'R4 QEMU: push out the pitrix-global-conf package (update.sh all pitrix-global-conf)',
-      host: { kind: 'firstbox' },
-      command: shell(['/pitrix/upgrade/update.sh', 'all', 'pitrix-global-conf'], 'push pitrix-global-conf'),
-      verify: (out) =>
-        /update\.sh: done/.test(out) ? undefined : 'update.sh did not print "update.sh: done"',
-      idempotent: true,
-      timeoutMs: 2 * HOUR,
-    },
+    // The build and the push are long: under the job guard, their identity the server.yaml they
+    // package (another edit is another build and push, never "already done").
+    guardedStep(
+      {
+        id: 'qemuBuildGlobalConf',
+        description: 'R4 QEMU: re-build the package (build_global_conf.sh)',
+        host: { kind: 'firstbox' },
+        command: shell(['/pitrix/upgrade/build_global_conf.sh'], 'build pitrix-global-conf'),
+        timeoutMs: 30 * MIN,
+      },
+      { lockScope: input.zoneId, inputs: [edited] },
+    ),
+    guardedStep(
+      {
+        id: 'qemuPushGlobalConf',
+        description: 'R4 QEMU: push out the pitrix-global-conf package (update.sh all pitrix-global-conf)',
+        host: { kind: 'firstbox' },
+        command: shell(['/pitrix/upgrade/update.sh', 'all', 'pitrix-global-conf'], 'push pitrix-global-conf'),
+        verify: (out) =>
+          /update\.sh: done/.test(out) ? undefined : 'update.sh did not print "update.sh: done"',
+        timeoutMs: 2 * HOUR,
+      },
+      { lockScope: input.zoneId, inputs: [edited] },
+    ),
   );
   return { kind: 'steps', steps };
 }

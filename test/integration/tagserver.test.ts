@@ -18,7 +18,8 @@ let cp: ControlPlane;
 let sc: Scenario;
 beforeAll(async () => {
   cp = await startControlPlane({ log: (m) => console.log(m) });
-  sc = await startScenario(cp, 'region.yaml', { subnet: 11, timeScale: 0.3 });
+  // Strict: the simulator refuses all the originals do not name except the documented assumptions.
+  sc = await startScenario(cp, 'region.yaml', { subnet: 11, timeScale: 0.3, strict: 'assumed' });
 });
 afterAll(async () => {
   await sc?.stop();

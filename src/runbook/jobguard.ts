@@ -14,7 +14,10 @@
  * The job id is derived from the step id, the job's command and the digests of the files it reads
  * (`inputs`): a new plan whose step would read other input is a new job, never "already done".
  *
- * The guard is one constant program; every variable part arrives as a quoted argv entry.
+ * The guard is one constant program; every variable part arrives as a quoted argv entry. The job
+ * and the status check run in bash when the firstbox has it, as the runbook's commands are typed at
+ * the firstbox's root shell (R3 sources `/pitrix/conf/nodes/boss`, a bash array): under plain sh
+ * they would fail where the runbook's would not.
  * ASSUMPTION (docs/platform-interface.md): the firstbox has POSIX sh, `setsid` and `flock`
  * (util-linux, present on every Ubuntu the installer supports).
  */
@@ -81,7 +84,7 @@ export const GUARD_SCRIPT = [
   '  mkdir "$j" 2>/dev/null || { echo "pitrix-job: $j was claimed by another start" >&2; exit 75; }',
   '  date -u +%Y-%m-%dT%H:%M:%SZ >"$j/started"',
   // The job: detached from this session, holding the zone's lock for as long as it runs.
-  `  setsid sh -c 'exec 9>>"$2"; if ! flock -n 9; then echo "pitrix-job: another guarded job holds $2" >"$1/log"; echo 74 >"$1/rc"; exit 0; fi; echo $$ >"$1/pid"; sh -c "$3" >"$1/log" 2>&1 </dev/null; echo $? >"$1/rc.new"; mv "$1/rc.new" "$1/rc"' pitrix-job "$j" "$l" "$c" </dev/null >/dev/null 2>&1 &`,
+  `  setsid sh -c 'exec 9>>"$2"; if ! flock -n 9; then echo "pitrix-job: another guarded job holds $2" >"$1/log"; echo 74 >"$1/rc"; exit 0; fi; echo $$ >"$1/pid"; $(command -v bash || echo sh) -c "$3" >"$1/log" 2>&1 </dev/null; echo $? >"$1/rc.new"; mv "$1/rc.new" "$1/rc"' pitrix-job "$j" "$l" "$c" </dev/null >/dev/null 2>&1 &`,
   // Follow it: a dropped connection ends only this loop, never the job.
   '  n=0',
   '  while [ ! -e "$j/rc" ]; do',
@@ -99,7 +102,7 @@ export const GUARD_SCRIPT = [
   '    echo "pitrix-job: started at $(cat "$j/started" 2>/dev/null), its process is gone and it recorded no exit code"; exit 5',
   '  fi',
   '  [ -n "$s" ] || exit 1',
-  '  sh -c "$s"; rc=$?',
+  '  $(command -v bash || echo sh) -c "$s"; rc=$?',
   '  [ $rc -le 1 ] && exit $rc',
   '  echo "pitrix-job: the status check answered $rc, which is neither done (0) nor not done (1)" >&2; exit 2 ;;',
   'release)',

@@ -154,6 +154,7 @@ describe('NodePool scale-out (R4)', () => {
       );
       const pool = await sc.waitCondition('nodepool', 'hyper-q', 'Ready', 'True', 120_000);
       expect(pool.status!.plan!.steps!.map((s) => `${s.id} ${s.state}`)).toEqual([
+        'installJobGuard Succeeded',
         'installQemuIncremental Succeeded',
         'qemuServerYaml Succeeded',
         'qemuBuildGlobalConf Succeeded',

@@ -94,6 +94,19 @@ describe('Zone: new zone in a region (R4)', () => {
       'scaleQingcloudZone Running',
     );
     await sc.restartOperator('SIGKILL');
+    // Slow until the restarted operator has asked the guard (on a loaded machine the restart may
+    // otherwise outlast the job): then it finishes at normal speed.
+    await waitUntil(
+      async () =>
+        (await sc.sim.commandLog(sc.sim.firstbox.id)).some(
+          (e) =>
+            e.time >= started &&
+            /pitrix-job-\w+ check \S+scaleQingcloudZone-/.test(e.command) &&
+            e.exitCode === 3,
+        ),
+      90_000,
+      'the restarted operator asked the guard about scale-qingcloud-zone.py',
+    );
     await sc.sim.setTimeScale(1);
     // Ready=True with reason Observed comes from the observation after the run: the zone is listed.
     const z = await sc.waitCondition('zone', 'pek3d', 'Ready', 'True', 90_000, 'Observed');

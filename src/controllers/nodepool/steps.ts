@@ -5,12 +5,12 @@
  * config-qingcloud.py, scale-qingcloud.py, the hyper mirror, the services check on every vg and
  * hyper node, the BOSS cache and the VBC return routes. Pure: the golden-plan tests run it.
  */
-import { fileHasContent } from '../../runbook/checks.js';
 import { HOUR, MIN } from '../../runbook/durations.js';
 import { guardedStep } from '../../runbook/jobguard.js';
 import type { Step } from '../../runbook/step.js';
 import { sh, shell, validated } from '../../ssh/command.js';
 import { onFirstBoss } from '../component/observe.js';
+import { writeNodeListStep } from '../nodelist.js';
 import { copyAndFillSteps, SETTINGS_TEMPLATE } from '../templatefill.js';
 import { checks } from './checks.js';
 import { listFilePath, scaleSettingsPath } from './paths.js';
@@ -29,14 +29,7 @@ export function scaleOutSteps(
   const fb = { kind: 'firstbox' } as const;
   const steps: Step[] = [];
   const listText = `${ips.join('\n')}\n`;
-  steps.push({
-    id: 'writeNodeList',
-    description: `R4.1 write the ${ips.length} new address(es) to ${list}`,
-    host: fb,
-    command: sh('write the node list')`mkdir -p /pitrix/conf/operator && printf '%s' ${listText} > ${list}`,
-    check: fileHasContent(list, listText, 'node list already written?'),
-    timeoutMs: MIN,
-  });
+  steps.push(writeNodeListStep(list, ips, `R4.1 write the ${ips.length} new address(es) to ${list}`));
   steps.push({
     id: 'addNodes',
     description: 'R4.1 add the nodes to the installer (add-nodes.py), then they show as new',

@@ -2,12 +2,12 @@
  * R4 new zone: the ordered steps. Everything runs on the firstbox; nodes are reached with the
  * installer's own `exec_nodes.sh IP 'COMMAND'` (seed 003 §3). Pure.
  */
-import { fileHasContent } from '../../runbook/checks.js';
 import { HOUR, MIN } from '../../runbook/durations.js';
 import { guardedStep } from '../../runbook/jobguard.js';
 import type { Step } from '../../runbook/step.js';
 import { and, or, sh, shell, validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
+import { writeNodeListStep } from '../nodelist.js';
 import { checks } from '../nodepool/checks.js';
 import { copyAndFillSteps, SETTINGS_TEMPLATE, VARIABLES_TEMPLATE } from '../templatefill.js';
 import { renderListeners, settingsFills, variablesFills } from './newzone-files.js';
@@ -97,14 +97,7 @@ export function addZoneSteps(
   const listText = `${ips.join('\n')}\n`;
   const R = `R4 new zone ${zoneId} in region ${regionId}:`;
 
-  steps.push({
-    id: 'writeNodeList',
-    description: `${R} write the ${ips.length} machine address(es) to ${list}`,
-    host: fb,
-    command: sh('write the node list')`mkdir -p /pitrix/conf/operator && printf '%s' ${listText} > ${list}`,
-    check: fileHasContent(list, listText, 'node list already written?'),
-    timeoutMs: MIN,
-  });
+  steps.push(writeNodeListStep(list, ips, `${R} write the ${ips.length} machine address(es) to ${list}`));
   steps.push({
     id: 'addNodes',
     description: `${R} add the machines to the installer in zone ${zoneId} (add-nodes.py -z)`,

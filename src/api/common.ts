@@ -195,6 +195,10 @@ export const PlanStep = z.object({
     text(8192).optional(),
     'The exact shell command the step runs (every value quoted); secrets are never part of it.',
   ),
+  digest: d(
+    text(64).optional(),
+    "The step's identity (host, command, check, stdin and the firstbox access): a re-plan that still holds the unfinished steps unchanged continues this plan instead of replacing it.",
+  ),
   state: d(StepState, 'Pending, Running, Succeeded, Failed or Skipped.'),
   startedAt: d(timestamp().optional(), 'When the step started.'),
   finishedAt: d(timestamp().optional(), 'When the step finished.'),

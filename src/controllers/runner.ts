@@ -9,7 +9,7 @@ import { kindInfo, zoneKind } from '../api/kinds.js';
 import { applyStepRequests, SKIP_STEP_ANNOTATION } from '../runbook/annotations.js';
 import { type EngineOutcome, executePlan, type StepInput } from '../runbook/engine.js';
 import { firstHold, type Gate, type GateHold, pauseGate } from '../runbook/gates.js';
-import { inFlight, isComplete, journalFor, progressOf } from '../runbook/journal.js';
+import { continueInFlight, inFlight, isComplete, journalFor, progressOf } from '../runbook/journal.js';
 import type { PlannedRunbook, Step, StepHost } from '../runbook/step.js';
 import type { ReconcileContext, Result } from '../runtime/controller.js';
 import { isConflict } from '../runtime/kube.js';
@@ -117,7 +117,10 @@ async function run(
   input: RunInput,
   ctx: ReconcileContext,
 ): Promise<Result | undefined | Held> {
-  const { session, plan } = input;
+  const { session } = input;
+  const previous = session.status.plan;
+  // A re-plan that holds only what the plan in flight still has to do carries that plan on.
+  const plan = continueInFlight(input.plan, previous) ?? input.plan;
   const gates = gatesOf(deps, input);
   const obj = session.obj;
   const key = `${obj.metadata.uid}`;
@@ -125,14 +128,13 @@ async function run(
   const zone = input.zoneLock
     ? { namespace: obj.metadata.namespace, name: input.zoneLock.zoneName }
     : undefined;
-  const previous = session.status.plan;
   let journal = journalFor(plan, previous, nowIso());
   const rollout = (e: 'executing' | 'progress' | 'idle') =>
     deps.metrics.rollout(obj.kind, obj.metadata.namespace, obj.metadata.name, e);
 
   // A plan in flight replaced by another: never silently. Kinds keep their in-flight plan stable
-  // (NodePool plans the nodes its unfinished journal is deploying); when it still changes (the
-  // spec changed), the abandoned steps are named.
+  // (NodePool plans the nodes its unfinished journal is deploying; a re-plan holding only what is
+  // left continues, above); when it still changes, the abandoned steps are named.
   if (previous && previous.hash !== plan.hash && inFlight(previous)) {
     const abandoned = (previous.steps ?? []).filter((s) => s.state !== 'Succeeded' && s.state !== 'Skipped');
     deps.events.event(
@@ -311,7 +313,7 @@ async function run(
       );
     },
   });
-  return finish(deps, input, outcome, key, ctx);
+  return finish(deps, { ...input, plan }, outcome, key, ctx);
 }
 
 async function finish(

@@ -3,7 +3,7 @@
  * step runs. These pure functions decide what the journal says next; the engine only performs.
  */
 import type { Plan, PlanStep } from '../api/common.js';
-import { hostLabel, type PlannedRunbook } from './step.js';
+import { hostLabel, type PlannedRunbook, type Step, stepDigest } from './step.js';
 
 export const OUTPUT_TAIL_BYTES = 2048;
 
@@ -35,6 +35,7 @@ export function journalFor(plan: PlannedRunbook, previous: Plan | undefined, now
         description: s.description + (s.destructive ? ' [destructive]' : ''),
         host: hostLabel(s.host),
         command: s.command.script,
+        digest: stepDigest(s, plan.binding),
         state: 'Pending',
       }),
     ),
@@ -45,6 +46,51 @@ const groupOf = (s: { action?: string; node?: string }) => ({
   ...(s.action ? { action: s.action } : {}),
   ...(s.node ? { node: s.node } : {}),
 });
+
+/**
+ * The plan in flight, carried on by a re-plan that holds nothing new. A kind that plans from what
+ * it observes (TagServer, Component) re-plans after a restart without the steps that already took
+ * effect; replacing the journal then would restart the plan under a new hash, and a Manual plan
+ * would need a new approval for work that was approved. The plan in flight continues when the
+ * re-plan holds every unfinished step exactly as journaled (same digest: host, command, check,
+ * stdin, firstbox access) and no step the journal does not hold. Its steps are then the re-plan's
+ * for what is left and, for a finished step the re-plan dropped, a record that never runs again.
+ * Anything else (new work, a changed or dropped unfinished step) is a new plan (PlanSuperseded).
+ */
+export function continueInFlight(
+  plan: PlannedRunbook,
+  previous: Plan | undefined,
+): PlannedRunbook | undefined {
+  if (!previous?.steps || previous.hash === plan.hash || !inFlight(previous)) return undefined;
+  const planned = new Map(plan.steps.map((s) => [s.id, s]));
+  const journaled = new Map(previous.steps.map((e) => [e.id, e]));
+  for (const s of plan.steps)
+    if (
+      journaled.get(s.id)?.digest === undefined ||
+      journaled.get(s.id)!.digest !== stepDigest(s, plan.binding)
+    )
+      return undefined;
+  const done = (e: PlanStep) => e.state === 'Succeeded' || e.state === 'Skipped';
+  if (previous.steps.some((e) => !done(e) && !planned.has(e.id))) return undefined;
+  const steps = previous.steps.map((e): Step => planned.get(e.id) ?? finishedRecord(e));
+  return { steps, hash: previous.hash, ...(plan.binding === undefined ? {} : { binding: plan.binding }) };
+}
+
+/** A finished step kept in the continued plan only as its journal says it: it never runs again. */
+function finishedRecord(e: PlanStep): Step {
+  return {
+    id: e.id,
+    ...groupOf(e),
+    description: e.description ?? e.id,
+    host:
+      e.host === undefined || e.host === 'firstbox'
+        ? { kind: 'firstbox' }
+        : { kind: 'node', address: e.host },
+    command: { script: e.command ?? '', purpose: `finished step ${e.id} of plan in flight` },
+    timeoutMs: 0,
+    readOnly: true,
+  };
+}
 
 /** A journal written before steps carried their group gets it from its own plan (same hash). */
 function withGroups(journal: Plan, plan: PlannedRunbook): Plan {

@@ -57,6 +57,8 @@ export interface Step {
 export interface PlannedRunbook {
   steps: Step[];
   hash: string;
+  /** What the hash also covers beyond the steps (the firstbox access, zone/access.ts). */
+  binding?: string;
 }
 
 export const CHECK_DONE = 0;
@@ -67,23 +69,34 @@ export function hostLabel(host: StepHost): string {
   return host.kind === 'firstbox' ? 'firstbox' : host.address;
 }
 
+/** What identifies a step: where it runs and what it runs. Descriptions and timeouts do not count. */
+function identity(s: Step): string {
+  return JSON.stringify([
+    s.id,
+    hostLabel(s.host),
+    s.command.script,
+    s.check?.script ?? '',
+    !!s.destructive,
+    ...(s.stdinContent === undefined ? [] : [createHash('sha256').update(s.stdinContent).digest('hex')]),
+  ]);
+}
+
 /** Hash of what will run, where, and in which order. Descriptions and timeouts do not count. */
 export function planHash(steps: readonly Step[]): string {
   const h = createHash('sha256');
   for (const s of steps) {
-    h.update(
-      JSON.stringify([
-        s.id,
-        hostLabel(s.host),
-        s.command.script,
-        s.check?.script ?? '',
-        !!s.destructive,
-        ...(s.stdinContent === undefined ? [] : [createHash('sha256').update(s.stdinContent).digest('hex')]),
-      ]),
-    );
+    h.update(identity(s));
     h.update('\n');
   }
   return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * One step's identity, with what its plan is bound to (the firstbox access): journaled with the
+ * step, so a re-plan can tell whether it still holds exactly this step (`continueInFlight`).
+ */
+export function stepDigest(s: Step, binding = ''): string {
+  return createHash('sha256').update(identity(s)).update('\n').update(binding).digest('hex').slice(0, 16);
 }
 
 /**

@@ -34,7 +34,7 @@ export function acceptRebuiltHostKey(address: string): ShellCommand {
  */
 export function withRepins(plan: PlannedRunbook, repins: UpgradePlan['repinSteps']): PlannedRunbook {
   return {
-    hash: plan.hash,
+    ...plan,
     steps: plan.steps.map((s) => {
       const r = repins[s.id];
       if (!r) return s;

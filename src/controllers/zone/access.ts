@@ -50,9 +50,7 @@ export function accessChanges(before: FirstboxAccess | undefined, after: Firstbo
  * visibly (PlanSuperseded) instead of running on against a machine nobody approved.
  */
 export function bindToFirstbox(plan: PlannedRunbook, zone: Zone): PlannedRunbook {
-  const h = createHash('sha256')
-    .update(plan.hash)
-    .update('\n')
-    .update(JSON.stringify(firstboxAccessOf(zone.spec.firstbox)));
-  return { ...plan, hash: h.digest('hex').slice(0, 16) };
+  const access = JSON.stringify(firstboxAccessOf(zone.spec.firstbox));
+  const h = createHash('sha256').update(plan.hash).update('\n').update(access);
+  return { ...plan, hash: h.digest('hex').slice(0, 16), binding: access };
 }

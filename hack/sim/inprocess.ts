@@ -6,6 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import ssh2 from 'ssh2';
+import { ed25519KeyPair } from '../ed25519.js';
 import {
   dpkgQuery,
   effectiveFacts,
@@ -144,7 +145,7 @@ export async function startInProcess(opts: InProcessOptions): Promise<InProcessP
   const states = normalize(sc).hosts.filter((h) => h.kind === 'node');
   const prefix = opts.prefix ?? '127.78';
   const port = opts.port ?? 22;
-  const keys = utils.generateKeyPairSync('ed25519');
+  const keys = ed25519KeyPair();
   const hostKey = utils.parseKey(keys.private);
   if (hostKey instanceof Error) throw hostKey;
   const pubBlob = hostKey.getPublicSSH();

@@ -1,11 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { inspect } from 'node:util';
-import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
+import { ed25519KeyPair } from '../../hack/ed25519.js';
 import { CredentialsError, credentialsFromSecret } from './credentials.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const pem = ssh2.utils.generateKeyPairSync('ed25519').private;
+const pem = ed25519KeyPair().private;
 const meta = { namespace: 'pitrix', name: 'firstbox-ssh' };
 
 describe('credentialsFromSecret', () => {

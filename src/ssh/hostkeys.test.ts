@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
+import { ed25519KeyPair } from '../../hack/ed25519.js';
 import { ValidationError } from './errors.js';
 import {
   entryMatches,
@@ -13,7 +13,7 @@ import {
 
 /** A fresh ed25519 public key as a wire-format blob and a known_hosts key field. */
 function newKey(): { blob: Buffer; line: string } {
-  const line = ssh2.utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
+  const line = ed25519KeyPair().public.split(' ').slice(0, 2).join(' ');
   return { blob: Buffer.from(line.split(' ')[1]!, 'base64'), line };
 }
 

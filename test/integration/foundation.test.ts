@@ -5,9 +5,9 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane, testNamespace } from '../../hack/controlplane.js';
+import { ed25519KeyPair } from '../../hack/ed25519.js';
 import { zoneKind } from '../../src/api/kinds.js';
 import { resourceType } from '../../src/controllers/deps.js';
 import type { Condition } from '../../src/runtime/conditions.js';
@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 function sshSecret(ns: string, name = 'firstbox-ssh'): string {
-  const { private: privateKey } = ssh2.utils.generateKeyPairSync('ed25519');
+  const { private: privateKey } = ed25519KeyPair();
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Secret',

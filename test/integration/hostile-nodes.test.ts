@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../hack/controlplane.js';
+import { ed25519KeyPair } from '../../hack/ed25519.js';
 import { waitUntil } from '../helpers/operator.js';
 import { applyZone, condition, type Scenario, startScenario } from '../helpers/scenario.js';
 
@@ -35,7 +36,7 @@ const lineDigest = (publicKeyLine: string) =>
 
 /** An SSH server that accepts nothing and records every authentication attempt. */
 async function startRecorder(address: string, port: number): Promise<Recorder> {
-  const keys = ssh2.utils.generateKeyPairSync('ed25519');
+  const keys = ed25519KeyPair();
   const rec: Recorder = {
     address,
     port,

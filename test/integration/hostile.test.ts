@@ -15,10 +15,11 @@
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../hack/controlplane.js';
+import { ed25519KeyPair } from '../../hack/ed25519.js';
 import { waitUntil } from '../helpers/operator.js';
 import { applyZone, condition, type Scenario, startScenario } from '../helpers/scenario.js';
 
-const { Server, utils } = ssh2;
+const { Server } = ssh2;
 
 let cp: ControlPlane;
 beforeAll(async () => {
@@ -45,7 +46,7 @@ async function recordingSshd(): Promise<{
   connections: number;
   close(): Promise<void>;
 }> {
-  const key = utils.generateKeyPairSync('ed25519');
+  const key = ed25519KeyPair();
   const attempts: Array<{ method: string; password?: string }> = [];
   const state = { connections: 0 };
   const server = new Server({ hostKeys: [key.private] }, (client) => {

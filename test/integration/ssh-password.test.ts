@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ed25519KeyPair } from '../../hack/ed25519.js';
 import {
   AuthError,
   credentialsFromSecret,
@@ -17,7 +18,7 @@ import {
 } from '../../src/ssh/index.js';
 
 const PASSWORD = 'correct horse battery';
-const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+const hostKey = ed25519KeyPair();
 const fingerprint = fingerprintSha256(Buffer.from(hostKey.public.split(' ')[1]!, 'base64'));
 let server: InstanceType<typeof ssh2.Server>;
 let target: HostTarget;

@@ -199,6 +199,14 @@ export const PlanStep = z.object({
     text(64).optional(),
     "The step's identity (host, command, check, stdin and the firstbox access): a re-plan that still holds the unfinished steps unchanged continues this plan instead of replacing it.",
   ),
+  job: d(
+    text(256).optional(),
+    "For a job the platform runs on its own (under the operator's job guard): the job's directory on the firstbox.",
+  ),
+  check: d(
+    text(8192).optional(),
+    "For a guarded job: the check that says whether it finished, so a re-plan that already sees the job's effect still asks it before the plan goes on.",
+  ),
   state: d(StepState, 'Pending, Running, Succeeded, Failed or Skipped.'),
   startedAt: d(timestamp().optional(), 'When the step started.'),
   finishedAt: d(timestamp().optional(), 'When the step finished.'),

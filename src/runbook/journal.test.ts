@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Plan } from '../api/common.js';
+import { guardedStep } from './jobguard.js';
 import { continueInFlight, journalFor } from './journal.js';
 import { makePlan, type Step } from './step.js';
 
@@ -64,6 +65,33 @@ describe('continueInFlight: a re-plan after a restart carries the plan in flight
     expect(continueInFlight(bound([first[2]!, otherCheck]), journal)).toBeUndefined();
     const otherStdin = step('installTagServer', 'run installTagServer', { stdinContent: 'new content' });
     expect(continueInFlight(bound([otherStdin, first[3]!]), journal)).toBeUndefined();
+  });
+
+  it('asks a started guarded job the re-plan dropped (its effect is seen) before going on', () => {
+    const job = (id: string) =>
+      guardedStep(step(id, `update.sh ${id}`), { lockScope: 'pek3a', inputs: ['missing on a'] });
+    const jobs = [step('writeServerYaml'), job('installProxyTagA'), job('installProxyTagB')];
+    const planOf = makePlan(jobs);
+    // writeServerYaml and the guard's installation done, installProxyTagA running.
+    const journal = inFlightJournal(jobs, 2);
+    expect(journal.steps!.map((e) => e.id)).toEqual(planOf.steps.map((s) => s.id));
+    const replan = bound(planOf.steps.filter((s) => s.id === 'installProxyTagB'));
+    const continued = continueInFlight(replan, journal)!;
+    expect(continued.hash).toBe(journal.hash);
+    const running = continued.steps.find((s) => s.id === 'installProxyTagA')!;
+    const original = planOf.steps.find((s) => s.id === 'installProxyTagA')!;
+    expect(running.check?.script).toBe(original.check?.script);
+    expect(running.command.script).toBe(original.command.script);
+    expect(running.job).toEqual(original.job);
+    // Not started yet and dropped: the platform says it is not needed, so this is a new plan.
+    const pendingDropped = bound(planOf.steps.filter((s) => s.id === 'installProxyTagA'));
+    expect(continueInFlight(pendingDropped, journal)).toBeUndefined();
+    // A human asked to run it again without its check: not carried on a guess either.
+    const forced = {
+      ...journal,
+      steps: journal.steps!.map((e) => (e.id === 'installProxyTagA' ? { ...e, forceRun: true } : e)),
+    };
+    expect(continueInFlight(replan, forced)).toBeUndefined();
   });
 
   it('does not continue when the firstbox access changed (an approval covers where commands go)', () => {

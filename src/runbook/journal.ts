@@ -3,6 +3,7 @@
  * step runs. These pure functions decide what the journal says next; the engine only performs.
  */
 import type { Plan, PlanStep } from '../api/common.js';
+import { HOUR } from './durations.js';
 import { hostLabel, type PlannedRunbook, type Step, stepDigest } from './step.js';
 
 export const OUTPUT_TAIL_BYTES = 2048;
@@ -36,6 +37,7 @@ export function journalFor(plan: PlannedRunbook, previous: Plan | undefined, now
         host: hostLabel(s.host),
         command: s.command.script,
         digest: stepDigest(s, plan.binding),
+        ...(s.job && s.check ? { job: s.job.dir, check: s.check.script } : {}),
         state: 'Pending',
       }),
     ),
@@ -52,10 +54,12 @@ const groupOf = (s: { action?: string; node?: string }) => ({
  * it observes (TagServer, Component) re-plans after a restart without the steps that already took
  * effect; replacing the journal then would restart the plan under a new hash, and a Manual plan
  * would need a new approval for work that was approved. The plan in flight continues when the
- * re-plan holds every unfinished step exactly as journaled (same digest: host, command, check,
- * stdin, firstbox access) and no step the journal does not hold. Its steps are then the re-plan's
- * for what is left and, for a finished step the re-plan dropped, a record that never runs again.
- * Anything else (new work, a changed or dropped unfinished step) is a new plan (PlanSuperseded).
+ * re-plan holds no step the journal does not hold, each exactly as journaled (same digest: host,
+ * command, check, stdin, firstbox access), and every unfinished step, except a started guarded job
+ * whose effect the re-plan already sees (an update.sh that installed its package and has not ended):
+ * that one is asked its journaled check, as after any restart, before the plan goes on. The steps
+ * are the re-plan's for what is left, and for a finished step the re-plan dropped a record that
+ * never runs again. Anything else is a new plan (PlanSuperseded).
  */
 export function continueInFlight(
   plan: PlannedRunbook,
@@ -64,31 +68,51 @@ export function continueInFlight(
   if (!previous?.steps || previous.hash === plan.hash || !inFlight(previous)) return undefined;
   const planned = new Map(plan.steps.map((s) => [s.id, s]));
   const journaled = new Map(previous.steps.map((e) => [e.id, e]));
-  for (const s of plan.steps)
-    if (
-      journaled.get(s.id)?.digest === undefined ||
-      journaled.get(s.id)!.digest !== stepDigest(s, plan.binding)
-    )
-      return undefined;
-  const done = (e: PlanStep) => e.state === 'Succeeded' || e.state === 'Skipped';
-  if (previous.steps.some((e) => !done(e) && !planned.has(e.id))) return undefined;
-  const steps = previous.steps.map((e): Step => planned.get(e.id) ?? finishedRecord(e));
+  for (const s of plan.steps) {
+    const digest = journaled.get(s.id)?.digest;
+    if (digest === undefined || digest !== stepDigest(s, plan.binding)) return undefined;
+  }
+  const steps: Step[] = [];
+  for (const e of previous.steps) {
+    const s = planned.get(e.id) ?? (finished(e) ? finishedRecord(e) : journaledJob(e));
+    if (!s) return undefined;
+    steps.push(s);
+  }
   return { steps, hash: previous.hash, ...(plan.binding === undefined ? {} : { binding: plan.binding }) };
 }
+
+const finished = (e: PlanStep) => e.state === 'Succeeded' || e.state === 'Skipped';
+
+const fromJournal = (e: PlanStep) => ({
+  id: e.id,
+  ...groupOf(e),
+  description: e.description ?? e.id,
+  host:
+    e.host === undefined || e.host === 'firstbox'
+      ? ({ kind: 'firstbox' } as const)
+      : ({ kind: 'node', address: e.host } as const),
+});
 
 /** A finished step kept in the continued plan only as its journal says it: it never runs again. */
 function finishedRecord(e: PlanStep): Step {
   return {
-    id: e.id,
-    ...groupOf(e),
-    description: e.description ?? e.id,
-    host:
-      e.host === undefined || e.host === 'firstbox'
-        ? { kind: 'firstbox' }
-        : { kind: 'node', address: e.host },
-    command: { script: e.command ?? '', purpose: `finished step ${e.id} of plan in flight` },
+    ...fromJournal(e),
+    command: { script: e.command ?? '', purpose: `finished step ${e.id} of the plan in flight` },
     timeoutMs: 0,
     readOnly: true,
+  };
+}
+
+/** A started guarded job the re-plan dropped, as journaled: its check speaks first. */
+function journaledJob(e: PlanStep): Step | undefined {
+  if (e.state === 'Pending' || !e.job || !e.check || !e.command || e.forceRun) return undefined;
+  return {
+    ...fromJournal(e),
+    command: { script: e.command, purpose: `${e.id} of the plan in flight` },
+    check: { script: e.check, purpose: `has job ${e.id} finished?` },
+    job: { dir: e.job },
+    // The guard keeps the job running past a dropped session; the check is asked again after it.
+    timeoutMs: 4 * HOUR,
   };
 }
 

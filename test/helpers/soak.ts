@@ -100,9 +100,11 @@ export async function soakKills(
 
   let rerun = 0;
   for (const snap of snapshots) {
-    expect(snap.status?.plan?.hash, `${label}: the plan changed across a restart`).toBe(
-      end.status?.plan?.hash,
-    );
+    const shown = (x: Resource) => stepsOf(x).map((e) => `${e.id}:${e.state}`).join(' ');
+    expect(
+      snap.status?.plan?.hash,
+      `${label}: the plan changed across a restart (at the kill: ${shown(snap)}; at the end: ${shown(end)})`,
+    ).toBe(end.status?.plan?.hash);
     const before = new Map(stepsOf(snap).map((s) => [s.id, s]));
     for (const s of final) {
       const b = before.get(s.id);

@@ -100,7 +100,10 @@ export async function soakKills(
 
   let rerun = 0;
   for (const snap of snapshots) {
-    const shown = (x: Resource) => stepsOf(x).map((e) => `${e.id}:${e.state}`).join(' ');
+    const shown = (x: Resource) =>
+      stepsOf(x)
+        .map((e) => `${e.id}:${e.state}`)
+        .join(' ');
     expect(
       snap.status?.plan?.hash,
       `${label}: the plan changed across a restart (at the kill: ${shown(snap)}; at the end: ${shown(end)})`,

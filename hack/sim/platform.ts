@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { generateKeyPair, type SshdHandle, startSshd } from '../sshd.js';
 import { bundleCommands } from './bundle.js';
 import { writeFacts } from './facts-files.js';
+import { floatingIpsOn } from './floating.js';
 import { hostDir, layoutHost } from './layout.js';
 import { readToolRuns, type ToolRun } from './runs.js';
 import { loadScenario, normalize, type Scenario } from './scenario.js';
@@ -200,6 +201,17 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
           Number(req.delayMs ?? 300),
         );
         return {};
+      }
+      if (req.op === 'heldAddresses') {
+        // keepalived: the floating IP of a zone is an address of the node holding its VIP.
+        const fbRoot = rootOf(norm.hosts[0]!.id);
+        const f = readHost(fbRoot).firstbox;
+        const st = readHost(rootOf(id));
+        if (!f || st.power !== 'on' || st.services.keepalived !== 'running') return { addresses: [] };
+        const addresses = [...floatingIpsOn(fbRoot, f)]
+          .filter(([, zone]) => f.nodes.find((n) => n.node_id === f.vip[zone])?.host === id)
+          .map(([ip]) => ip);
+        return { addresses };
       }
       if (req.op === 'poweron') {
         await h.restart({ regenerateHostKey: Boolean(req.regenerateHostKey) });

@@ -152,7 +152,8 @@ export function lsblkPlain(f: Facts): string {
   return `NAME     MAJ:MIN RM   SIZE RO TYPE\n${rows.join('\n')}\n`;
 }
 
-export function ipAddr(f: Facts): string {
+/** `ip -o addr show`; `held`: addresses keepalived holds here (a VIP), on the first NIC. */
+export function ipAddr(f: Facts, held: readonly string[] = []): string {
   const lines = ['1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever'];
   f.nics.forEach((n, i) => {
     for (const a of n.addresses) {
@@ -162,6 +163,11 @@ export function ipAddr(f: Facts): string {
         `${i + 2}: ${n.name}    inet ${a} brd ${brd} scope global ${n.name}\\       valid_lft forever preferred_lft forever`,
       );
     }
+    if (i === 0)
+      for (const a of held)
+        lines.push(
+          `${i + 2}: ${n.name}    inet ${a}/32 scope global secondary ${n.name}\\       valid_lft forever preferred_lft forever`,
+        );
   });
   return `${lines.join('\n')}\n`;
 }

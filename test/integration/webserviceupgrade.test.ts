@@ -148,6 +148,13 @@ function poweroffOrder(events: TimelineEvent[], hosts: string[]): string[] {
   return events.filter((e) => e.event === 'poweroff' && hosts.includes(e.host)).map((e) => e.host);
 }
 
+async function keepalived(hosts: string[], state: 'running' | 'stopped'): Promise<void> {
+  for (const h of hosts)
+    await sc.sim.mutate(h, (s) => {
+      s.services.keepalived = state;
+    });
+}
+
 async function waitReady(name: string, timeoutMs = 150_000): Promise<Resource> {
   return sc.waitCondition('webserviceupgrade', name, 'Ready', 'True', timeoutMs);
 }
@@ -451,6 +458,51 @@ describe('WebserviceUpgrade (R5)', () => {
       await cp.kubectl(['delete', 'webserviceupgrade', 'pek3b-noimage', '-n', sc.ns, '--wait=true']);
     }
   }, 120_000);
+
+  it('the VIP holder is the node the platform shows with the floating IP; while none shows it, no node goes down', async () => {
+    // After the first case pek3a has its floating IP in variables.yaml. keepalived stopped on both
+    // nodes: the address is on neither, whatever the installer's node list says.
+    const ws = ['webservice-a1', 'webservice-a2'];
+    const fip = `127.77.${SUBNET}.100`;
+    expect(await sc.sim.readState('firstbox', 'pitrix/conf/variables/variables.yaml')).toContain(fip);
+    await keepalived(ws, 'stopped');
+    const offBefore = poweroffOrder(await sc.sim.timeline(), ws).length;
+    try {
+      await sc.apply(upgrade('pek3a-vip', 'pek3a', { target: target('focal', '20.04'), approval: 'Manual' }));
+      const r = await sc.waitCondition(
+        'webserviceupgrade',
+        'pek3a-vip',
+        'Ready',
+        'False',
+        60_000,
+        'VipHolderUnknown',
+      );
+      expect(condition(r, 'Ready')!.message).toContain(
+        `the floating IP ${fip} is on none of the webservice nodes`,
+      );
+      expect(r.status?.plan?.steps ?? []).toEqual([]);
+      // keepalived back: the holder shows the address, and it is planned last.
+      await keepalived(ws, 'running');
+      const holder = (await sc.sim.state('firstbox')).firstbox!.vip.pek3a!;
+      const planned = await sc.waitCondition(
+        'webserviceupgrade',
+        'pek3a-vip',
+        'Progressing',
+        'False',
+        60_000,
+        'AwaitingApproval',
+      );
+      const nodes = wsuStatus(planned).nodes!;
+      expect(nodes.map((n) => [n.name, n.holdsVip])).toEqual([
+        ...ws.filter((n) => n !== holder).map((n) => [n, false]),
+        [holder, true],
+      ]);
+      expect(poweroffOrder(await sc.sim.timeline(), ws).length).toBe(offBefore);
+    } finally {
+      await keepalived(ws, 'running');
+      await cp.kubectl(['delete', 'webserviceupgrade', 'pek3a-vip', '-n', sc.ns, '--wait=true']);
+    }
+  }, 150_000);
 
   // The soak: 20 seeded kills with PITRIX_SOAK=1 (docs/engine.md). The default run has R5's
   // SIGKILL case in faults-r5.test.ts.

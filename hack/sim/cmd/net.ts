@@ -5,9 +5,9 @@
  * Anything not aimed at a simulated host goes to the machine's own curl.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { parse } from 'yaml';
+import { floatingIpsOn } from '../floating.js';
 import { readConfig } from '../store.js';
 import type { HostState } from '../types.js';
 import { CmdError, err, fb, nodeRoot, out, ROOT, readNode, SERVICES } from './ctx.js';
@@ -72,26 +72,7 @@ const rsync: Cmd = (args) => {
 };
 
 /** Floating IPs recorded on this firstbox: address → zone (R5 preparation). */
-function floatingIps(): Map<string, string> {
-  const f = fb();
-  const map = new Map<string, string>();
-  const dir = join(ROOT, 'pitrix/conf/variables');
-  const vars = join(dir, 'variables.yaml');
-  if (existsSync(vars)) {
-    const doc = (parse(readFileSync(vars, 'utf8')) ?? {}) as Record<string, unknown>;
-    const ip = doc.webservice_floating_ip;
-    // variables.yaml belongs to the firstbox's own (global) zone.
-    const zone = f.zones.find((z) => z.is_global_zone === 1)?.zone_id ?? f.zones[0]!.zone_id;
-    if (typeof ip === 'string' && ip) map.set(ip, zone);
-  }
-  if (existsSync(dir)) {
-    for (const e of readdirSync(dir)) {
-      const m = /^webservice_floating_ip\.(.+)$/.exec(e);
-      if (m) map.set(readFileSync(join(dir, e), 'utf8').trim(), m[1]!);
-    }
-  }
-  return map;
-}
+const floatingIps = () => floatingIpsOn(ROOT, fb());
 
 function running(h: HostState, program: string): boolean {
   return h.supervisor.programs[program]?.state === 'RUNNING';

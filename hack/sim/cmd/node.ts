@@ -84,11 +84,17 @@ const qemu: Cmd = (args) => {
   return 0;
 };
 
-const ip: Cmd = (args) => {
+// The shim answers `ip -o addr show` from the rendered file; any other form (`ip -o -4 addr show`)
+// comes here and also shows the VIP this node holds, asked of the platform (keepalived's state).
+const ip: Cmd = async (args) => {
   const f = facts();
   const words = args.filter((a) => !a.startsWith('-'));
   if (words[0]?.startsWith('l')) out(ipLink(f));
-  else out(ipAddr(f));
+  else {
+    const held = (await ctl({ op: 'heldAddresses', host: self().id }).catch(() => ({ addresses: [] })))
+      .addresses as string[] | undefined;
+    out(ipAddr(f, held ?? []));
+  }
   return 0;
 };
 

@@ -34,6 +34,7 @@ import { type Observed, observeUpgrade } from './observe.js';
 import { isNodeStep, planUpgrade, targetNodes, type UpgradePlan } from './plan.js';
 import { planRollback, ROLLBACK_ANNOTATION } from './rollback.js';
 import { finishedAt, lastLine, nodeStatuses, rolloutProgress, type Status } from './status.js';
+import { withObservedVip } from './vip.js';
 
 export const WEBSERVICEUPGRADE_FINALIZER = 'ops.pitrix.io/webserviceupgrade';
 const upgradeType = resourceType(webserviceUpgradeKind);
@@ -107,6 +108,10 @@ export const webserviceUpgradeHooks: RunbookHooks<WebserviceUpgrade, Status, Obs
     const recordedVip = Object.fromEntries(
       [...prevNodes.values()].filter((n) => n.holdsVip !== undefined).map((n) => [n.name, n.holdsVip!]),
     );
+    // The VIP holder as the platform shows it; not known before the next node starts: nothing starts.
+    const pending = targets.some((t) => !done.includes(t.nodeId) && !started.includes(t.nodeId));
+    const vip = withObservedVip(observed.nodes, observed.vip, pending && started.length === 0);
+    if (vip.violation) return { refuse: [vip.violation], retryAfterMs: 30_000 };
     const result = planUpgrade({
       name: wsu.metadata.name,
       spec: wsu.spec,
@@ -115,7 +120,7 @@ export const webserviceUpgradeHooks: RunbookHooks<WebserviceUpgrade, Status, Obs
         global: zone.spec.global,
         installerVersion: observed.installerVersion,
       },
-      platformNodes: observed.nodes,
+      platformNodes: vip.nodes,
       settings: observed.settings,
       ...(observed.floatingIp ? { floatingIp: observed.floatingIp } : {}),
       backupSuffix,

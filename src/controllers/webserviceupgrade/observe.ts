@@ -1,8 +1,9 @@
 /**
- * What the WebserviceUpgrade reconciler sees of a zone (runbook R5), in two firstbox round trips:
- * the installer's node list with the VIP, each target's settings (the dated backup when this
- * upgrade took it, the live file otherwise) and the recorded floating IP; then which physical hosts
- * still keep an old-N.img in /pitrix/kernels/ (what makes a rollback possible).
+ * What the WebserviceUpgrade reconciler sees of a zone (runbook R5), in up to three firstbox round
+ * trips: the installer's node list, each target's settings (the dated backup when this upgrade took
+ * it, the live file otherwise) and the recorded floating IP; then which physical hosts still keep
+ * an old-N.img in /pitrix/kernels/ (what makes a rollback possible); then which webservice node
+ * shows the floating IP (the VIP holder, vip.ts).
  */
 
 import type { WebserviceUpgrade } from '../../api/webserviceupgrade.js';
@@ -17,6 +18,7 @@ import type { ZoneAccess } from '../platform.js';
 import { parseFloatingIp, parseNodeSettings, splitSections } from './checks.js';
 import { floatingIpLocation, type NodeSettings, settingsBackupDir, settingsPath } from './installer.js';
 import { targetNodes } from './order.js';
+import { parseVipHolders, type VipObservation, vipProbe } from './vip.js';
 
 export interface Observed {
   nodes: PlatformNode[];
@@ -25,9 +27,11 @@ export interface Observed {
   floatingIp?: string;
   /** Node id → old-N.img exists on its original physical host. */
   oldImages: Record<string, boolean>;
+  /** Which webservice node shows the floating IP (only when one is recorded). */
+  vip?: VipObservation;
 }
 
-/** Two firstbox round trips: node list + settings + floating IP, then the kept images. */
+/** Node list + settings + floating IP, then the kept images, then the VIP holder. */
 export async function observeUpgrade(
   access: ZoneAccess,
   wsu: WebserviceUpgrade,
@@ -98,11 +102,28 @@ export async function observeUpgrade(
     }
   }
   const fip = parseFloatingIp(out.get('fip'), loc.key);
+  // Where the floating IP is now: the VIP holder R5 rebuilds last (vip.ts). variables.yaml (installer
+  // ≥ 4.3.0) is the firstbox's own zone's: for a sub zone sharing that firstbox, the address in it
+  // need not be this zone's, so the node list's flag is kept there.
+  let vip: VipObservation | undefined;
+  const ownAddress = zone.spec.global || loc.key === undefined;
+  const webservice = facts.nodes.filter(
+    (n) => n.zoneId === zone.spec.zoneId && n.roles.includes('webservice'),
+  );
+  if (fip && ownAddress && webservice.length > 0) {
+    const res = await access.pool.exec(access.firstbox, vipProbe(webservice), {
+      timeoutMs: 60_000,
+      signal: ctx.signal,
+      ...PARSED_OUTPUT,
+    });
+    vip = parseVipHolders(completeOutput(res, 'webservice addresses'), webservice, fip);
+  }
   return {
     nodes: facts.nodes,
     installerVersion: facts.installerVersion,
     settings,
     ...(fip ? { floatingIp: fip } : {}),
+    ...(vip ? { vip } : {}),
     oldImages,
   };
 }

@@ -76,7 +76,10 @@ export const ComponentStatus = d(
     health: d(
       z.object({
         healthy: d(z.boolean(), 'The health check passed (`django_manage.sh areyouok` for BOSS).'),
-        checkedAt: d(timestamp().optional(), 'When it was checked.'),
+        checkedAt: d(
+          timestamp().optional(),
+          'Since when the check has given this verdict (rewritten when healthy or the message changes).',
+        ),
         message: d(text(2048).optional(), 'Output of a failed check.'),
       }),
       'Last health check.',

@@ -162,6 +162,24 @@ describe('Component BOSS V2 (R3)', () => {
     expect(boss.status?.versions).toMatchObject({ 'pitrix-ks-boss2': expect.stringMatching(/^4\.4\./) });
     expect(boss.status?.health).toMatchObject({ healthy: true });
     expect(boss.status?.progress).toMatchObject({ status: 'successful', percent: 100 });
+
+    // Health checked every 2 s with the same verdict: nothing is written (no write per resync).
+    await sc.waitCondition('component', 'boss', 'DefaultCredentials', 'True', 30_000);
+    const version = async () =>
+      (
+        await cp.kubectl([
+          'get',
+          'component',
+          'boss',
+          '-n',
+          sc.ns,
+          '-o',
+          'jsonpath={.metadata.resourceVersion}',
+        ])
+      ).stdout;
+    const settled = await version();
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect(await version(), 'status rewritten by an unchanged health check').toBe(settled);
   }, 420_000);
 
   it('flags the default password until it is changed', async () => {

@@ -226,6 +226,8 @@ describe('leader failover (two replicas, 4 s leases)', () => {
       ).catch(async (e) => {
         throw diagnosed(e, await get('nodepool', 'failover'));
       });
+      // The watcher polls on its own clock: let it see the Ready this loop saw before it stops.
+      await waitUntil(async () => watch.firstReady() !== undefined, 10_000, 'the watcher saw Ready');
     } finally {
       await watch.stop();
     }

@@ -169,9 +169,14 @@ export class ComponentRunbook implements RunbookHooks<Component, Status, Observe
     const patch: Partial<Status> = {};
     if (Object.keys(result.versions).length > 0) patch.versions = result.versions;
     if (result.health) {
+      // checkedAt: since when the check gives this verdict, so a resync that finds the same writes
+      // nothing (the gauge and the idle requeue say the check still runs).
+      const same =
+        previous.health?.healthy === result.health.healthy &&
+        (previous.health.message ?? '') === (result.health.message ?? '');
       patch.health = {
         healthy: result.health.healthy,
-        checkedAt: nowIso(),
+        checkedAt: same && previous.health?.checkedAt ? previous.health.checkedAt : nowIso(),
         ...(result.health.message ? { message: result.health.message } : {}),
       };
       this.gauges.healthy.set(labels, result.health.healthy ? 1 : 0);

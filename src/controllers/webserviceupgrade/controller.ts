@@ -111,7 +111,7 @@ export const webserviceUpgradeHooks: RunbookHooks<WebserviceUpgrade, Status, Obs
     // The VIP holder as the platform shows it; not known before the next node starts: nothing starts.
     const pending = targets.some((t) => !done.includes(t.nodeId) && !started.includes(t.nodeId));
     const vip = withObservedVip(observed.nodes, observed.vip, pending && started.length === 0);
-    if (vip.violation) return { refuse: [vip.violation], retryAfterMs: 30_000 };
+    if (vip.violation) return { refuse: [vip.violation], retryAfterMs: 15_000 };
     const result = planUpgrade({
       name: wsu.metadata.name,
       spec: wsu.spec,

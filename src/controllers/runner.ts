@@ -9,7 +9,14 @@ import { kindInfo, zoneKind } from '../api/kinds.js';
 import { applyStepRequests, SKIP_STEP_ANNOTATION } from '../runbook/annotations.js';
 import { type EngineOutcome, executePlan, type StepInput } from '../runbook/engine.js';
 import { firstHold, type Gate, type GateHold, pauseGate } from '../runbook/gates.js';
-import { continueInFlight, inFlight, isComplete, journalFor, progressOf } from '../runbook/journal.js';
+import {
+  continueInFlight,
+  inFlight,
+  isComplete,
+  journalFor,
+  progressOf,
+  skipNotNeeded,
+} from '../runbook/journal.js';
 import type { PlannedRunbook, Step, StepHost } from '../runbook/step.js';
 import type { ReconcileContext, Result } from '../runtime/controller.js';
 import { isConflict } from '../runtime/kube.js';
@@ -120,7 +127,8 @@ async function run(
   const { session } = input;
   const previous = session.status.plan;
   // A re-plan that holds only what the plan in flight still has to do carries that plan on.
-  const plan = continueInFlight(input.plan, previous) ?? input.plan;
+  const continued = continueInFlight(input.plan, previous);
+  const plan = continued?.plan ?? input.plan;
   const gates = gatesOf(deps, input);
   const obj = session.obj;
   const key = `${obj.metadata.uid}`;
@@ -129,6 +137,13 @@ async function run(
     ? { namespace: obj.metadata.namespace, name: input.zoneLock.zoneName }
     : undefined;
   let journal = journalFor(plan, previous, nowIso());
+  if (continued?.notNeeded.length) {
+    journal = skipNotNeeded(journal, continued.notNeeded, nowIso());
+    ctx.log.info(
+      { plan: plan.hash, skipped: continued.notNeeded },
+      'plan in flight continued; steps no longer needed skipped',
+    );
+  }
   const rollout = (e: 'executing' | 'progress' | 'idle') =>
     deps.metrics.rollout(obj.kind, obj.metadata.namespace, obj.metadata.name, e);
 

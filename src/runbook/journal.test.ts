@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Plan } from '../api/common.js';
 import { guardedStep } from './jobguard.js';
-import { continueInFlight, journalFor } from './journal.js';
+import { continueInFlight, journalFor, skipNotNeeded } from './journal.js';
 import { makePlan, type Step } from './step.js';
 
 const fb = { kind: 'firstbox' } as const;
@@ -39,7 +39,7 @@ describe('continueInFlight: a re-plan after a restart carries the plan in flight
   it('keeps the hash and the journal when the re-plan only dropped finished steps', () => {
     const journal = inFlightJournal(first, 2);
     const replan = bound([first[2]!, first[3]!]);
-    const continued = continueInFlight(replan, journal)!;
+    const continued = continueInFlight(replan, journal)!.plan;
     expect(continued.hash).toBe(journal.hash);
     expect(continued.steps.map((s) => s.id)).toEqual(journal.steps!.map((e) => e.id));
     // What is left runs as the re-plan says it (its check, its stdin); the dropped ones are records.
@@ -76,16 +76,25 @@ describe('continueInFlight: a re-plan after a restart carries the plan in flight
     const journal = inFlightJournal(jobs, 2);
     expect(journal.steps!.map((e) => e.id)).toEqual(planOf.steps.map((s) => s.id));
     const replan = bound(planOf.steps.filter((s) => s.id === 'installProxyTagB'));
-    const continued = continueInFlight(replan, journal)!;
+    const continued = continueInFlight(replan, journal)!.plan;
     expect(continued.hash).toBe(journal.hash);
     const running = continued.steps.find((s) => s.id === 'installProxyTagA')!;
     const original = planOf.steps.find((s) => s.id === 'installProxyTagA')!;
     expect(running.check?.script).toBe(original.check?.script);
     expect(running.command.script).toBe(original.command.script);
     expect(running.job).toEqual(original.job);
-    // Not started yet and dropped: the platform says it is not needed, so this is a new plan.
+    // Not started yet and dropped: the platform already shows it done, so it is recorded Skipped
+    // (never run) and the plan keeps its hash.
     const pendingDropped = bound(planOf.steps.filter((s) => s.id === 'installProxyTagA'));
-    expect(continueInFlight(pendingDropped, journal)).toBeUndefined();
+    const rest = continueInFlight(pendingDropped, journal)!;
+    expect(rest.plan.hash).toBe(journal.hash);
+    expect(rest.notNeeded).toEqual(['installProxyTagB']);
+    const skipped = skipNotNeeded(journalFor(rest.plan, journal, 'now'), rest.notNeeded, 'now');
+    expect(skipped.steps!.find((e) => e.id === 'installProxyTagB')).toMatchObject({
+      state: 'Skipped',
+      note: expect.stringContaining('no longer holds it'),
+    });
+    expect(skipped.steps!.find((e) => e.id === 'installProxyTagA')!.state).toBe('Running');
     // A human asked to run it again without its check: not carried on a guess either.
     const forced = {
       ...journal,

@@ -57,14 +57,16 @@ const groupOf = (s: { action?: string; node?: string }) => ({
  * re-plan holds no step the journal does not hold, each exactly as journaled (same digest: host,
  * command, check, stdin, firstbox access), and every unfinished step, except a started guarded job
  * whose effect the re-plan already sees (an update.sh that installed its package and has not ended):
- * that one is asked its journaled check, as after any restart, before the plan goes on. The steps
- * are the re-plan's for what is left, and for a finished step the re-plan dropped a record that
- * never runs again. Anything else is a new plan (PlanSuperseded).
+ * that one is asked its journaled check, as after any restart, before the plan goes on. A step not
+ * started that the re-plan dropped (its effect is already on the platform) is recorded Skipped,
+ * with a note: it runs neither way, and the plan keeps its hash. The steps are the re-plan's for
+ * what is left, and for a finished or dropped step a record that never runs. Anything else is a new
+ * plan (PlanSuperseded).
  */
 export function continueInFlight(
   plan: PlannedRunbook,
   previous: Plan | undefined,
-): PlannedRunbook | undefined {
+): { plan: PlannedRunbook; notNeeded: string[] } | undefined {
   if (!previous?.steps || previous.hash === plan.hash || !inFlight(previous)) return undefined;
   const planned = new Map(plan.steps.map((s) => [s.id, s]));
   const journaled = new Map(previous.steps.map((e) => [e.id, e]));
@@ -73,12 +75,28 @@ export function continueInFlight(
     if (digest === undefined || digest !== stepDigest(s, plan.binding)) return undefined;
   }
   const steps: Step[] = [];
+  const notNeeded: string[] = [];
   for (const e of previous.steps) {
-    const s = planned.get(e.id) ?? (finished(e) ? finishedRecord(e) : journaledJob(e));
+    if (!planned.has(e.id) && e.state === 'Pending') notNeeded.push(e.id);
+    const s =
+      planned.get(e.id) ?? (finished(e) || e.state === 'Pending' ? finishedRecord(e) : journaledJob(e));
     if (!s) return undefined;
     steps.push(s);
   }
-  return { steps, hash: previous.hash, ...(plan.binding === undefined ? {} : { binding: plan.binding }) };
+  const binding = plan.binding === undefined ? {} : { binding: plan.binding };
+  return { plan: { steps, hash: previous.hash, ...binding }, notNeeded };
+}
+
+/** The journal of a continued plan: the steps it no longer needs recorded Skipped, with why. */
+export function skipNotNeeded(journal: Plan, ids: readonly string[], now: string): Plan {
+  let j = journal;
+  for (const id of ids)
+    j = updateStep(j, id, {
+      state: 'Skipped',
+      finishedAt: now,
+      note: 'skipped: a re-plan of the plan in flight no longer holds it (the platform already shows its effect)',
+    });
+  return j;
 }
 
 const finished = (e: PlanStep) => e.state === 'Succeeded' || e.state === 'Skipped';
@@ -93,7 +111,7 @@ const fromJournal = (e: PlanStep) => ({
       : ({ kind: 'node', address: e.host } as const),
 });
 
-/** A finished step kept in the continued plan only as its journal says it: it never runs again. */
+/** A finished or no longer needed step, kept in the continued plan as journaled: it never runs. */
 function finishedRecord(e: PlanStep): Step {
   return {
     ...fromJournal(e),

@@ -18,6 +18,8 @@ export interface Scenario {
   op: OperatorProcess;
   apply(obj: object): Promise<void>;
   get(kind: string, name: string): Promise<Resource>;
+  /** The messages of the namespace's Events with this reason. */
+  events(reason: string): Promise<string[]>;
   waitCondition(
     kind: string,
     name: string,
@@ -88,6 +90,19 @@ export async function startScenario(
     async get(kind, name) {
       const r = await cp.kubectl(['get', kind, name, '-n', ns, '-o', 'json']);
       return JSON.parse(r.stdout) as Resource;
+    },
+    async events(reason) {
+      const r = await cp.kubectl([
+        'get',
+        'events',
+        '-n',
+        ns,
+        '--field-selector',
+        `reason=${reason}`,
+        '-o',
+        'json',
+      ]);
+      return (JSON.parse(r.stdout) as { items: Array<{ message: string }> }).items.map((e) => e.message);
     },
     async waitCondition(kind, name, type, status, timeoutMs = 60_000, reason) {
       let last: Resource | undefined;

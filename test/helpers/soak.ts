@@ -99,6 +99,10 @@ export async function soakKills(
   const label = `${kind}/${name}`;
 
   let rerun = 0;
+  // When a plan was replaced, the Events say which steps it abandoned.
+  const superseded = snapshots.some((x) => x.status?.plan?.hash !== end.status?.plan?.hash)
+    ? (await sc.events('PlanSuperseded')).join('; ')
+    : '';
   for (const snap of snapshots) {
     const shown = (x: Resource) =>
       stepsOf(x)
@@ -106,7 +110,7 @@ export async function soakKills(
         .join(' ');
     expect(
       snap.status?.plan?.hash,
-      `${label}: the plan changed across a restart (at the kill: ${shown(snap)}; at the end: ${shown(end)})`,
+      `${label}: the plan changed across a restart (at the kill: ${shown(snap)}; at the end: ${shown(end)}; ${superseded})`,
     ).toBe(end.status?.plan?.hash);
     const before = new Map(stepsOf(snap).map((s) => [s.id, s]));
     for (const s of final) {

@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { floatingIpsOn } from '../floating.js';
-import { readConfig } from '../store.js';
-import type { HostState } from '../types.js';
+import { readConfig, readJson } from '../store.js';
+import type { BossDb, HostState } from '../types.js';
 import { CmdError, err, fb, nodeRoot, out, ROOT, readNode, SERVICES } from './ctx.js';
 
 type Cmd = (args: string[]) => Promise<number> | number;
@@ -79,10 +79,15 @@ function running(h: HostState, program: string): boolean {
 }
 
 /** What the simulated endpoint answers: an HTTP status, or a connection failure. */
-function answer(h: HostState, port: number): { status: number; body: string } | 'refused' {
+function answer(h: HostState, port: number, vhost?: string): { status: number; body: string } | 'refused' {
   if (h.power !== 'on') return 'refused';
   if (port === 80 || port === 443) {
     if (h.services.nginx !== 'running') return 'refused';
+    // The BOSS V2 console (boss.DOMAIN, seed 002 line 116) is served by the proxies once deployed.
+    if (vhost?.startsWith('boss.'))
+      return h.roles.includes('proxy') && readJson<BossDb>(join(SERVICES, 'boss.json')).v2Deployed
+        ? { status: 200, body: '<html><title>BOSS</title></html>\n' }
+        : { status: 404, body: '<html>404 Not Found</html>\n' };
     return running(h, 'console_server')
       ? { status: 200, body: '<html><title>QingCloud console</title></html>\n' }
       : { status: 502, body: '<html>502 Bad Gateway</html>\n' };
@@ -117,7 +122,9 @@ const curl: Cmd = async (args) => {
   }
   const fail = args.some((a) => /^-[a-zA-Z]*f/.test(a) && !a.startsWith('--'));
   const silent = args.some((a) => /^-[a-zA-Z]*s/.test(a) && !a.startsWith('--'));
-  const res = h ? answer(h, port) : 'refused';
+  const hi = args.indexOf('-H');
+  const vhost = hi >= 0 ? /^Host:\s*(\S+)$/i.exec(args[hi + 1] ?? '')?.[1] : undefined;
+  const res = h ? answer(h, port, vhost) : 'refused';
   // `-w '%{http_code}'` (the health gate reads only the status): 000 when nothing answered.
   const wi = args.indexOf('-w');
   const writeOut = (code: number) => {

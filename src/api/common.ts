@@ -185,9 +185,16 @@ export const ObservedGeneration = d(
 export const StepState = z.enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Skipped']);
 export type StepState = z.infer<typeof StepState>;
 
+/** The longest step id and action the journal holds (makePlan refuses longer ones). */
+export const STEP_ID_MAX = 128;
+export const STEP_ACTION_MAX = 64;
+
 export const PlanStep = z.object({
-  id: d(text(128), 'Stable step id; a restarted operator resumes after the last finished id.'),
-  action: d(text(64).optional(), 'The runbook action of a per-node step (launchVm), without the node.'),
+  id: d(text(STEP_ID_MAX), 'Stable step id; a restarted operator resumes after the last finished id.'),
+  action: d(
+    text(STEP_ACTION_MAX).optional(),
+    'The runbook action of a step repeated per node or other subject (launchVm), without its subject.',
+  ),
   node: d(text(128).optional(), 'The node a per-node step acts for.'),
   description: d(text(1024).optional(), 'What the step does and which runbook step it implements.'),
   host: d(text(253).optional(), 'Host the step runs on (firstbox unless a node is named).'),

@@ -21,6 +21,8 @@ export const sha256 = (text: string) => createHash('sha256').update(text).digest
 
 export interface FileWrite {
   id: string;
+  /** The runbook action of a write repeated per subject (`forSubject`), without the subject. */
+  action?: string;
   /** What and why, with the runbook reference; a summary (path, keys changed) is appended. */
   description: string;
   path: string;
@@ -53,6 +55,7 @@ export function fileWriteStep(w: FileWrite): Step {
   const size = Buffer.byteLength(w.content, 'utf8');
   return {
     id: w.id,
+    ...(w.action === undefined ? {} : { action: w.action }),
     description: `${w.description} (${w.summary ? `${w.summary}; ` : ''}${size} bytes on stdin, sha256 ${after.slice(0, 12)})`,
     host: { kind: 'firstbox' },
     command: sh(

@@ -311,7 +311,7 @@ async function run(
       await session.save({ plan: j, currentStep: step?.id });
     },
     onStepFinished: (step, ms) => {
-      deps.metrics.stepFinished(obj.kind, step.id, step.state, ms / 1000);
+      deps.metrics.stepFinished(obj.kind, step, step.state, ms / 1000);
       if (step.state === 'Succeeded') rollout('progress');
       const seconds = (ms / 1000).toFixed(1);
       if (step.state === 'Succeeded') {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Plan } from '../api/common.js';
 import { guardedStep } from './jobguard.js';
 import { continueInFlight, journalFor, skipNotNeeded } from './journal.js';
-import { makePlan, type Step } from './step.js';
+import { forNode, forSubject, makePlan, type Step } from './step.js';
 
 const fb = { kind: 'firstbox' } as const;
 const step = (id: string, script = `run ${id}`, extra: Partial<Step> = {}): Step => ({
@@ -120,5 +120,22 @@ describe('continueInFlight: a re-plan after a restart carries the plan in flight
     const old = inFlightJournal(first, 2);
     old.steps = old.steps!.map(({ digest: _digest, ...e }) => e);
     expect(continueInFlight(bound(first.slice(2)), old)).toBeUndefined();
+  });
+});
+
+describe('journalFor', () => {
+  it('gives a journal written before its steps carried their action and node those of its own plan', () => {
+    const plan = makePlan([
+      step('scanRepository'),
+      { ...step('x'), ...forSubject('checkServices', 'hyper') },
+      { ...step('y'), ...forNode('launchVm', 'webservice1') },
+    ]);
+    const journal = journalFor(plan, undefined, 'now');
+    const old: Plan = { ...journal, steps: journal.steps!.map(({ action: _a, node: _n, ...e }) => e) };
+    expect(journalFor(plan, old, 'later').steps!.map((e) => [e.id, e.action, e.node])).toEqual([
+      ['scanRepository', undefined, undefined],
+      ['checkServices-hyper', 'checkServices', undefined],
+      ['launchVm-webservice1', 'launchVm', 'webservice1'],
+    ]);
   });
 });

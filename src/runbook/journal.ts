@@ -137,7 +137,11 @@ function journaledJob(e: PlanStep): Step | undefined {
 /** A journal written before steps carried their group gets it from its own plan (same hash). */
 function withGroups(journal: Plan, plan: PlannedRunbook): Plan {
   const byId = new Map(plan.steps.map((s) => [s.id, s]));
-  if (!journal.steps?.some((e) => !e.node && byId.get(e.id)?.node)) return journal;
+  const lacking = (e: PlanStep) => {
+    const s = byId.get(e.id);
+    return (!e.action && !!s?.action) || (!e.node && !!s?.node);
+  };
+  if (!journal.steps?.some(lacking)) return journal;
   return { ...journal, steps: journal.steps.map((e) => ({ ...e, ...groupOf(byId.get(e.id) ?? {}) })) };
 }
 

@@ -4,6 +4,7 @@
  * plan's hash covers ids, hosts and commands, so approving a hash approves exactly those commands.
  */
 import { createHash } from 'node:crypto';
+import { STEP_ACTION_MAX, STEP_ID_MAX } from '../api/common.js';
 import type { ShellCommand } from '../ssh/types.js';
 import { installGuardStep } from './jobguard.js';
 
@@ -100,17 +101,50 @@ export function stepDigest(s: Step, binding = ''): string {
 }
 
 /**
- * A plan from its steps, in order. Steps are named in camelCase after the runbook action; a plan
- * with guarded jobs gets the guard's installation before the first of them.
+ * A plan from its steps, in order. Steps are named in camelCase after the runbook action
+ * (`scaleQingcloud`); a step repeated per node or other subject carries that action and its subject
+ * (`forNode`, `forSubject`: id `ACTION-SUBJECT`), so nothing ever parses an id for its meaning. A
+ * step named otherwise is refused here. A plan with guarded jobs gets the guard's installation
+ * before the first of them.
  */
 export function makePlan(input: Step[]): PlannedRunbook {
   const steps = withJobGuard(input);
   const ids = new Set<string>();
   for (const s of steps) {
+    const wrong = namingProblem(s);
+    if (wrong) throw new Error(`plan step ${JSON.stringify(s.id)}: ${wrong}`);
     if (ids.has(s.id)) throw new Error(`plan has two steps with id ${s.id}: step ids must be unique`);
     ids.add(s.id);
   }
   return { steps, hash: planHash(steps) };
+}
+
+/** A runbook action's name: camelCase, letters and digits only (`checkBossHealth`, `launchVm`). */
+export const CAMEL_CASE = /^[a-z][a-zA-Z0-9]*$/;
+
+/** Why a step's id or action breaks the naming convention; undefined when it follows it. */
+export function namingProblem(s: Pick<Step, 'id' | 'action' | 'node'>): string | undefined {
+  if (s.id.length > STEP_ID_MAX)
+    return `its id is longer than ${STEP_ID_MAX} characters (status.plan holds no more)`;
+  if ((s.action?.length ?? 0) > STEP_ACTION_MAX)
+    return `its action is longer than ${STEP_ACTION_MAX} characters (status.plan holds no more)`;
+  if (s.action === undefined) {
+    if (s.node !== undefined)
+      return `names node ${s.node} without an action; build it with forNode(action, node)`;
+    return CAMEL_CASE.test(s.id)
+      ? undefined
+      : 'a step id is the camelCase name of its runbook action (`dumpHosts`, `checkBossHealth`); a step repeated per node or subject takes forNode(action, node) or forSubject(action, subject)';
+  }
+  if (!CAMEL_CASE.test(s.action))
+    return `its action ${JSON.stringify(s.action)} is not camelCase: name it after the runbook action (\`launchVm\`)`;
+  if (s.id !== s.action && !s.id.startsWith(`${s.action}-`))
+    return `its id does not start with its action ${s.action}: build it with forNode or forSubject`;
+  return undefined;
+}
+
+/** What a step is for reports and metrics: its action, or its id when it has none. Never parsed. */
+export function actionOf(s: { id: string; action?: string }): string {
+  return s.action ?? s.id;
 }
 
 function withJobGuard(steps: Step[]): Step[] {
@@ -121,5 +155,13 @@ function withJobGuard(steps: Step[]): Step[] {
 
 /** The id and group of a node's step: `forNode('launchVm', 'webservice1')` → id `launchVm-webservice1`. */
 export function forNode(action: string, node: string): { id: string; action: string; node: string } {
-  return { id: `${action}-${node}`, action, node };
+  return { ...forSubject(action, node), node };
+}
+
+/**
+ * The id and action of a step repeated for a subject other than a node (a role, a zone, a program):
+ * `forSubject('stopV1Program', 'webservice.boss_collector')` → id `stopV1Program-webservice.boss_collector`.
+ */
+export function forSubject(action: string, subject: string): { id: string; action: string } {
+  return { id: `${action}-${subject}`, action };
 }

@@ -1,6 +1,6 @@
 /** The gauges the dashboard reads that are not plain counters: SSH connections open, zone locks. */
 import { describe, expect, it } from 'vitest';
-import { OperatorMetrics } from './metrics.js';
+import { OperatorMetrics, stepLabel } from './metrics.js';
 import { zoneLockLabels } from './zonelocks.js';
 
 async function value(m: OperatorMetrics, name: string): Promise<Array<{ labels: object; value: number }>> {
@@ -66,5 +66,21 @@ describe('zone locks held', () => {
       holder_kind: '',
       holder_name: '',
     });
+  });
+});
+
+describe('step label', () => {
+  it("is the step's typed action, or its id when it has none, never a piece of the id", async () => {
+    expect(stepLabel({ id: 'scaleQingcloud' })).toBe('scaleQingcloud');
+    expect(stepLabel({ id: 'launchVm-webservice1', action: 'launchVm' })).toBe('launchVm');
+    expect(stepLabel({ id: 'modifyNodeAttributes-10.0.0.5-sdb', action: 'modifyNodeAttributes' })).toBe(
+      'modifyNodeAttributes',
+    );
+    const m = new OperatorMetrics({ processMetrics: false });
+    m.stepFinished('NodePool', { id: 'checkServices-hyper', action: 'checkServices' }, 'Failed', 2);
+    m.stepFinished('NodePool', { id: 'checkServices-vg', action: 'checkServices' }, 'Failed', 1);
+    expect(await value(m, 'pitrix_operator_step_failures_total')).toEqual([
+      { labels: { kind: 'NodePool', step: 'checkServices' }, value: 2 },
+    ]);
   });
 });

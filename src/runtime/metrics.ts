@@ -3,6 +3,7 @@
  * written for Go operators work unchanged, plus process metrics from prom-client.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { actionOf } from '../runbook/step.js';
 import type { SshObserver } from '../ssh/pool-options.js';
 import type { QueueMetrics } from './queue.js';
 import { type LockedZone, zoneLockLabels } from './zonelocks.js';
@@ -214,8 +215,13 @@ export class OperatorMetrics {
   }
 
   /** A runbook step finished: its duration, and a failure count when it failed. */
-  stepFinished(kind: string, stepId: string, state: string, seconds: number): void {
-    const step = stepLabel(stepId);
+  stepFinished(
+    kind: string,
+    finished: { id: string; action?: string },
+    state: string,
+    seconds: number,
+  ): void {
+    const step = stepLabel(finished);
     if (state === 'Succeeded' || state === 'Failed')
       this.stepDuration.observe({ kind, step, outcome: state }, seconds);
     if (state === 'Failed') this.stepFailures.inc({ kind, step });
@@ -310,9 +316,11 @@ export class OperatorMetrics {
 type ResourceLabels = { kind: string; namespace: string; name: string };
 
 /**
- * The step label: a step id up to its first '-' (`modifyNodeAttributes-10.0.0.5-sdb` →
- * `modifyNodeAttributes`), so per-node steps do not multiply series with the node count.
+ * The step label: the step's runbook action (`modifyNodeAttributes` for
+ * `modifyNodeAttributes-10.0.0.5-sdb`), or its id when it has none, so steps repeated per node or
+ * subject do not multiply series with the node count. Read from the step's typed action, never
+ * parsed out of its id.
  */
-export function stepLabel(stepId: string): string {
-  return stepId.split('-')[0] || stepId;
+export function stepLabel(step: { id: string; action?: string }): string {
+  return actionOf(step);
 }

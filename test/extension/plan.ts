@@ -1,6 +1,6 @@
 /** The plan: per node, in node-id order, restart then check; a node that does not come back stops the rest. */
 import type { PlatformNode } from '../../src/facts/types.js';
-import { makePlan, type PlannedRunbook, type Step } from '../../src/runbook/step.js';
+import { forNode, makePlan, type PlannedRunbook, type Step } from '../../src/runbook/step.js';
 import { shell } from '../../src/ssh/command.js';
 
 export function planRestart(
@@ -14,7 +14,7 @@ export function planRestart(
   for (const n of targets) {
     const host = { kind: 'node', address: n.mgmtIp } as const;
     steps.push({
-      id: `restartProgram-${n.nodeId}`,
+      ...forNode('restartProgram', n.nodeId),
       description: `supervisorctl restart ${spec.program} on ${n.nodeId}`,
       host,
       command: shell(['supervisorctl', 'restart', spec.program], `restart ${spec.program}`),
@@ -23,7 +23,7 @@ export function planRestart(
       idempotent: true,
     });
     steps.push({
-      id: `checkProgram-${n.nodeId}`,
+      ...forNode('checkProgram', n.nodeId),
       description: `supervisorctl status ${spec.program} on ${n.nodeId} is RUNNING before the next node`,
       host,
       command: shell(['supervisorctl', 'status', spec.program], `status of ${spec.program}`),

@@ -22,7 +22,25 @@ import { execNodes, fb, HOUR, MIN, PlanError, writeFileStep } from './steps-comm
 import { applySettings } from './yamledit.js';
 
 /** The id of the guarded deployment step (controller.ts reports its progress). */
-export const DEPLOY_STEP = 'deploy-component';
+export const DEPLOY_STEP = 'deployComponent';
+/**
+ * The steps of the deploy and websupervisor sections, by name: plan.ts keeps an unfinished section
+ * in the plan by them (and refuses a section step not listed here).
+ */
+export const DEPLOY_ACTIONS = [
+  'writeVmVariables',
+  DEPLOY_STEP,
+  'dumpHosts',
+  'checkConsole',
+  'checkBossHealth',
+  'checkBossVersions',
+  'checkComponentRunning',
+] as const;
+export const WEBSUPERVISOR_ACTIONS = [
+  'buildWebsupervisor',
+  'updateWebsupervisor',
+  'checkWebsupervisorRunning',
+] as const;
 /** How long the deployment step follows its job before the check takes over. */
 const FOLLOW_MS = MIN;
 
@@ -57,7 +75,7 @@ export function deploySteps(
   const varsPath = vmVariablesPath(zoneId);
   const steps: Step[] = [
     writeFileStep(
-      'deploy-vm-variables',
+      'writeVmVariables',
       `R3.2 write ${varsPath} from the template with deploy_${name}: 1 (one component per run)`,
       varsPath,
       vars,
@@ -87,7 +105,7 @@ export function deploySteps(
   if (name === 'boss') {
     steps.push(
       {
-        id: 'deploy-dump-hosts',
+        id: 'dumpHosts',
         description: 'R3.4 export the hosts entries (dump_hosts.py); the console is boss.DOMAIN',
         host: fb,
         command: shell(['/pitrix/bin/dump_hosts.py'], 'dump hosts'),
@@ -95,7 +113,7 @@ export function deploySteps(
         timeoutMs: 5 * MIN,
       },
       {
-        id: 'deploy-console',
+        id: 'checkConsole',
         description:
           'R3.4 the console answers at boss.DOMAIN (the address dump_hosts.py exports for it, over http)',
         host: fb,
@@ -104,7 +122,7 @@ export function deploySteps(
         timeoutMs: MIN,
       },
       {
-        id: 'deploy-health',
+        id: 'checkBossHealth',
         description: 'R3 maintain: health check on the first boss node (django_manage.sh areyouok)',
         host: fb,
         command: onFirstBoss('areyouok'),
@@ -114,7 +132,7 @@ export function deploySteps(
         timeoutMs: 5 * MIN,
       },
       {
-        id: 'deploy-versions',
+        id: 'checkBossVersions',
         description:
           'R3 maintain: record the installed versions on the first boss node (django_manage.sh versions)',
         host: fb,
@@ -128,7 +146,7 @@ export function deploySteps(
       },
     );
   } else {
-    steps.push(programCheckStep('deploy-health', flavor, roleNodeIds));
+    steps.push(programCheckStep('checkComponentRunning', flavor, roleNodeIds));
   }
   return steps;
 }
@@ -156,7 +174,7 @@ export function websupervisorSteps(zoneId: string, flavor: Flavor, nodeIds: stri
   return [
     guardedStep(
       {
-        id: 'websupervisor-build',
+        id: 'buildWebsupervisor',
         description: `R3 optional: build ${flavor.pkg} (build_pkgs.py) under the job guard`,
         host: fb,
         command: shell(['/pitrix/build/build_pkgs.py', '-p', flavor.pkg], 'build websupervisor'),
@@ -166,7 +184,7 @@ export function websupervisorSteps(zoneId: string, flavor: Flavor, nodeIds: stri
     ),
     guardedStep(
       {
-        id: 'websupervisor-update',
+        id: 'updateWebsupervisor',
         description: `R3 optional: install ${flavor.pkg} on webservice nodes (update.sh webservice) under the job guard`,
         host: fb,
         command: shell(['/pitrix/upgrade/update.sh', 'webservice', flavor.pkg], 'install websupervisor'),
@@ -174,7 +192,7 @@ export function websupervisorSteps(zoneId: string, flavor: Flavor, nodeIds: stri
       },
       { lockScope: zoneId },
     ),
-    programCheckStep('websupervisor-verify', flavor, nodeIds),
+    programCheckStep('checkWebsupervisorRunning', flavor, nodeIds),
   ];
 }
 

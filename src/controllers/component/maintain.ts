@@ -32,22 +32,34 @@ export const BOSS_PACKAGES = [
 
 // ---- R3 maintain: configuration ----
 
+/** The configuration files R3 maintains, each with its package and its section's step ids. */
 export const CONFIGS = [
-  { key: 'boss2', path: boss2YamlPath, pkg: 'pitrix-ks-boss2-conf' },
-  { key: 'console', path: () => LOCAL_CONFIG, pkg: 'pitrix-ks-boss2-console' },
+  {
+    key: 'boss2',
+    path: boss2YamlPath,
+    pkg: 'pitrix-ks-boss2-conf',
+    steps: { write: 'writeBoss2Config', build: 'buildBoss2Config', update: 'updateBoss2Config' },
+  },
+  {
+    key: 'console',
+    path: () => LOCAL_CONFIG,
+    pkg: 'pitrix-ks-boss2-console',
+    steps: { write: 'writeConsoleConfig', build: 'buildConsoleConfig', update: 'updateConsoleConfig' },
+  },
 ] as const;
+export type ConfigFile = (typeof CONFIGS)[number];
 
 export function configSteps(
   zoneId: string,
-  key: string,
+  config: ConfigFile,
   path: string,
-  pkg: string,
   current: string | undefined,
   settings: YamlSetting[],
   journal?: Plan,
 ): Step[] {
+  const { key, pkg, steps: ids } = config;
   const write = writeFileStep(
-    `conf-${key}-write`,
+    ids.write,
     `R3 maintain: merge spec.config.${key} (${settings.map((s) => s.path.join('.')).join(', ')}) into ${path}`,
     path,
     applySettings(current, settings, path),
@@ -63,7 +75,7 @@ export function configSteps(
     write,
     guardedStep(
       {
-        id: `conf-${key}-build`,
+        id: ids.build,
         description: `R3 maintain: build ${pkg} (build_pkgs.py) under the job guard`,
         host: fb,
         command: shell(['/pitrix/build/build_pkgs.py', '-p', pkg], `build ${pkg}`),
@@ -73,7 +85,7 @@ export function configSteps(
     ),
     guardedStep(
       {
-        id: `conf-${key}-update`,
+        id: ids.update,
         description: `R3 maintain: install ${pkg} on boss nodes (update.sh boss) under the job guard`,
         host: fb,
         command: shell(['/pitrix/upgrade/update.sh', 'boss', pkg], `update ${pkg}`),
@@ -85,6 +97,18 @@ export function configSteps(
 }
 
 // ---- R3 maintain: upgrade ----
+
+/** The upgrade section's steps, in the order R3 runs them (plan.ts keeps an unfinished section by them). */
+export const UPGRADE_ACTIONS = [
+  'scanRepository',
+  'updateBossBackend',
+  'updateTransitUploadServer',
+  'migrateDatabase',
+  'initData',
+  'buildConsole',
+  'updateConsole',
+  'checkUpgradedVersions',
+] as const;
 
 interface PinPlan {
   name: string;
@@ -169,24 +193,24 @@ export function upgradeSteps(
     );
   return [
     {
-      id: 'upgrade-scan',
+      id: 'scanRepository',
       description: `R3 upgrade to ${what}: index the packages placed in ${REPO_DIRS.join(' and ')} (scan_all.sh)`,
       host: fb,
       command: shell(['/pitrix/bin/scan_all.sh'], 'scan the repository'),
       idempotent: true,
       timeoutMs: 30 * MIN,
     },
-    upd('upgrade-backend', 'boss', 'R3 upgrade: update.sh boss boss (backend packages)'),
+    upd('updateBossBackend', 'boss', 'R3 upgrade: update.sh boss boss (backend packages)'),
     upd(
-      'upgrade-transit',
+      'updateTransitUploadServer',
       'pitrix-transit-upload-server',
       'R3 upgrade: update.sh boss pitrix-transit-upload-server',
     ),
-    manage('upgrade-migrate', 'migrate'),
-    manage('upgrade-init-data', 'init_data'),
+    manage('migrateDatabase', 'migrate'),
+    manage('initData', 'init_data'),
     guardedStep(
       {
-        id: 'upgrade-console-build',
+        id: 'buildConsole',
         description:
           'R3 upgrade: rebuild the console package (build_pkgs.py -p pitrix-ks-boss2-console) under the job guard',
         host: fb,
@@ -195,13 +219,9 @@ export function upgradeSteps(
       },
       guard,
     ),
-    upd(
-      'upgrade-console-update',
-      'pitrix-ks-boss2-console',
-      'R3 upgrade: update.sh boss pitrix-ks-boss2-console',
-    ),
+    upd('updateConsole', 'pitrix-ks-boss2-console', 'R3 upgrade: update.sh boss pitrix-ks-boss2-console'),
     {
-      id: 'upgrade-verify',
+      id: 'checkUpgradedVersions',
       description: `R3 upgrade: verify the versions (django_manage.sh versions) reach ${pins.map((p) => `${p.name} ${p.version}`).join(', ')}`,
       host: fb,
       command: shell([DJANGO_MANAGE, 'versions'], 'boss versions'),

@@ -200,16 +200,16 @@ describe('R3 prerequisites', () => {
     const c = planComponent(input({ zone: sub, spec: { name: 'cronus' } }));
     expect(c.violations).toEqual([]);
     expect(c.plan.steps.map((s) => s.id)).toEqual([
-      'deploy-vm-variables',
+      'writeVmVariables',
       'installJobGuard',
-      'deploy-component',
-      'deploy-health',
+      'deployComponent',
+      'checkComponentRunning',
     ]);
     // The runbook's own command line (seed 002 line 101) under the guard, nothing invented.
     expect(runbookCommand(c.plan.steps[2]!)).toBe(
       '/pitrix/cli/deploy-qingcloud-component.py -v /pitrix/config/vm_variables.gd2a.yaml',
     );
-    expect(c.plan.steps[2]!.job?.dir).toMatch(/^\/pitrix\/conf\/operator\/jobs\/gd2a\/deploy-component-/);
+    expect(c.plan.steps[2]!.job?.dir).toMatch(/^\/pitrix\/conf\/operator\/jobs\/gd2a\/deployComponent-/);
     expect(c.plan.steps.map((s) => `${s.command.script} ${s.check?.script ?? ''}`).join('\n')).not.toMatch(
       /-status\.py|-log\.py| -j /,
     );
@@ -236,7 +236,7 @@ describe('R3 plan', () => {
     expect(r.v1Leftovers).toContain('proxy1: /etc/nginx/sites-enabled/boss.conf');
     expect(r.sections).toEqual(['removeV1', 'deploy']);
     await expect(render(r)).toMatchFileSnapshot('__golden__/boss-v1-to-v2.txt');
-    const write = r.plan.steps.find((s) => s.id === 'v1-nf-server-gd2a')!;
+    const write = r.plan.steps.find((s) => s.id === 'setNfServerNotify-gd2a')!;
     // The content travels on stdin; the command carries only digests.
     expect(write.command.script).not.toContain('alert_receiver');
     expect(write.command.script).toContain(sha256(write.stdinContent!));
@@ -334,8 +334,8 @@ describe('R3 plan', () => {
         spec: { config: { boss2: { 'boss2.debug': true } } },
       }),
     );
-    expect(other.plan.steps.find((s) => s.id === 'conf-boss2-build')!.job!.dir).not.toBe(
-      ran.find((s) => s.id === 'conf-boss2-build')!.job!.dir,
+    expect(other.plan.steps.find((s) => s.id === 'buildBoss2Config')!.job!.dir).not.toBe(
+      ran.find((s) => s.id === 'buildBoss2Config')!.job!.dir,
     );
     expect(r.plan.steps[0]!.stdinContent).toContain('# boss2 backend');
     expect(r.plan.steps[0]!.stdinContent).toContain('workers: 4');

@@ -13,12 +13,12 @@ import type { Plan } from '../../api/common.js';
 import type { ComponentSpec } from '../../api/component.js';
 import { compareDebianVersions, versionAtLeast } from '../../facts/version.js';
 import { isComplete } from '../../runbook/journal.js';
-import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
+import { actionOf, makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { validated } from '../../ssh/command.js';
-import { deploySteps, websupervisorSteps } from './deploy.js';
-import { CONFIGS, configSteps, outdatedPins, upgradeSteps } from './maintain.js';
+import { DEPLOY_ACTIONS, deploySteps, WEBSUPERVISOR_ACTIONS, websupervisorSteps } from './deploy.js';
+import { CONFIGS, configSteps, outdatedPins, UPGRADE_ACTIONS, upgradeSteps } from './maintain.js';
 import { type ComponentFacts, parseBossVersions } from './observe.js';
-import { bossV1Leftovers, removeV1Steps } from './removev1.js';
+import { bossV1Leftovers, REMOVE_V1_ACTIONS, removeV1Steps } from './removev1.js';
 import { PlanError } from './steps-common.js';
 import { ConfigError, flattenOverrides, settingsHold } from './yamledit.js';
 
@@ -194,13 +194,19 @@ export function planComponent(input: ComponentPlanInput): ComponentPlan {
 
   // ---- sections ----
   const steps: Step[] = [];
-  const sticky = (prefix: string) =>
+  const sticky = (...sections: string[]) =>
     !!input.previous &&
     !isComplete(input.previous) &&
-    !!input.previous.steps?.some((s) => s.id.startsWith(prefix));
+    !!input.previous.steps?.some((s) => sections.includes(sectionOf(s) ?? ''));
   const add = (section: string, make: () => Step[]) => {
     try {
-      steps.push(...make());
+      const made = make();
+      const stray = made.find((s) => sectionOf(s) !== section);
+      if (stray)
+        throw new Error(
+          `section ${section} made step ${stray.id}, which SECTION_ACTIONS does not list for it`,
+        );
+      steps.push(...made);
       result.sections.push(section);
     } catch (err) {
       if (err instanceof ConfigError || err instanceof PlanError)
@@ -212,9 +218,9 @@ export function planComponent(input: ComponentPlanInput): ComponentPlan {
     }
   };
 
-  if (spec.name === 'boss' && ((!installed && v1Leftovers.length > 0) || sticky('v1-')))
+  if (spec.name === 'boss' && ((!installed && v1Leftovers.length > 0) || sticky('removeV1')))
     add('removeV1', () => removeV1Steps(input));
-  if (spec.name !== 'websupervisor' && (!installed || sticky('deploy-')))
+  if (spec.name !== 'websupervisor' && (!installed || sticky('deploy')))
     add('deploy', () =>
       deploySteps(
         input,
@@ -223,7 +229,7 @@ export function planComponent(input: ComponentPlanInput): ComponentPlan {
         roleNodes.map((n) => n.nodeId),
       ),
     );
-  if (spec.name === 'websupervisor' && (!installed || sticky('websupervisor-')))
+  if (spec.name === 'websupervisor' && (!installed || sticky('websupervisor')))
     add('websupervisor', () =>
       websupervisorSteps(
         zoneId,
@@ -231,7 +237,7 @@ export function planComponent(input: ComponentPlanInput): ComponentPlan {
         roleNodes.map((n) => n.nodeId),
       ),
     );
-  if (installed || sticky('upgrade-') || sticky('conf-')) {
+  if (installed || sticky('upgrade', ...CONFIGS.map(configSection))) {
     const pins = spec.packages ?? [];
     if (spec.name === 'boss') {
       add('upgrade', () => {
@@ -239,7 +245,7 @@ export function planComponent(input: ComponentPlanInput): ComponentPlan {
           input,
           roleNodes.map((n) => n.nodeId),
         );
-        return outdated.length > 0 || sticky('upgrade-')
+        return outdated.length > 0 || sticky('upgrade')
           ? upgradeSteps(
               input,
               zoneId,
@@ -251,12 +257,12 @@ export function planComponent(input: ComponentPlanInput): ComponentPlan {
       for (const c of CONFIGS) {
         const overrides = (spec.config as Record<string, unknown> | undefined)?.[c.key];
         if (!overrides || typeof overrides !== 'object') continue;
-        add(`conf-${c.key}`, () => {
+        add(configSection(c), () => {
           const settings = flattenOverrides(overrides as Record<string, unknown>, `spec.config.${c.key}`);
           const path = c.path(zoneId);
           if (settings.length === 0) return [];
-          if (settingsHold(facts.files[path], settings) && !sticky(`conf-${c.key}-`)) return [];
-          return configSteps(zoneId, c.key, path, c.pkg, facts.files[path], settings, input.previous);
+          if (settingsHold(facts.files[path], settings) && !sticky(configSection(c))) return [];
+          return configSteps(zoneId, c, path, facts.files[path], settings, input.previous);
         });
       }
     } else {
@@ -276,14 +282,27 @@ export function planComponent(input: ComponentPlanInput): ComponentPlan {
         message: `spec.config: only BOSS V2 has configuration in runbook R3 (boss2, console); remove it from this ${spec.name} Component`,
       });
   }
-  result.sections = result.sections.filter((s) => steps.some((st) => st.id.startsWith(sectionPrefix(s))));
+  result.sections = result.sections.filter((s) => steps.some((st) => sectionOf(st) === s));
   if (result.violations.length > 0) return result;
   result.plan = makePlan(steps);
   return result;
 }
 
-function sectionPrefix(section: string): string {
-  return section === 'removeV1' ? 'v1-' : section === 'deploy' ? 'deploy-' : `${section}-`;
+const configSection = (c: (typeof CONFIGS)[number]) => `conf-${c.key}`;
+
+/** Each section's steps by action (the id of a step that has none): what sectionOf reads. */
+const SECTION_ACTIONS: ReadonlyArray<readonly [section: string, actions: readonly string[]]> = [
+  ['removeV1', REMOVE_V1_ACTIONS],
+  ['deploy', DEPLOY_ACTIONS],
+  ['websupervisor', WEBSUPERVISOR_ACTIONS],
+  ['upgrade', UPGRADE_ACTIONS],
+  ...CONFIGS.map((c) => [configSection(c), Object.values(c.steps)] as const),
+];
+const SECTION_OF = new Map(SECTION_ACTIONS.flatMap(([section, actions]) => actions.map((a) => [a, section])));
+
+/** The section a step, planned or journaled, belongs to: by its action, never by parsing its id. */
+function sectionOf(step: { id: string; action?: string }): string | undefined {
+  return SECTION_OF.get(actionOf(step));
 }
 
 function describe(name: ComponentSpec['name']): string {

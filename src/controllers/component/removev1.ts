@@ -4,7 +4,7 @@
  * alert receiver.
  */
 import { patternRegExp } from '../../api/patterns.js';
-import type { Step } from '../../runbook/step.js';
+import { forSubject, type Step } from '../../runbook/step.js';
 import { sh } from '../../ssh/command.js';
 import { type ComponentFacts, SERVER_YAML_DIR, zoneVariablesPath } from './observe.js';
 import type { ComponentPlanInput } from './plan.js';
@@ -18,6 +18,22 @@ export const BOSS_V1_PROGRAMS: ReadonlyArray<readonly [role: string, programs: r
   ['hyper', ['boss_daemon']],
 ];
 const V1_PROGRAM_SET = new Set(BOSS_V1_PROGRAMS.flatMap(([, p]) => p));
+
+/**
+ * The section's steps by action; a step repeated per role, program, nginx directory or zone carries
+ * it with its subject (`stopV1Program-webservice.boss_collector`). plan.ts keeps an unfinished
+ * section in the plan by them.
+ */
+export const REMOVE_V1_ACTIONS = [
+  'stopV1Program',
+  'removeV1ProgramConf',
+  'rereadSupervisor',
+  'updateSupervisor',
+  'removeV1NginxSite',
+  'reloadNginx',
+  'removeBossYaml',
+  'setNfServerNotify',
+] as const;
 
 /** BOSS V1 as R3 step 1 finds it: its programs on any node, its nginx site, boss.yaml* files. */
 export function bossV1Leftovers(facts: ComponentFacts): string[] {
@@ -41,7 +57,7 @@ export function removeV1Steps(input: ComponentPlanInput): Step[] {
     if (ids.length === 0) continue;
     for (const p of programs)
       steps.push({
-        id: `v1-${role}-stop-${p}`,
+        ...forSubject('stopV1Program', `${role}.${p}`),
         description: `R3.1 stop BOSS V1 program ${p} on ${role} nodes`,
         host: fb,
         command: execNodes(role, `supervisorctl stop ${p}`, `stop ${p}`),
@@ -53,7 +69,7 @@ export function removeV1Steps(input: ComponentPlanInput): Step[] {
       });
     for (const p of programs)
       steps.push({
-        id: `v1-${role}-rm-${p}`,
+        ...forSubject('removeV1ProgramConf', `${role}.${p}`),
         description: `R3.1 remove the supervisor config of ${p} on ${role} nodes`,
         host: fb,
         command: execNodes(role, `rm -f /etc/supervisor/conf.d/${p}.conf`, `remove ${p}.conf`),
@@ -61,9 +77,12 @@ export function removeV1Steps(input: ComponentPlanInput): Step[] {
         idempotent: true,
         timeoutMs: 10 * MIN,
       });
-    for (const action of ['reread', 'update'])
+    for (const [step, action] of [
+      ['rereadSupervisor', 'reread'],
+      ['updateSupervisor', 'update'],
+    ] as const)
       steps.push({
-        id: `v1-${role}-${action}`,
+        ...forSubject(step, role),
         description: `R3.1 supervisorctl ${action} on ${role} nodes`,
         host: fb,
         command: execNodes(role, `supervisorctl ${action}`, `supervisorctl ${action}`),
@@ -76,7 +95,7 @@ export function removeV1Steps(input: ComponentPlanInput): Step[] {
   if (proxies.length > 0) {
     for (const dir of ['sites-enabled', 'sites-available'])
       steps.push({
-        id: `v1-proxy-rm-${dir}`,
+        ...forSubject('removeV1NginxSite', dir),
         description: `R3.1 remove the BOSS V1 nginx site /etc/nginx/${dir}/boss.conf on proxy nodes`,
         host: fb,
         command: execNodes('proxy', `rm -f /etc/nginx/${dir}/boss.conf`, `remove ${dir}/boss.conf`),
@@ -85,7 +104,7 @@ export function removeV1Steps(input: ComponentPlanInput): Step[] {
         timeoutMs: 10 * MIN,
       });
     steps.push({
-      id: 'v1-proxy-reload-nginx',
+      id: 'reloadNginx',
       description: 'R3.1 reload nginx on proxy nodes',
       host: fb,
       command: execNodes('proxy', 'service nginx reload', 'reload nginx'),
@@ -95,7 +114,7 @@ export function removeV1Steps(input: ComponentPlanInput): Step[] {
     });
   }
   steps.push({
-    id: 'v1-rm-boss-yaml',
+    id: 'removeBossYaml',
     description: `R3.1 remove ${SERVER_YAML_DIR}/boss.yaml*`,
     host: fb,
     command: sh('remove boss.yaml*')`rm -f ${SERVER_YAML_DIR}/boss.yaml*`,
@@ -128,7 +147,7 @@ export function removeV1Steps(input: ComponentPlanInput): Step[] {
     if (!patternRegExp('ZONE_ID').test(suffix)) continue;
     steps.push(
       writeFileStep(
-        `v1-nf-server-${suffix}`,
+        forSubject('setNfServerNotify', suffix),
         `R3.1 set nf_server notify settings (no notify log, webhook http://${vip}:6777/alert_receiver/nf/) in ${path}`,
         path,
         applySettings(facts.files[path], settings, path),

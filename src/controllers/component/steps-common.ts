@@ -46,10 +46,10 @@ export function verifyReached(nodeIds: readonly string[]) {
 /**
  * Writes a file as computed (filewrite.ts: content on stdin, sha256 precondition on what was read),
  * keeping a one-time copy of the original under /pitrix/backup/operator (outside every directory the
- * installer globs). `before`: the content observed (null: observed absent, so it must still be).
+ * installer globs). `name`: the step's id, or its id and action (`forSubject`). `before`: the content observed (null: observed absent, so it must still be).
  */
 export function writeFileStep(
-  id: string,
+  name: string | { id: string; action: string },
   description: string,
   path: string,
   text: string,
@@ -58,7 +58,7 @@ export function writeFileStep(
   journal?: Plan,
 ): Step {
   return fileWriteStep({
-    id,
+    ...(typeof name === 'string' ? { id: name } : name),
     description,
     path,
     content: text,

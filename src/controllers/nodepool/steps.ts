@@ -7,7 +7,7 @@
  */
 import { HOUR, MIN } from '../../runbook/durations.js';
 import { guardedStep } from '../../runbook/jobguard.js';
-import type { Step } from '../../runbook/step.js';
+import { forSubject, type Step } from '../../runbook/step.js';
 import { sh, shell, validated } from '../../ssh/command.js';
 import { onFirstBoss } from '../component/observe.js';
 import { writeNodeListStep } from '../nodelist.js';
@@ -118,7 +118,7 @@ export function scaleOutSteps(
       if (o.enabled !== undefined) argv.push('-s', o.enabled ? '1' : '0');
       if (argv.length === 5) continue;
       steps.push({
-        id: `modifyNodeAttributes-${node.address}-${dev}`,
+        ...forSubject('modifyNodeAttributes', `${node.address}-${dev}`),
         description: `R4.3 correct collected facts of ${node.address} ${dev} (${argv.slice(5).join(' ')})`,
         host: fb,
         command: shell(argv, 'correct node attributes'),
@@ -213,7 +213,7 @@ export function scaleOutSteps(
     ];
     if (judged.length === 0) continue;
     steps.push({
-      id: `checkServices-${role}`,
+      ...forSubject('checkServices', role),
       description: `R4.9 every supervisor program RUNNING on the zone's ${judged.length} ${role} node(s), old and new (exec_nodes.sh ${role} "supervisorctl status")`,
       host: fb,
       command: shell(['/pitrix/upgrade/exec_nodes.sh', role, 'supervisorctl status'], 'check services'),

@@ -5,7 +5,7 @@
  */
 import type { TagServerSpec } from '../../api/tagserver.js';
 import { guardedStep } from '../../runbook/jobguard.js';
-import type { Step } from '../../runbook/step.js';
+import { forSubject, type Step } from '../../runbook/step.js';
 import { seq, sh, shell } from '../../ssh/command.js';
 import { fileWriteStep, keysSummary } from '../filewrite.js';
 import { serverYamlPath } from './observe.js';
@@ -57,7 +57,7 @@ export interface ServerYamlWrite {
 
 export function writeServerYamlStep(w: ServerYamlWrite, globalZone: string): Step {
   return fileWriteStep({
-    id: `writeServerYaml-${w.zone}`,
+    ...forSubject('writeServerYaml', w.zone),
     description: `R1.${w.zone === globalZone ? 3 : 4} set ${w.keys.join(', ')} in ${w.path} (other keys and comments kept)`,
     path: w.path,
     content: w.after,

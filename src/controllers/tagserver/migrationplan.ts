@@ -5,7 +5,7 @@
  */
 import type { MigrationResult } from '../../api/tagserver.js';
 import { guardedStep } from '../../runbook/jobguard.js';
-import type { Step } from '../../runbook/step.js';
+import { forSubject, type Step } from '../../runbook/step.js';
 import { sh, validated } from '../../ssh/command.js';
 import {
   countsText,
@@ -132,7 +132,7 @@ function insertStep(zone: string, nodeId: string, predicted: number | undefined)
 
 function migrationInsert(zone: string, nodeId: string, predicted: number | undefined, log: string): Step {
   return {
-    id: `migrateInsert-${zone}`,
+    ...forSubject('migrateInsert', zone),
     description: `R1.6 migrate the tags of ${zone} into the tag service (-a insert on ${nodeId}; ${predicted === undefined ? 'no warnings prediction' : `${predicted} warning(s) predicted`}); runs once, its log ${log} marks it done`,
     host: { kind: 'firstbox' },
     command: sh(
@@ -160,7 +160,7 @@ function updateStep(zone: string, nodeId: string): Step {
 
 function migrationUpdate(zone: string, nodeId: string, log: string): Step {
   return {
-    id: `migrateUpdate-${zone}`,
+    ...forSubject('migrateUpdate', zone),
     description: `R1.7 confirm the migration of ${zone} (-a update on ${nodeId}): it must insert nothing`,
     host: { kind: 'firstbox' },
     command: sh(

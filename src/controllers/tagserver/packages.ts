@@ -10,7 +10,7 @@
 import type { TagServerSpec } from '../../api/tagserver.js';
 import { compareDebianVersions } from '../../facts/version.js';
 import { guardedStep } from '../../runbook/jobguard.js';
-import type { Step } from '../../runbook/step.js';
+import { forSubject, type Step } from '../../runbook/step.js';
 import { shell, validated } from '../../ssh/command.js';
 import type { NodeObservation } from './observe.js';
 import { fb, HOUR, MIN } from './steps-common.js';
@@ -47,10 +47,16 @@ export function build(id: string, pkg: string, guard: PackageGuard): Step {
   );
 }
 
-export function install(id: string, target: string, pkg: string, guard: PackageGuard): Step {
+/** `name`: the step's id, or its id and action when it is repeated per zone (`forSubject`). */
+export function install(
+  name: string | { id: string; action: string },
+  target: string,
+  pkg: string,
+  guard: PackageGuard,
+): Step {
   return guardedStep(
     {
-      id,
+      ...(typeof name === 'string' ? { id: name } : name),
       description: `R1.2 install ${pkg} on ${target} (update.sh ${target} ${pkg})`,
       host: { kind: 'firstbox' },
       command: shell(
@@ -91,7 +97,7 @@ export function upgradeSteps(
     steps.push(
       guardedStep(
         {
-          id: `upgradeTag-${target}`,
+          ...forSubject('upgradeTag', target),
           description: `R1.8 upgrade the tag packages on ${target} (update.sh ${target} tag; the runbook's "webservice" target would also install the group on sub-zone webservice nodes that carry none)`,
           host: fb,
           command: shell(

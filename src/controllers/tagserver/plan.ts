@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { MigrationResult, TagServerSpec } from '../../api/tagserver.js';
 import { compareDebianVersions } from '../../facts/version.js';
 import { GUARD_PATH } from '../../runbook/jobguard.js';
-import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
+import { forSubject, makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { validated } from '../../ssh/command.js';
 import {
   globalConfSteps,
@@ -296,7 +296,7 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
     );
     buildAndInstall.push(
       install(
-        `installProxyTag-${z}`,
+        forSubject('installProxyTag', z),
         `${z}-proxy`,
         'pitrix-ks-proxy-tag',
         guard(z, `missing on ${nodeIds(missing)}`),

@@ -17,6 +17,7 @@ import {
   type WebserviceUpgrade,
 } from '../../api/webserviceupgrade.js';
 import { isComplete } from '../../runbook/journal.js';
+import { forNode } from '../../runbook/step.js';
 import { type Condition, findCondition } from '../../runtime/conditions.js';
 import type { Result } from '../../runtime/controller.js';
 import type { ActingKind } from '../acting.js';
@@ -184,7 +185,7 @@ function rolloutState(
   for (const t of targets) {
     const prev = prevNodes.get(t.nodeId);
     const mine = rolloutSteps(t.nodeId);
-    const gate = mine.find((s) => s.id === `healthGate-${t.nodeId}`);
+    const gate = mine.find((s) => s.id === forNode('healthGate', t.nodeId).id);
     if (prev?.phase === 'Succeeded' || gate?.state === 'Succeeded') done.push(t.nodeId);
     else if (prev?.phase !== 'RolledBack' && mine.some((s) => s.state !== 'Pending')) started.push(t.nodeId);
   }
@@ -307,7 +308,7 @@ async function rollback(
   const { targets } = targetNodes(wsu.spec, zone.spec.zoneId, observed.nodes);
   const target = targets.find((t) => t.nodeId === node);
   const original = observed.settings[node];
-  const inJournal = previous.plan?.steps?.some((s) => s.id === `rollbackStop-${node}`);
+  const inJournal = previous.plan?.steps?.some((s) => s.id === forNode('rollbackStop', node).id);
   const refusal = (reason: string, message: string): Refusal => ({ refuse: [{ reason, message }] });
   if (!target)
     return refusal('RollbackUnknownNode', `${ROLLBACK_ANNOTATION}: ${node} is not a node of this upgrade`);

@@ -7,7 +7,7 @@
  */
 import type { Plan } from '../../api/common.js';
 import type { UpgradeNodeStatus } from '../../api/webserviceupgrade.js';
-import type { PlannedRunbook } from '../../runbook/step.js';
+import { forNode, type PlannedRunbook } from '../../runbook/step.js';
 import { sh } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
 import type { ControllerDeps } from '../deps.js';
@@ -75,7 +75,8 @@ export function repinEvents(
 export function latestRepin(journal: Plan | undefined, node: string): string | undefined {
   const steps = (journal?.steps ?? []).filter(
     (s) =>
-      (s.id === `repinHostKey-${node}` || s.id === `repinRolledBackKey-${node}`) && s.state === 'Succeeded',
+      (s.id === forNode('repinHostKey', node).id || s.id === forNode('repinRolledBackKey', node).id) &&
+      s.state === 'Succeeded',
   );
   steps.sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''));
   for (const s of steps.reverse()) {

@@ -180,5 +180,8 @@ export function planRollback(input: RollbackInput): RollbackPlan {
       timeoutMs: 2 * MIN,
     },
   ];
-  return { plan: makePlan(steps), repinSteps: { [`repinRolledBackKey-${node}`]: { node, address } } };
+  return {
+    plan: makePlan(steps),
+    repinSteps: { [forNode('repinRolledBackKey', node).id]: { node, address } },
+  };
 }

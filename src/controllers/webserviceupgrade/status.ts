@@ -10,6 +10,7 @@ import type {
   WebserviceUpgradeStatus,
 } from '../../api/webserviceupgrade.js';
 import { isComplete } from '../../runbook/journal.js';
+import { forNode } from '../../runbook/step.js';
 import type { ActingStatus } from '../runner.js';
 import { latestRepin } from './hostkeys.js';
 import type { Observed } from './observe.js';
@@ -43,7 +44,7 @@ export function nodeStatuses(
             : 'Pending'
           : phaseOfStep(steps.find((s) => s.state !== 'Succeeded')!);
     const repinned = latestRepin(journal, n.name);
-    const gate = steps.find((s) => s.id === `healthGate-${n.name}`);
+    const gate = steps.find((s) => s.id === forNode('healthGate', n.name).id);
     const oldKey = prev?.oldHostKey ?? (fresh.has(n.name) ? hostKeys[n.name] : undefined);
     const newKey = repinned ?? prev?.newHostKey;
     return {

@@ -4,7 +4,7 @@
  */
 import { HOUR, MIN } from '../../runbook/durations.js';
 import { guardedStep } from '../../runbook/jobguard.js';
-import type { Step } from '../../runbook/step.js';
+import { forSubject, type Step } from '../../runbook/step.js';
 import { and, or, sh, shell, validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
 import { writeNodeListStep } from '../nodelist.js';
@@ -222,7 +222,7 @@ export function addZoneSteps(
   });
   for (const ws of g.webservices) {
     steps.push({
-      id: `restartGlobalServices-${ws}`,
+      ...forSubject('restartGlobalServices', ws),
       description: `${R} restart ws_server and billing_resource on global webservice ${ws}, then check they run (one node at a time)`,
       host: fb,
       command: onNode(
@@ -248,7 +248,7 @@ export function addZoneSteps(
       'listeners already there?',
     )`[ "$(awk -v b=${BLOCK_BEGIN} -v e=${BLOCK_END} ${AWK_BLOCK} ${HAPROXY_CFG})" = "$(printf '%s' ${block})" ]`;
     steps.push({
-      id: `haproxyListeners-${ip}`,
+      ...forSubject('haproxyListeners', ip),
       description: `${R} add haproxy listeners api-front (7777 → global webservices :${newZone.globalApiProtocol === 'https' ? 443 : 7777}), ws-front (8565), io-front (8000) on proxy ${ip}`,
       host: fb,
       command: onNode(ip, write, `add haproxy listeners on proxy ${ip}`),
@@ -256,7 +256,7 @@ export function addZoneSteps(
       timeoutMs: 5 * MIN,
     });
     steps.push({
-      id: `restartHaproxy-${ip}`,
+      ...forSubject('restartHaproxy', ip),
       description: `${R} restart haproxy on proxy ${ip} and check it runs before the next proxy`,
       host: fb,
       command: onNode(

@@ -36,8 +36,23 @@ function pool(steps: Step[], conditions: Condition[], over: Partial<KubeObject> 
 
 const running = [
   { id: 'addNodes', host: 'firstbox', state: 'Succeeded', startedAt: at(100), finishedAt: at(80) },
-  { id: 'deploy-10.0.0.5', host: '10.0.0.5', state: 'Succeeded', startedAt: at(80), finishedAt: at(40) },
-  { id: 'deploy-10.0.0.6', host: '10.0.0.6', state: 'Running', startedAt: at(10) },
+  {
+    id: 'deployNode-10.0.0.5',
+    action: 'deployNode',
+    node: '10.0.0.5',
+    host: '10.0.0.5',
+    state: 'Succeeded',
+    startedAt: at(80),
+    finishedAt: at(40),
+  },
+  {
+    id: 'deployNode-10.0.0.6',
+    action: 'deployNode',
+    node: '10.0.0.6',
+    host: '10.0.0.6',
+    state: 'Running',
+    startedAt: at(10),
+  },
   { id: 'check', host: 'firstbox', state: 'Pending' },
 ];
 const working = [cond('Ready', 'False', 'PlanPending'), cond('Progressing', 'True', 'StepRunning', 'deploy')];
@@ -84,7 +99,7 @@ describe('status --watch', () => {
     const frame = watchFrame(pool(running, working), now, 100);
     expect(frame[0]).toBe('NodePool zones/hyper-b   Reconciling: StepRunning');
     expect(frame[1]).toMatch(/^plan abc123 \[█{15}·{15}\] 2\/4 steps {3}elapsed 1m40s, about 50s left$/);
-    expect(frame[2]).toBe('▶ deploy-10.0.0.6 on 10.0.0.6, running 10s');
+    expect(frame[2]).toBe('▶ deployNode-10.0.0.6 on 10.0.0.6, running 10s');
     const failedSteps = running.map((s) =>
       s.state === 'Running'
         ? { ...s, state: 'Failed', finishedAt: at(2), exitCode: 1, outputTail: 'E: repo\n\x1b[2Jgone' }
@@ -97,12 +112,12 @@ describe('status --watch', () => {
       now,
       100,
     );
-    expect(f).toContain('✗ last failure: deploy-10.0.0.6 on 10.0.0.6 (exit 1): \\x1b[2Jgone');
+    expect(f).toContain('✗ last failure: deployNode-10.0.0.6 on 10.0.0.6 (exit 1): \\x1b[2Jgone');
     expect(f).toContain('  StepFailed: exited 1; remedy: fix the repo, then retry-step');
     for (const l of watchFrame(pool(failedSteps, working), now, 30))
       expect([...l].length).toBeLessThanOrEqual(30);
     expect(watchLine(pool(running, working))).toBe(
-      'nodepool/hyper-b  Reconciling: StepRunning  2/4 steps  running deploy-10.0.0.6 on 10.0.0.6',
+      'nodepool/hyper-b  Reconciling: StepRunning  2/4 steps  running deployNode-10.0.0.6 on 10.0.0.6',
     );
   });
 
@@ -141,7 +156,7 @@ describe('status --watch', () => {
     const plain = await run(undefined);
     expect(plain.writes.some(([k]) => k === 'control')).toBe(false);
     expect(plain.writes.map(([, t]) => t)).toEqual([
-      '12:00:00 nodepool/hyper-b  Reconciling: StepRunning  2/4 steps  running deploy-10.0.0.6 on 10.0.0.6\n',
+      '12:00:00 nodepool/hyper-b  Reconciling: StepRunning  2/4 steps  running deployNode-10.0.0.6 on 10.0.0.6\n',
       '12:00:00 nodepool/hyper-b  Ready  4/4 steps\n',
       'nodepool/hyper-b: Ready: 3 nodes ready\n',
     ]);

@@ -283,6 +283,6 @@ describe('Component BOSS V2 (R3)', () => {
     expect(b.migrations).toBeGreaterThan(0);
     expect(b.initData).toBeGreaterThan(0);
     const plan = (await sc.get('component', 'boss')).status?.plan;
-    expect(plan?.steps?.find((s) => s.id === 'upgrade-verify')?.state).toBe('Succeeded');
+    expect(plan?.steps?.find((s) => s.id === 'checkUpgradedVersions')?.state).toBe('Succeeded');
   }, 150_000);
 });

@@ -22,9 +22,9 @@ afterAll(async () => {
   await cp?.stop();
 });
 
-const STEP = 'deploy-component';
+const STEP = 'deployComponent';
 const RUN_DEPLOY = '/pitrix-job-\\w+ run \\S+ \\S+ .*deploy-qingcloud-component\\.py -v/';
-const CHECK_DEPLOY = '/pitrix-job-\\w+ check \\S+/deploy-component-/';
+const CHECK_DEPLOY = '/pitrix-job-\\w+ check \\S+/deployComponent-/';
 
 interface Span {
   what: string;

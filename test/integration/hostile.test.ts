@@ -278,7 +278,7 @@ describe('hostile tenant', () => {
       });
       const done = await comp.waitCondition('component', 'cronus', 'Ready', 'True', 180_000, 'Healthy');
       const steps = done.status!.plan!.steps as Array<{ id: string; command?: string }>;
-      const write = steps.find((s) => s.id === 'deploy-vm-variables')!;
+      const write = steps.find((s) => s.id === 'writeVmVariables')!;
       expect(write.command).toMatch(/pre=none; .*cat > /);
       for (const s of steps) expect(s.command ?? '').not.toContain(CONFIG_MARK);
       // The file on the platform holds the content that came on stdin.

@@ -254,6 +254,7 @@ describe('R3 plan', () => {
       hash: first.plan.hash,
       steps: first.plan.steps.map((s, i) => ({
         id: s.id,
+        ...(s.action ? { action: s.action } : {}),
         command: s.command.script,
         state: i < 25 ? 'Succeeded' : 'Pending',
       })),
@@ -286,6 +287,30 @@ describe('R3 plan', () => {
       }),
     );
     expect(done.plan.steps).toEqual([]);
+  });
+
+  it("keeps a section in the plan by its journaled steps' actions, never by parsing their ids", () => {
+    const first = planComponent(input());
+    const stops = first.plan.steps.filter((s) => s.action === 'stopV1Program');
+    expect(stops.map((s) => s.id)).toContain('stopV1Program-webservice.boss_collector');
+    const journal = (withAction: boolean): Plan => ({
+      hash: first.plan.hash,
+      steps: stops.map((s, i) => ({
+        id: s.id,
+        ...(withAction ? { action: s.action } : {}),
+        state: i === 0 ? 'Succeeded' : 'Pending',
+      })),
+    });
+    // V1 is gone and BOSS V2 not installed: only the unfinished journal keeps removeV1.
+    const gone = facts((f) => {
+      deployed(f);
+      delete f.nodeObs.boss1!.packages['pitrix-ks-boss2'];
+    });
+    expect(planComponent(input({ facts: gone, previous: journal(true) })).sections).toEqual([
+      'removeV1',
+      'deploy',
+    ]);
+    expect(planComponent(input({ facts: gone, previous: journal(false) })).sections).toEqual(['deploy']);
   });
 
   it('reports health, versions and the default password once deployed; nothing to do', () => {

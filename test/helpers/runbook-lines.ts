@@ -1,5 +1,6 @@
 /**
- * The lines of the runbooks (../shared/seeds-en/NNN-*.md) that docs/runbook-coverage.yaml must
+ * The lines of the runbooks (docs/runbooks/NNN-*.md, a copy of ../shared/seeds-en kept identical by
+ * test/unit/runbook-copy.test.ts) that docs/runbook-coverage.yaml must
  * classify, with their file and line number: every line inside a fenced code block, and every
  * command written as inline code in the running text (most of seed 003's commands are inline, e.g.
  * `/pitrix/cli/add-nodes.py -I /root/ip_list`). The translator's additions are not the original's
@@ -9,8 +10,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 
-/** Where the translations are: beside the repository (`/work/shared/seeds-en` next to `/work/main`). */
-export const SEEDS_EN = new URL('../../../shared/seeds-en/', import.meta.url);
+/**
+ * The translations, committed with the code so a clone alone can check the ledger (CI clones the
+ * repository without what lies beside it).
+ */
+export const SEEDS_EN = new URL('../../docs/runbooks/', import.meta.url);
+/** Where the authority lives, beside the repository, when it is there: the copy must equal it. */
+export const SHARED_SEEDS_EN = new URL('../../../shared/seeds-en/', import.meta.url);
 
 /** The runbooks the ledger covers. 001 (R2) is a design article about ZStack's tag model, not a runbook. */
 export const RUNBOOKS = [
@@ -37,7 +43,7 @@ export function readRunbook(file: string): string {
   const url = new URL(file, SEEDS_EN);
   if (!existsSync(url))
     throw new Error(
-      `${url.pathname} not found: the runbook coverage ledger is checked against the translations in ../shared/seeds-en beside the repository`,
+      `${url.pathname} not found: the runbook coverage ledger is checked against the translations in docs/runbooks (copied from ../shared/seeds-en)`,
     );
   return readFileSync(url, 'utf8');
 }

@@ -2,7 +2,7 @@
  * Issue 13: every command of each runbook appears in a golden plan, or in the ledger as file
  * content, a sample output, an equivalent the operator runs instead, a step deliberately left to a
  * person (where that is written down) or, loudly, as missing. The ledger is
- * docs/runbook-coverage.yaml; the runbooks are the translations in ../shared/seeds-en (their code
+ * docs/runbook-coverage.yaml; the runbooks are the translations in docs/runbooks, a copy of ../shared/seeds-en (their code
  * blocks are the originals' verbatim), read by test/helpers/runbook-lines.ts.
  *
  * Fails when a runbook line has no entry (a new line must be classified), when an entry's text is

@@ -232,9 +232,11 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
         // Simplified: the VM also keeps answering on its listed address, because the simulated
         // installer tools reach it there; the temporary one is what the switch-back check probes.
         if (typeof req.lendAddress === 'string' && !lent.has(req.lendAddress)) {
-          const server = createServer((sock) =>
-            sock.end(`SSH-2.0-OpenSSH_sim ${id} (temporary address)\r\n`),
-          );
+          // A probe (bash's /dev/tcp) connects and closes at once: a reset is its normal goodbye.
+          const server = createServer((sock) => {
+            sock.on('error', () => undefined);
+            sock.end(`SSH-2.0-OpenSSH_sim ${id} (temporary address)\r\n`);
+          });
           await new Promise<void>((res, rej) =>
             server.once('error', rej).listen(h.port, String(req.lendAddress), () => res()),
           );

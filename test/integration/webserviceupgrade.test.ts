@@ -410,16 +410,16 @@ describe('WebserviceUpgrade (R5)', () => {
     // The next nodes borrow the same address, one at a time: each is switched back before the next
     // node's settings probe it unused.
     for (const [i, node] of ['webservice-b2', 'webservice-b3'].entries()) {
-      const hold = await sc.waitCondition(
-        'webserviceupgrade',
-        'pek3b-bionic',
-        'Progressing',
-        'False',
+      await waitUntil(
+        async () => {
+          const c = condition(await sc.get('webserviceupgrade', 'pek3b-bionic'), 'Progressing');
+          return (
+            c?.reason === 'AddressSwitchBackRequired' &&
+            c.message.includes(`${node} was rebuilt on the temporary address ${temp}`)
+          );
+        },
         180_000,
-        'AddressSwitchBackRequired',
-      );
-      expect(condition(hold, 'Progressing')!.message).toContain(
-        `${node} was rebuilt on the temporary address`,
+        `AddressSwitchBackRequired for ${node}`,
       );
       expect(sc.sim.lentAddresses()).toEqual([temp]);
       await sc.sim.releaseAddress(temp);

@@ -88,6 +88,10 @@ export interface Platform {
   boss(): Promise<BossDb>;
   updateBoss(fn: (b: BossDb) => void): Promise<void>;
   setTimeScale(scale: number): Promise<void>;
+  /** Temporary management addresses a rebuilt VM answers on (launch_vms.sh from a lent address). */
+  lentAddresses(): string[];
+  /** What a human's switch-back does: the VM no longer answers on the temporary address. */
+  releaseAddress(address: string): Promise<boolean>;
   /** Host root directory from the root namespace (read-only use: it is the host's own state). */
   rootOf(host: string): string;
   stop(): Promise<void>;
@@ -112,10 +116,19 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
 
   const handles = new Map<string, SshdHandle>();
   let ctlServer: Server | undefined;
+  // A rebuilt VM launched on a temporary management address answers there until a human moves it
+  // back (R5, seed 004 line 73): address -> the listener standing for it, and the host it is lent to.
+  const lent = new Map<string, { host: string; server: Server }>();
+  const unlend = (address: string) => {
+    const l = lent.get(address);
+    lent.delete(address);
+    return new Promise<boolean>((res) => (l ? l.server.close(() => res(true)) : res(false)));
+  };
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
       ctlServer?.close();
+      await Promise.all([...lent.keys()].map(unlend));
       await Promise.all([...handles.values()].map((h) => h.stop().catch(() => undefined)));
       killRootedIn(join(workDir, 'hosts'));
       try {
@@ -194,6 +207,7 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
       if (!h) throw new Error(`unknown host ${id}`);
       if (req.op === 'poweroff') {
         failoverVip(id);
+        for (const [address, l] of lent) if (l.host === id) await unlend(address);
         setTimeout(
           () => {
             void h.stop().then(() => killRootedIn(rootOf(id)));
@@ -215,6 +229,19 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
       }
       if (req.op === 'poweron') {
         await h.restart({ regenerateHostKey: Boolean(req.regenerateHostKey) });
+        // Simplified: the VM also keeps answering on its listed address, because the simulated
+        // installer tools reach it there; the temporary one is what the switch-back check probes.
+        if (typeof req.lendAddress === 'string' && !lent.has(req.lendAddress)) {
+          // A probe (bash's /dev/tcp) connects and closes at once: a reset is its normal goodbye.
+          const server = createServer((sock) => {
+            sock.on('error', () => undefined);
+            sock.end(`SSH-2.0-OpenSSH_sim ${id} (temporary address)\r\n`);
+          });
+          await new Promise<void>((res, rej) =>
+            server.once('error', rej).listen(h.port, String(req.lendAddress), () => res()),
+          );
+          lent.set(req.lendAddress, { host: id, server });
+        }
         writePid(id);
         return { hostKeyFingerprint: h.hostKeyFingerprint };
       }
@@ -351,6 +378,8 @@ export async function startPlatform(opts: StartOptions): Promise<Platform> {
         writeJson(p, { ...readJson<SimConfig>(p), timeScale: scale });
       },
       rootOf: (id: string) => rootOf(host(id).id),
+      lentAddresses: () => [...lent.keys()],
+      releaseAddress: unlend,
       stop,
     };
   } catch (e) {

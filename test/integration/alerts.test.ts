@@ -4,9 +4,13 @@
  * package) scrapes the running operator during a NodePool scale-out whose step fails on the
  * simulated platform: PitrixResourceDegraded goes pending, then firing (read from Prometheus's API),
  * and resolves once the fault is removed and the plan completes. The rules are the shipped file with
- * every `for:` shortened to seconds; expressions, labels and annotations are unchanged.
+ * every `for:` shortened to seconds; expressions, labels and annotations are unchanged. Meanwhile
+ * every panel query of the shipped Grafana dashboard is asked of the same Prometheus: each must be
+ * accepted, and each must return data at some point except the few this scenario cannot feed
+ * (named with the reason in SILENT_HERE).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +37,36 @@ const rules = async (): Promise<Rule[]> =>
   (parse(await readFile(RULES, 'utf8')) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap(
     (g) => g.rules,
   );
+
+/** The shipped dashboard's panel queries (helm/pitrix-operator/files/grafana-dashboard.json). */
+function dashboardQueries(): Array<{ title: string; expr: string }> {
+  interface Panel {
+    title?: string;
+    targets?: Array<{ expr?: string }>;
+    panels?: Panel[];
+  }
+  const d = JSON.parse(
+    readFileSync(join(repoRoot, 'helm/pitrix-operator/files/grafana-dashboard.json'), 'utf8'),
+  ) as { panels: Panel[] };
+  const out: Array<{ title: string; expr: string }> = [];
+  const walk = (ps: Panel[]) => {
+    for (const p of ps) {
+      for (const t of p.targets ?? []) if (t.expr) out.push({ title: p.title ?? '', expr: t.expr });
+      walk(p.panels ?? []);
+    }
+  };
+  walk(d.panels);
+  return out;
+}
+
+/** Panels a NodePool scale-out with one failing step cannot fill, and why. */
+const SILENT_HERE: Record<string, string> = {
+  'Tag migration verdicts, by zone': 'no TagServer in this scenario',
+  'Default-credential warnings': 'no Component in this scenario',
+  'SSH failures per second, by reason':
+    'no SSH connection fails here (the injected failure is a command exit code)',
+  'Watch restarts (1h), by kind': 'no watch is re-established during the run',
+};
 
 describe('alert rules', () => {
   it('pass promtool check and promtool unit tests', async () => {
@@ -106,7 +140,7 @@ describe('end to end with a real Prometheus', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('PitrixResourceDegraded goes pending, fires on a failing step, and resolves when the platform is fixed', async () => {
+  it('PitrixResourceDegraded goes pending, fires on a failing step, and resolves when the platform is fixed; every dashboard query answers', async () => {
     const ns = await testNamespace(cp, 'alerts');
     const sim = await startPlatform({
       scenario: join(repoRoot, 'examples/sim/standard.yaml'),
@@ -114,6 +148,7 @@ describe('end to end with a real Prometheus', () => {
       timeScale: 0.3,
     });
     let op: OperatorProcess | undefined;
+    let polling = true;
     try {
       op = await startOperator(cp.kubeconfig, ['--no-leader-elect', '--namespace', ns]);
 
@@ -158,6 +193,25 @@ describe('end to end with a real Prometheus', () => {
       ).catch((e) => {
         throw new Error(`${e}\n${promLogs.join('').slice(-3000)}`);
       });
+
+      // Every dashboard panel's query, asked of this Prometheus throughout the run: each must be
+      // accepted, and each must return data at some point unless this scenario cannot produce it.
+      const panels = dashboardQueries();
+      const answered = new Set<string>();
+      const refused = new Map<string, string>();
+      const poller = (async () => {
+        while (polling) {
+          for (const q of panels) {
+            try {
+              const r = await api<{ result: unknown[] }>(`/api/v1/query?query=${encodeURIComponent(q.expr)}`);
+              if (r.result.length > 0) answered.add(q.title);
+            } catch (e) {
+              refused.set(q.title, String(e));
+            }
+          }
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+      })();
 
       const apply = (obj: object) =>
         cp.kubectl(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify(obj) });
@@ -248,7 +302,17 @@ describe('end to end with a real Prometheus', () => {
         (x) => x.state === 'firing',
       );
       expect(others.map((x) => x.labels.alertname)).toEqual([]);
+
+      polling = false;
+      await poller;
+      const silent = panels.filter((q) => !answered.has(q.title)).map((q) => q.title);
+      console.log(
+        `dashboard: ${panels.length} panel queries, ${answered.size} returned data; silent: ${silent.join('; ') || 'none'}`,
+      );
+      expect(Object.fromEntries(refused)).toEqual({});
+      expect(silent.sort()).toEqual(Object.keys(SILENT_HERE).sort());
     } finally {
+      polling = false;
       await op?.stop();
       await sim.stop();
     }

@@ -1,9 +1,9 @@
 /**
  * Leader failover and later scale-outs, as a user running two replicas meets them (R4 on a fusion
  * zone, real control plane, real sshd, the simulator). Two operators elect a leader on a Lease with
- * short leases; the leader is SIGKILLed while configQingcloud runs, and the next one while
- * scaleQingcloud runs: the standby finishes the SAME plan, every step ran exactly once, and
- * Ready=True comes only after the last step. Then a Manual scale-out: approved by its hash, it
+ * short leases; the leader is SIGKILLed while configQingcloud runs, the next one while
+ * scaleQingcloud runs and a third during updateHyperMirror (after the main effect): the standby
+ * finishes the SAME plan, every step ran exactly once, and Ready=True comes only after the last step. Then a Manual scale-out: approved by its hash, it
  * finishes; a spec change adds a node, and the new plan waits for its own hash (the old approval
  * does not carry over), adds only the new node, and is Ready only once the installer lists both.
  */
@@ -180,20 +180,21 @@ afterAll(async () => {
 });
 
 describe('leader failover (two replicas, 4 s leases)', () => {
-  it('the leader SIGKILLed during configQingcloud, then during scaleQingcloud: the standby finishes the same plan, each step once, Ready only after the last', async () => {
+  it('the leader SIGKILLed during configQingcloud, scaleQingcloud and updateHyperMirror: the standby finishes the same plan, each step once, Ready only after the last', async () => {
     const [a] = sim.spare.map((h) => h.address) as [string];
     await apply(pool('failover', [a]));
     const watch = watchPool('failover', [a]);
     const kills: Array<{ step: string; at: number; holder: string }> = [];
+    // A job with a record of its own, or a tool the simulator logs runs of (update_hyper_mirror.sh).
+    const underWay = async (job: string) =>
+      job.endsWith('.sh')
+        ? (await sim.toolRuns(sim.firstbox.id)).some((r) => r.tool === job && r.finishedAt === undefined)
+        : (await jobRecords(sim)).some((j) => j.kind === job && j.finishedAt === undefined);
     const killDuring = async (step: string, job: string) => {
       const op = await leader();
       const holder = (await leaseHolder())!;
       // The job is under way on the firstbox (its wrapper started it), not merely journaled.
-      await waitUntil(
-        async () => (await jobRecords(sim)).some((j) => j.kind === job && j.finishedAt === undefined),
-        120_000,
-        `${job} running on the firstbox`,
-      );
+      await waitUntil(async () => underWay(job), 120_000, `${job} running on the firstbox`);
       expect(await stepState('failover', step)).toBe('Running');
       kills.push({ step, at: Date.now(), holder });
       await op.stop('SIGKILL');
@@ -213,10 +214,15 @@ describe('leader failover (two replicas, 4 s leases)', () => {
       const standby = startReplica();
       await killDuring('scaleQingcloud', 'scale-qingcloud');
       await standby;
+      // And once more during a step after the main effect (the node is deployed by now): the
+      // refresh of the hyper mirror, which restarts compute_server on the nodes.
+      const third = startReplica();
+      await killDuring('updateHyperMirror', 'update_hyper_mirror.sh');
+      await third;
       await waitUntil(
-        async () => (await stepState('failover', 'scaleQingcloud')) === 'Succeeded',
+        async () => (await stepState('failover', 'updateHyperMirror')) === 'Succeeded',
         120_000,
-        'scaleQingcloud Succeeded',
+        'updateHyperMirror Succeeded',
       );
       await sim.setTimeScale(1);
       await waitUntil(
@@ -245,9 +251,16 @@ describe('leader failover (two replicas, 4 s leases)', () => {
     );
 
     const takeovers: string[] = [];
-    // Two different leaders were killed, each while its step's job was running on the firstbox.
-    expect(holders.size).toBe(2);
-    expect(await leaseHolder()).not.toBe(kills[1]!.holder);
+    // Three different leaders were killed, each while its step's job was running on the firstbox.
+    expect(holders.size).toBe(3);
+    expect(await leaseHolder()).not.toBe(kills[2]!.holder);
+    const mirror = (await sim.toolRuns(sim.firstbox.id)).filter((r) => r.tool === 'update_hyper_mirror.sh');
+    expect(mirror, 'update_hyper_mirror.sh started once').toHaveLength(1);
+    expect(mirror[0]!.startedAt).toBeLessThan(kills[2]!.at);
+    expect(
+      mirror[0]!.finishedAt ?? Number.POSITIVE_INFINITY,
+      'the mirror refresh ran on past the kill',
+    ).toBeGreaterThan(kills[2]!.at);
     for (const [kind, kill] of [
       ['config-qingcloud', kills[0]!],
       ['scale-qingcloud', kills[1]!],

@@ -9,7 +9,8 @@
  * - a NodePool naming an unlabelled node-credentials Secret: refused, establish_ssh.sh never runs;
  * - a health check carrying a command: refused by the API server (strict and pruning clients);
  * - a hyper with 65 addressed interfaces: the NodePool status is still written (clamped, Truncated);
- * - a 5 KB config file: the Component converges, no journaled command carries the content.
+ * - a 5 KB config file: the Component converges, no journaled command carries the content;
+ * - a node forging another node's section of exec_nodes.sh output: neither is believed.
  */
 
 import ssh2 from 'ssh2';
@@ -289,6 +290,37 @@ describe('hostile tenant', () => {
         '5 KB config file',
         `converged (Ready=Healthy); longest journaled command ${longest} chars, content in none`,
       );
+
+      // A node answering for another in exec_nodes.sh output: webservice1's cronus_server is really
+      // STOPPED, and webservice2 (listed after it) appends a forged section saying webservice1 is
+      // fine. A reader that believed the last section would report Healthy; ours trusts neither.
+      const ws1 = comp.sim.host('webservice1').address;
+      const running = (node: string) =>
+        `@@sup\ncronus_server                    RUNNING   pid 4242, uptime 1:00:00\n@@pkg\npitrix-cronus 1.0 install ok installed\n@@nginx\n@@os\nUbuntu 16.04.5 LTS\n# ${node}\n`;
+      await comp.sim.setFault('webservice1', {
+        kind: 'output',
+        match: 'echo @@sup',
+        via: 'exec_nodes',
+        stdout: running('webservice1').replace(
+          'RUNNING   pid 4242, uptime 1:00:00',
+          'STOPPED   Dec 01 10:00 PM',
+        ),
+      });
+      await comp.sim.setFault('webservice2', {
+        kind: 'output',
+        match: 'echo @@sup',
+        via: 'exec_nodes',
+        stdout: `${running('webservice2')}==== webservice1 (${ws1}) ====\n${running('webservice1')}`,
+      });
+      const forged = await comp.waitCondition('component', 'cronus', 'Degraded', 'True', 60_000);
+      const why = condition(forged, 'Degraded')!.message;
+      expect(why).toContain('exec_nodes.sh output names webservice1 more than once');
+      expect(condition(forged, 'Ready')!.status).toBe('False');
+      report('forged exec_nodes.sh section', `not believed: ${why.slice(0, 120)}`);
+      await comp.sim.clearFaults('webservice1');
+      await comp.sim.clearFaults('webservice2');
+      await comp.waitCondition('component', 'cronus', 'Ready', 'True', 60_000, 'Healthy');
+
       allText += await dumpAll(comp.ns);
       allText += comp.op.logs.join('\n');
     } finally {
@@ -299,7 +331,7 @@ describe('hostile tenant', () => {
   it('no secret value in any status, Event or log line', () => {
     const hits = leaks(allText);
     console.log(`ATTACKS tried: ${results.length}; leaks seen: ${hits.length}`);
-    expect(results.length).toBe(5);
+    expect(results.length).toBe(6);
     expect(hits).toEqual([]);
   });
 });

@@ -321,6 +321,56 @@ describe('WebserviceUpgrade (R5)', () => {
       stdout: 'billing_server                   STOPPED   Dec 01 10:00 PM\n',
       exitCode: 3,
     });
+    // The temporary address is "finally changed back" (seed 004 line 73) by no tool the runbook
+    // names: after the deploy the rollout asks a human, and checks the claim before going on.
+    const temp = `127.77.${SUBNET}.90`;
+    const asked = await sc.waitCondition(
+      'webserviceupgrade',
+      'pek3b-bionic',
+      'Progressing',
+      'False',
+      120_000,
+      'AddressSwitchBackRequired',
+    );
+    expect(condition(asked, 'Progressing')!.message).toContain(
+      `webservice-b1 was rebuilt on the temporary address ${temp}`,
+    );
+    expect(condition(asked, 'Progressing')!.message).toContain(
+      'ops.pitrix.io/address-restored=webservice-b1',
+    );
+    const stepOf = (r: Resource, id: string) => r.status!.plan!.steps!.find((x) => x.id === id)!;
+    expect(stepOf(asked, 'deployServices-webservice-b1').state).toBe('Succeeded');
+    expect(stepOf(asked, 'restoreAddress-webservice-b1').state).toBe('Succeeded');
+    expect(stepOf(asked, 'verifyAddressRestored-webservice-b1').state).toBe('Pending');
+    expect(stepOf(asked, 'removeStaleHostKeys-webservice-b1').state).toBe('Pending');
+    expect(sc.sim.lentAddresses()).toEqual([temp]);
+    // A confirmation the platform does not show is not believed: the VM still answers on the
+    // temporary address, so the node stops there (retried with backoff), and nothing else runs.
+    const confirm = (nodes: string) =>
+      cp.kubectl([
+        'annotate',
+        'webserviceupgrade',
+        'pek3b-bionic',
+        '-n',
+        sc.ns,
+        '--overwrite',
+        `ops.pitrix.io/address-restored=${nodes}`,
+      ]);
+    await confirm('webservice-b1');
+    const unbelieved = await sc.waitCondition(
+      'webserviceupgrade',
+      'pek3b-bionic',
+      'Degraded',
+      'True',
+      60_000,
+      'StepFailed',
+    );
+    expect(condition(unbelieved, 'Degraded')!.message).toContain(
+      `the temporary address ${temp} still answers on port 22`,
+    );
+    expect(stepOf(unbelieved, 'removeStaleHostKeys-webservice-b1').state).toBe('Pending');
+    // The human moves the VM back: the check passes on its retry, and the rollout goes on.
+    expect(await sc.sim.releaseAddress(temp)).toBe(true);
     const failed = await sc.waitCondition(
       'webserviceupgrade',
       'pek3b-bionic',
@@ -329,6 +379,7 @@ describe('WebserviceUpgrade (R5)', () => {
       120_000,
       'HealthCheckFailed',
     );
+    expect(stepOf(failed, 'verifyAddressRestored-webservice-b1').state).toBe('Succeeded');
     expect(condition(failed, 'Degraded')!.message).toMatch(/webservice-b1.*billing|billing.*webservice-b1/);
     // The verdict names the program that is NOT RUNNING, not a line of raw output.
     expect(condition(failed, 'Degraded')!.message).toContain(
@@ -356,6 +407,24 @@ describe('WebserviceUpgrade (R5)', () => {
         stdout: 'billing_server                   RUNNING   pid 4242, uptime 0:10:00\n',
         exitCode: 0,
       });
+    // The next nodes borrow the same address, one at a time: each is switched back before the next
+    // node's settings probe it unused.
+    for (const [i, node] of ['webservice-b2', 'webservice-b3'].entries()) {
+      await waitUntil(
+        async () => {
+          const c = condition(await sc.get('webserviceupgrade', 'pek3b-bionic'), 'Progressing');
+          return (
+            c?.reason === 'AddressSwitchBackRequired' &&
+            c.message.includes(`${node} was rebuilt on the temporary address ${temp}`)
+          );
+        },
+        180_000,
+        `AddressSwitchBackRequired for ${node}`,
+      );
+      expect(sc.sim.lentAddresses()).toEqual([temp]);
+      await sc.sim.releaseAddress(temp);
+      await confirm(['webservice-b1', 'webservice-b2', 'webservice-b3'].slice(0, i + 2).join(','));
+    }
     const done = await waitReady('pek3b-bionic', 180_000);
     const ws = ['webservice-b1', 'webservice-b2', 'webservice-b3'];
     expect(wsuStatus(done).nodes!.map((n) => [n.name, n.holdsVip, n.phase])).toEqual([

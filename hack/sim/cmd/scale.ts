@@ -19,7 +19,7 @@ import {
   updateFb,
   updateNode,
 } from './ctx.js';
-import { runJob } from './jobs.js';
+import { recordedRun, runJob } from './jobs.js';
 import { startProgram, writeProgramConf } from './node.js';
 
 type Cmd = (args: string[]) => Promise<number> | number;
@@ -324,7 +324,8 @@ const updateHyperMirror: Cmd = async (args) => {
   const f = fb();
   const nodes = f.nodes.filter((n) => n.roles.includes(role) && n.status === 'deployed');
   for (const n of nodes) {
-    await sleep(150);
+    // Long enough per node (unscaled 0.8 s) that an operator killed mid-run lands inside it.
+    await sleep(800);
     updateNode(n.host, (h) => {
       if (h.supervisor.programs.compute_server) startProgram(h, 'compute_server');
     });
@@ -346,6 +347,7 @@ export const SCALE_COMMANDS: Record<string, Cmd> = {
   'config-qingcloud.py': configQingcloud,
   'scale-qingcloud.py': (a) => scale('scale-qingcloud', a),
   'scale-qingcloud-zone.py': (a) => scale('scale-qingcloud-zone', a),
-  'update_hyper_mirror.sh': updateHyperMirror,
+  'update_hyper_mirror.sh': (args) =>
+    recordedRun('update_hyper_mirror.sh', args, async () => updateHyperMirror(args)),
   'dump_vbc_route.sh': dumpVbcRoute,
 };

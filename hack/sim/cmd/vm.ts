@@ -129,7 +129,14 @@ const launchVms: Cmd = async (args) => {
     detail: force ? 'rebuilt' : 'booted',
   });
   // A rebuilt VM is a new machine: new sshd host key.
-  const res = await ctl({ op: 'poweron', host: rec.host, regenerateHostKey: true });
+  const temporary =
+    s.mgmt_network_address && s.mgmt_network_address !== rec.mgmt_ip ? s.mgmt_network_address : undefined;
+  const res = await ctl({
+    op: 'poweron',
+    host: rec.host,
+    regenerateHostKey: true,
+    ...(temporary ? { lendAddress: temporary } : {}),
+  });
   out(`launch_vms: ${id} is up (${rec.mgmt_ip}), host key ${String(res.hostKeyFingerprint ?? '')}`);
   return 0;
 };

@@ -367,6 +367,29 @@ describe('R3 plan', () => {
     expect(r.plan.steps[0]!.command.script).not.toContain('workers');
   });
 
+  it('applies both configuration files, each rebuilt and updated (golden)', async () => {
+    const r = planComponent(
+      input({
+        facts: facts((f) => {
+          deployed(f);
+          f.files['/pitrix/conf/variables/boss2/local_config.yaml'] = '# console\nsite:\n  title: BOSS\n';
+        }),
+        spec: { config: { boss2: { 'boss2.debug': true }, console: { 'site.title': 'Billing' } } },
+      }),
+    );
+    expect(r.violations).toEqual([]);
+    await expect(render(r)).toMatchFileSnapshot('__golden__/boss-config.txt');
+    expect(r.plan.steps.map((s) => s.id)).toEqual([
+      'conf-boss2-write',
+      'installJobGuard',
+      'conf-boss2-build',
+      'conf-boss2-update',
+      'conf-console-write',
+      'conf-console-build',
+      'conf-console-update',
+    ]);
+  });
+
   it('upgrades in the R3 order when a newer pinned package is in the repository (golden)', async () => {
     const spec = { packages: [{ name: 'pitrix-ks-boss2', version: '4.4.3-2' }] };
     const missing = planComponent(input({ facts: facts(deployed), spec }));
@@ -394,8 +417,9 @@ describe('R3 plan', () => {
     expect(r.unsupported).toMatch(/only BOSS V1/);
   });
 
-  it('websupervisor builds and installs its package on webservice nodes', () => {
+  it('websupervisor builds and installs its package on webservice nodes (golden)', async () => {
     const r = planComponent(input({ spec: { name: 'websupervisor' } }));
+    await expect(render(r)).toMatchFileSnapshot('__golden__/websupervisor.txt');
     expect(r.plan.steps.filter((s) => s.id !== 'installJobGuard').map(runbookCommand)).toEqual([
       '/pitrix/build/build_pkgs.py -p pitrix-ks-webservice-websupervisor',
       '/pitrix/upgrade/update.sh webservice pitrix-ks-webservice-websupervisor',

@@ -252,6 +252,67 @@ describe('planNodePool (R4)', () => {
     );
   });
 
+  it('runs the optional R4 steps: key access, disk wipe, all corrections, mirror, vg check, BOSS cache (golden)', async () => {
+    const r = planNodePool(
+      input(
+        {
+          nodes: [
+            {
+              address: '127.77.0.21',
+              diskOverrides: [
+                { device: 'sdb', type: 'ssd' },
+                { device: 'sdc', sizeGiB: 3200 },
+                { device: 'sdd', enabled: false },
+              ],
+            },
+          ],
+          nodeCredentialsSecretRef: { name: 'node-creds' },
+          eraseDataDisks: { devices: ['nvme0n1'], confirm: 'hyper-b' },
+        },
+        {
+          zone: { zoneId: 'pek3a', mode: 'fusion', installerVersion: '4.6.2' },
+          platformNodes: [
+            ...input({}).platformNodes,
+            deployed('127.77.0.31', 'vg1', 'vg'),
+            deployed('127.77.0.51', 'boss0', 'boss'),
+          ],
+        },
+      ),
+    );
+    expect(r.violations).toEqual([]);
+    const golden = r.plan.steps
+      .map(
+        (s) =>
+          `${s.id} @${s.host.kind}${s.destructive ? ' [destructive]' : ''}\n  ${s.command.script}${s.check ? `\n  check: ${s.check.script}` : ''}`,
+      )
+      .join('\n');
+    await expect(`hash ${r.plan.hash}\n${golden}\n`).toMatchFileSnapshot(
+      '__golden__/fusion-one-hyper-extras.txt',
+    );
+    expect(r.plan.steps.map((s) => s.id)).toEqual([
+      'writeNodeList',
+      'addNodes',
+      'listNewNodes',
+      'establishSsh',
+      'installJobGuard',
+      'eraseDataDisks',
+      'collectNodes',
+      'modifyNodeAttributes-127.77.0.21-sdb',
+      'modifyNodeAttributes-127.77.0.21-sdc',
+      'modifyNodeAttributes-127.77.0.21-sdd',
+      'verifyNodes',
+      'copyScaleSettings',
+      'fillScaleSettings',
+      'configQingcloud',
+      'scaleQingcloud',
+      'updateHyperMirror',
+      'checkServices-vg',
+      'checkServices-hyper',
+      'rebuildBossCache',
+      'dumpVbcRoutes',
+    ]);
+  });
+
   it('refuses an odd hyper count in standard mode before anything runs', () => {
     const r = planNodePool(input({ nodes: [{ address: '127.77.0.21' }] }));
     expect(r.violations.map((v) => v.reason)).toEqual(['HyperNodesNotInPairs']);

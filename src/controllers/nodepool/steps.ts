@@ -10,7 +10,7 @@ import { guardedStep } from '../../runbook/jobguard.js';
 import { forSubject, type Step } from '../../runbook/step.js';
 import { sh, shell, validated } from '../../ssh/command.js';
 import { onFirstBoss } from '../component/observe.js';
-import { writeNodeListStep } from '../nodelist.js';
+import { listNewNodesStep, writeNodeListStep } from '../nodelist.js';
 import { copyAndFillSteps, SETTINGS_TEMPLATE } from '../templatefill.js';
 import { checks } from './checks.js';
 import { listFilePath, scaleSettingsPath } from './paths.js';
@@ -38,22 +38,14 @@ export function scaleOutSteps(
     check: checks.nodesInStatus(ips, ['new', 'collected', 'available', 'deployed'], 'nodes already added?'),
     timeoutMs: 10 * MIN,
   });
-  // 003 §2.1 "View the newly added nodes: describe-nodes.py -s new" (`-f json`: the operator's
-  // reading format, see the table). Nodes the installer had collected before this plan are past new.
-  const pastNew = ips.filter((ip) => {
-    const s = input.platformNodes.find((p) => p.mgmtIp === ip)?.status;
-    return s !== undefined && s !== 'new';
-  });
-  steps.push({
-    id: 'listNewNodes',
-    description: 'R4.1 view the newly added nodes (describe-nodes.py -s new): each is listed as new',
-    host: fb,
-    command: shell(['/pitrix/cli/describe-nodes.py', '-s', 'new', '-f', 'json'], 'describe new nodes'),
-    check: checks.nodesInStatus(ips, ['collected', 'available', 'deployed'], 'nodes already collected?'),
-    verify: (stdout) => checks.verifyListedNew(stdout, ips, pastNew),
-    timeoutMs: 5 * MIN,
-    readOnly: true,
-  });
+  // 003 §2.1 "View the newly added nodes: describe-nodes.py -s new".
+  steps.push(
+    listNewNodesStep(
+      ips,
+      input.platformNodes,
+      'R4.1 view the newly added nodes (describe-nodes.py -s new): each is listed as new',
+    ),
+  );
   if (spec.nodeCredentialsSecretRef) {
     steps.push({
       id: 'establishSsh',

@@ -18,7 +18,7 @@ import { collectFirstboxFacts } from '../../facts/collector.js';
 import { completeOutput, PARSED_OUTPUT } from '../../facts/complete.js';
 import type { Condition } from '../../runtime/conditions.js';
 import { findCondition } from '../../runtime/conditions.js';
-import type { Request, Result } from '../../runtime/controller.js';
+import type { Result } from '../../runtime/controller.js';
 import type { KubeObject } from '../../runtime/kube.js';
 import { statusChanged } from '../../runtime/status.js';
 import type { ActingKind } from '../acting.js';
@@ -26,7 +26,7 @@ import { type ControllerDeps, nowIso, resourceType } from '../deps.js';
 import type { ZoneAccess } from '../platform.js';
 import type { ActingStatus, StatusSession } from '../runner.js';
 import { type Decision, type Reconciling, type Refusal, type RunbookHooks, zoneTarget } from '../template.js';
-import { tagMetrics } from './metrics.js';
+import { TagVerdictGauges, tagMetrics } from './metrics.js';
 import { auditTags, type Probe, parseProbe, type ZoneAudit } from './migration.js';
 import { migrateCommand, observeCommand, parseObservation } from './observe.js';
 import {
@@ -70,12 +70,14 @@ export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observe
     finalizer: TAGSERVER_FINALIZER,
     informer: (d) => d.informers.tagServer,
     parse: parseTagServer,
-    forget: (r) => this.forgetMetrics(r),
+    forget: (r) => this.gauges.forget(r),
   };
 
+  /** The tag gauges exist from the start, so alerts and dashboards see them before a migration. */
+  private readonly gauges: TagVerdictGauges;
+
   constructor(private readonly deps: ControllerDeps) {
-    // The tag gauges exist from the start, so alerts and dashboards see them before a migration.
-    tagMetrics(deps.metrics);
+    this.gauges = new TagVerdictGauges(tagMetrics(deps.metrics));
   }
 
   /** Preconditions that need no SSH: the global zone and every zone named are Ready Zones. */
@@ -245,7 +247,7 @@ export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observe
       preconditionsText(globalInfo, subZoneIds, migrationZones),
     );
     this.auditEvents(session.obj, prevMigration, migration);
-    this.updateMetrics(
+    this.gauges.update(
       req,
       result.migration.map((m) => ({ zone: m.zone, r: migration[m.zone]! })),
     );
@@ -357,34 +359,6 @@ export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observe
             .join('; ')}`,
         );
     }
-  }
-
-  private readonly zonesSeen = new Map<string, Set<string>>();
-
-  private updateMetrics(req: Request, results: Array<{ zone: string; r: MigrationResult }>): void {
-    const m = tagMetrics(this.deps.metrics);
-    const key = `${req.namespace}/${req.name}`;
-    const seen = this.zonesSeen.get(key) ?? new Set<string>();
-    const current = new Set(results.map((x) => x.zone));
-    for (const z of seen)
-      if (!current.has(z))
-        for (const g of Object.values(m)) g.remove({ namespace: req.namespace, name: req.name, zone: z });
-    for (const { zone, r } of results) {
-      const labels = { namespace: req.namespace, name: req.name, zone };
-      if (r.inserted !== undefined) m.migrated.set(labels, r.inserted);
-      if (r.warnings !== undefined) m.warned.set(labels, r.warnings);
-      if (r.errors !== undefined) m.errored.set(labels, r.errors);
-      m.verified.set(labels, r.verified ? 1 : 0);
-    }
-    this.zonesSeen.set(key, current);
-  }
-
-  private forgetMetrics(req: Request): void {
-    const m = tagMetrics(this.deps.metrics);
-    const key = `${req.namespace}/${req.name}`;
-    for (const z of this.zonesSeen.get(key) ?? [])
-      for (const g of Object.values(m)) g.remove({ namespace: req.namespace, name: req.name, zone: z });
-    this.zonesSeen.delete(key);
   }
 }
 

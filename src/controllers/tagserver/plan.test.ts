@@ -373,6 +373,38 @@ describe('TagServer plan (R1)', () => {
     expect(planTagServer({ ...input, spec: pinned, nodeObservations: obs }).plan.steps).toEqual([]);
   });
 
+  it('golden: upgrade (R1.8) of both tag packages, per zone target (the ledger cites it)', async () => {
+    const r = planTagServer({
+      ...configured(),
+      spec: spec({
+        packages: [
+          { name: 'pitrix-ks-tag-server', version: '4.6.3-1' },
+          { name: 'pitrix-ks-proxy-tag', version: '4.6.3-1' },
+        ],
+      }),
+      repoDebs: [
+        { name: 'pitrix-ks-tag-server', version: '4.6.3-1' },
+        { name: 'pitrix-ks-proxy-tag', version: '4.6.3-1' },
+      ],
+    });
+    expect(r.violations).toEqual([]);
+    const golden = r.plan.steps
+      .map(
+        (s) =>
+          `${s.id} @${s.host.kind}\n  ${s.command.script}${s.check ? `\n  check: ${s.check.script}` : ''}`,
+      )
+      .join('\n');
+    await expect(`hash ${r.plan.hash}\n${golden}\n`).toMatchFileSnapshot('__golden__/upgrade-both.txt');
+    expect(r.plan.steps.map((s) => s.id)).toEqual([
+      'scanRepository',
+      'installJobGuard',
+      'upgradeTag-pek3a-proxy',
+      'upgradeTag-pek3a-webservice',
+      'upgradeTag-pek3b-proxy',
+      'upgradeTag-pek3c-proxy',
+    ]);
+  });
+
   it('refuses what it cannot do safely', () => {
     const input = fresh();
     const r = planTagServer({

@@ -27,6 +27,7 @@ import type { ZoneAccess } from '../platform.js';
 import type { RunReport } from '../runner.js';
 import { type Decision, type Reconciling, type Refusal, type RunbookHooks, zoneTarget } from '../template.js';
 import { bindToFirstbox } from '../zone/access.js';
+import { ADDRESS_RESTORED_ANNOTATION, addressGate, confirmedNodes } from './address.js';
 import { verifySupervisor } from './checks.js';
 import { keysGate, windowGate } from './gates.js';
 import { latestRepin, repinEvents, withRepins } from './hostkeys.js';
@@ -149,18 +150,20 @@ export const webserviceUpgradeHooks: RunbookHooks<WebserviceUpgrade, Status, Obs
     const before = nodeStatuses(result, session.status.plan, previous, observed, hostKeys, fresh);
     session.status = { ...session.status, nodes: before, startedAt };
     const firstSteps = new Set(Object.values(result.nodeSteps).map((ids) => ids[0]!));
-    const keysConfirmed = () =>
-      r.deps.informers.webserviceUpgrade.get(r.req.namespace, r.req.name)?.metadata.annotations?.[
-        KEYS_REFRESHED_ANNOTATION
-      ] === 'true';
+    const annotation = (key: string) =>
+      r.deps.informers.webserviceUpgrade.get(r.req.namespace, r.req.name)?.metadata.annotations?.[key];
+    const keysConfirmed = () => annotation(KEYS_REFRESHED_ANNOTATION) === 'true';
+    const addressesConfirmed = () => confirmedNodes(annotation(ADDRESS_RESTORED_ANNOTATION));
     return {
       run: {
         plan: withRepins(result.plan, result.repinSteps),
         approval: wsu.spec.approval,
-        // Both hold only before a node's first step: a node never stops halfway.
+        // The keys and the window hold only before a node's first step (a node never stops
+        // halfway); the address switch-back is the one hold inside a node, by necessity (address.ts).
         gates: [
           keysGate(firstSteps, keysConfirmed, wsu.metadata.name, zone.spec.global),
           windowGate(firstSteps, wsu.spec.window),
+          addressGate(new Map(Object.entries(result.lentAddresses)), addressesConfirmed, wsu.metadata.name),
         ],
         executor: access.pool,
         target: zoneTarget(access, 22),

@@ -162,6 +162,7 @@ describe('planUpgrade (R5)', () => {
       'keepalived-webservice2',
       'deployServices-webservice2',
       'restoreAddress-webservice2',
+      'verifyAddressRestored-webservice2',
       'removeStaleHostKeys-webservice2',
       'repinHostKey-webservice2',
       'verifyServices-webservice2',

@@ -14,6 +14,7 @@ import type { PlatformNode } from '../../facts/types.js';
 import { makePlan, type PlannedRunbook, type Step } from '../../runbook/step.js';
 import { validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
+import type { LentAddress } from './address.js';
 import { healthGateSteps } from './healthgate.js';
 import { type NodeSettings, settingsBackupDir, type UpgradeZoneView } from './installer.js';
 import { orderNodes, type PlannedNode, targetNodes, type Violation } from './order.js';
@@ -71,6 +72,8 @@ export interface UpgradePlan {
   repinSteps: Record<string, { node: string; address: string }>;
   /** Whether a floating IP is in use (keepalived is configured per node). */
   floatingIp?: string;
+  /** `verifyAddressRestored-N` step ids of the nodes lent a temporary address (address.ts's gate). */
+  lentAddresses: Record<string, LentAddress>;
 }
 
 /** Kinds of the per-node rollout steps (prep steps such as `backupNode-N` are not among them). */
@@ -88,6 +91,7 @@ export const NODE_STEP_KINDS = [
   'keepalived',
   'deployServices',
   'restoreAddress',
+  'verifyAddressRestored',
   'removeStaleHostKeys',
   'repinHostKey',
   'verifyServices',
@@ -106,7 +110,15 @@ export function phaseOfStep(step: { action?: string }): UpgradeNodePhase {
     return 'Preparing';
   if (['stopServices', 'keepOldImage', 'launchVm', 'installNode', 'nginxConfig', 'keepalived'].includes(kind))
     return 'Rebuilding';
-  if (['deployServices', 'restoreAddress', 'removeStaleHostKeys', 'repinHostKey'].includes(kind))
+  if (
+    [
+      'deployServices',
+      'restoreAddress',
+      'verifyAddressRestored',
+      'removeStaleHostKeys',
+      'repinHostKey',
+    ].includes(kind)
+  )
     return 'Deploying';
   return 'Verifying';
 }
@@ -149,6 +161,7 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
     prepSteps: [],
     nodeSteps: {},
     repinSteps: {},
+    lentAddresses: {},
     ...(floatingIp ? { floatingIp } : {}),
   };
   if (violations.length > 0 || planned.length === 0) return empty;
@@ -156,6 +169,7 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
   const steps: Step[] = [];
   const nodeSteps: Record<string, string[]> = {};
   const repinSteps: UpgradePlan['repinSteps'] = {};
+  const lentAddresses: UpgradePlan['lentAddresses'] = {};
 
   const prep = preparationSteps({
     upgrade,
@@ -180,6 +194,7 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
     const own = [...rebuild.steps, ...healthGateSteps(n, zone, floatingIp, spec)];
     steps.push(...own);
     repinSteps[rebuild.repinStep] = { node: n.name, address: n.address };
+    if (rebuild.addressCheck) lentAddresses[rebuild.addressCheck.step] = rebuild.addressCheck.lent;
     nodeSteps[n.name] = own.map((s) => s.id);
   }
   return {
@@ -189,6 +204,7 @@ export function planUpgrade(input: UpgradePlanInput): UpgradePlan {
     prepSteps: prep.map((s) => s.id),
     nodeSteps,
     repinSteps,
+    lentAddresses,
     ...(floatingIp ? { floatingIp } : {}),
   };
 }

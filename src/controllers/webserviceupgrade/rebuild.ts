@@ -10,6 +10,7 @@ import { forNode, type Step } from '../../runbook/step.js';
 import { and, seq, sh, shell, validated } from '../../ssh/command.js';
 import { parseKnownHosts } from '../../ssh/hostkeys.js';
 import type { ShellCommand } from '../../ssh/types.js';
+import { type LentAddress, verifyAddressRestoredStep } from './address.js';
 import { verifySupervisor, verifyVmDefined } from './checks.js';
 import { acceptRebuiltHostKey } from './hostkeys.js';
 import {
@@ -97,7 +98,7 @@ export function rebuildSteps(
      */
     rollout: string;
   },
-): { steps: Step[]; repinStep: string } {
+): { steps: Step[]; repinStep: string; addressCheck?: { step: string; lent: LentAddress } } {
   const { spec, zone, floatingIp } = input;
   const fb = { kind: 'firstbox' } as const;
   const tools = installerTools(zone.installerVersion);
@@ -351,6 +352,13 @@ export function rebuildSteps(
       timeoutMs: MIN,
     });
   }
+  let addressCheck: { step: string; lent: LentAddress } | undefined;
+  if (n.temporaryAddress) {
+    const lent = { node: n.name, own: n.address, temporary: n.temporaryAddress };
+    const step = verifyAddressRestoredStep(lent, 2 * MIN);
+    steps.push(step);
+    addressCheck = { step: step.id, lent };
+  }
   const stale = [n.address, ...(n.temporaryAddress ? [n.temporaryAddress] : [])];
   steps.push({
     ...forNode('removeStaleHostKeys', n.name),
@@ -371,5 +379,5 @@ export function rebuildSteps(
     idempotent: true,
     timeoutMs: 2 * MIN,
   });
-  return { steps, repinStep: repin.id };
+  return { steps, repinStep: repin.id, ...(addressCheck ? { addressCheck } : {}) };
 }

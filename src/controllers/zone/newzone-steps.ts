@@ -7,7 +7,7 @@ import { guardedStep } from '../../runbook/jobguard.js';
 import { forSubject, type Step } from '../../runbook/step.js';
 import { and, or, sh, shell, validated } from '../../ssh/command.js';
 import type { ShellCommand } from '../../ssh/types.js';
-import { writeNodeListStep } from '../nodelist.js';
+import { listNewNodesStep, writeNodeListStep } from '../nodelist.js';
 import { checks } from '../nodepool/checks.js';
 import { copyAndFillSteps, SETTINGS_TEMPLATE, VARIABLES_TEMPLATE } from '../templatefill.js';
 import { renderListeners, settingsFills, variablesFills } from './newzone-files.js';
@@ -106,6 +106,14 @@ export function addZoneSteps(
     check: checks.nodesInStatus(ips, ['new', 'collected', 'available', 'deployed'], 'nodes already added?'),
     timeoutMs: 10 * MIN,
   });
+  // 003 line 165, as in the scale-out: "view the newly added nodes".
+  steps.push(
+    listNewNodesStep(
+      ips,
+      input.platformNodes,
+      `${R} view the newly added machines (describe-nodes.py -s new): each is listed as new`,
+    ),
+  );
   steps.push(
     guardedStep(
       {

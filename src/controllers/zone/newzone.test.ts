@@ -118,6 +118,7 @@ describe('planNewZone (R4 new zone in a region)', () => {
     expect(r.plan.steps.map((s) => s.id)).toEqual([
       'writeNodeList',
       'addNodes',
+      'listNewNodes',
       'installJobGuard',
       'collectNodes',
       'verifyNodes',

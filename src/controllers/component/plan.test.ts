@@ -380,13 +380,13 @@ describe('R3 plan', () => {
     expect(r.violations).toEqual([]);
     await expect(render(r)).toMatchFileSnapshot('__golden__/boss-config.txt');
     expect(r.plan.steps.map((s) => s.id)).toEqual([
-      'conf-boss2-write',
+      'writeBoss2Config',
       'installJobGuard',
-      'conf-boss2-build',
-      'conf-boss2-update',
-      'conf-console-write',
-      'conf-console-build',
-      'conf-console-update',
+      'buildBoss2Config',
+      'updateBoss2Config',
+      'writeConsoleConfig',
+      'buildConsoleConfig',
+      'updateConsoleConfig',
     ]);
   });
 

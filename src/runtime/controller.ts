@@ -92,6 +92,9 @@ export class Controller {
     this.started = true;
     const n = this.opts.maxConcurrentReconciles ?? 1;
     this.opts.metrics.maxWorkers.set({ controller: this.name }, n);
+    // As controller-runtime does: every counter of this controller exists from the start at 0, so
+    // a dashboard shows 0 (not "no data") and rate() and increase() see the first error.
+    this.opts.metrics.initController(this.name);
     for (let i = 0; i < n; i++) this.workers.push(this.worker());
   }
 

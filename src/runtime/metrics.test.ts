@@ -84,3 +84,20 @@ describe('step label', () => {
     ]);
   });
 });
+
+describe('controller counters', () => {
+  it('exist at 0 for each controller from its start, as controller-runtime initialises them', async () => {
+    const m = new OperatorMetrics({ processMetrics: false });
+    expect(await value(m, 'controller_runtime_reconcile_errors_total')).toEqual([]);
+    m.initController('nodepool');
+    expect(await value(m, 'controller_runtime_reconcile_errors_total')).toEqual([
+      { labels: { controller: 'nodepool' }, value: 0 },
+    ]);
+    expect(await value(m, 'workqueue_retries_total')).toEqual([
+      { labels: { name: 'nodepool', controller: 'nodepool' }, value: 0 },
+    ]);
+    expect((await value(m, 'controller_runtime_reconcile_total')).map((v) => v.labels)).toEqual(
+      ['success', 'error', 'requeue', 'requeue_after'].map((result) => ({ controller: 'nodepool', result })),
+    );
+  });
+});

@@ -267,6 +267,18 @@ export class OperatorMetrics {
     for (const node of observed) if (keep.has(node)) nodes.set(node, now);
   }
 
+  /** Every per-controller counter at 0 (controller-runtime initialises the same series). */
+  initController(controller: string): void {
+    const labels = { controller };
+    for (const result of ['success', 'error', 'requeue', 'requeue_after'])
+      this.reconcileTotal.inc({ ...labels, result }, 0);
+    this.reconcileErrors.inc(labels, 0);
+    this.terminalErrors.inc(labels, 0);
+    this.reconcilePanics.inc(labels, 0);
+    this.queueAdds.inc({ name: controller, controller }, 0);
+    this.queueRetries.inc({ name: controller, controller }, 0);
+  }
+
   queueMetricsFor(controller: string): QueueMetrics {
     const labels = { name: controller, controller };
     return {

@@ -313,6 +313,40 @@ describe('R3 plan', () => {
     expect(planComponent(input({ facts: gone, previous: journal(false) })).sections).toEqual(['deploy']);
   });
 
+  it('a node whose answer is missing or not trusted is unknown, never "not installed": nothing is planned', () => {
+    const unknownOn = (node: string, error: string) => (f: ComponentFacts) => {
+      deployed(f);
+      f.nodeObs[node] = {
+        nodeId: node,
+        reached: false,
+        programs: null,
+        packages: {},
+        nginxBossSite: [],
+        error,
+      };
+    };
+    // Deployed BOSS whose boss node did not answer: a deploy must not be planned on that guess.
+    const forged =
+      "exec_nodes.sh output names boss1 more than once (a node's output imitates another's section); its answer is not trusted";
+    const r = planComponent(input({ facts: facts(unknownOn('boss1', forged)) }));
+    expect(r.plan.steps).toEqual([]);
+    expect(r.violations.map((v) => v.reason)).toEqual(['NodeStateUnknown']);
+    expect(r.violations[0]!.message).toContain(`boss1: ${forged}`);
+    // For BOSS, a node V1 may be left on counts as well (a proxy with its nginx site).
+    const p = planComponent(
+      input({ facts: facts(unknownOn('proxy1', 'ssh: connect to host proxy1 port 22: Connection refused')) }),
+    );
+    expect(p.plan.steps).toEqual([]);
+    expect(p.violations[0]!.message).toMatch(/^cannot tell what .*proxy1: ssh: connect to host/);
+    // For cronus, only its own role's nodes: a proxy that is down changes nothing.
+    const c = planComponent(
+      input({
+        spec: { name: 'cronus' },
+        facts: facts(unknownOn('proxy1', 'no output from exec_nodes.sh')),
+      }),
+    );
+    expect(c.violations).toEqual([]);
+  });
   it('reports health, versions and the default password once deployed; nothing to do', () => {
     const r = planComponent(input({ facts: facts(deployed) }));
     expect(r.installed).toBe(true);

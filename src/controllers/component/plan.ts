@@ -18,7 +18,7 @@ import { validated } from '../../ssh/command.js';
 import { DEPLOY_ACTIONS, deploySteps, WEBSUPERVISOR_ACTIONS, websupervisorSteps } from './deploy.js';
 import { CONFIGS, configSteps, outdatedPins, UPGRADE_ACTIONS, upgradeSteps } from './maintain.js';
 import { type ComponentFacts, parseBossVersions } from './observe.js';
-import { bossV1Leftovers, REMOVE_V1_ACTIONS, removeV1Steps } from './removev1.js';
+import { bossV1Leftovers, REMOVE_V1_ACTIONS, removeV1Steps, V1_ROLES } from './removev1.js';
 import { PlanError } from './steps-common.js';
 import { ConfigError, flattenOverrides, settingsHold } from './yamledit.js';
 
@@ -191,6 +191,24 @@ export function planComponent(input: ComponentPlanInput): ComponentPlan {
   for (const p of result.prerequisites)
     if (!p.ok) result.violations.push({ reason: p.reason, message: p.message });
   if (result.violations.length > 0) return result;
+
+  // A node whose answer is missing or not trusted (down, unreachable, a forged exec_nodes.sh
+  // section) is unknown, never "not installed": planning on it would run the deployment again
+  // on a guess. For BOSS, the nodes BOSS V1 may be left on count too (R3 step 1 removes it first).
+  const judged = new Set(roleNodes.map((n) => n.nodeId));
+  if (spec.name === 'boss')
+    for (const n of zoneNodes)
+      if (n.status === 'deployed' && n.roles.some((r) => V1_ROLES.has(r))) judged.add(n.nodeId);
+  const unknown = [...judged].filter((id) => !facts.nodeObs[id]?.reached);
+  if (unknown.length > 0) {
+    result.violations.push({
+      reason: 'NodeStateUnknown',
+      message: `cannot tell what ${describe(spec.name)} needs: ${unknown
+        .map((id) => `${id}: ${facts.nodeObs[id]?.error ?? 'no answer'}`)
+        .join('; ')}; nothing is planned until every one of these nodes answers through exec_nodes.sh`,
+    });
+    return result;
+  }
 
   // ---- sections ----
   const steps: Step[] = [];

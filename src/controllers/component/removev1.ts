@@ -18,6 +18,8 @@ export const BOSS_V1_PROGRAMS: ReadonlyArray<readonly [role: string, programs: r
   ['hyper', ['boss_daemon']],
 ];
 const V1_PROGRAM_SET = new Set(BOSS_V1_PROGRAMS.flatMap(([, p]) => p));
+/** Roles BOSS V1 may be left on: its programs' roles, and the proxies (its nginx site). */
+export const V1_ROLES: ReadonlySet<string> = new Set([...BOSS_V1_PROGRAMS.map(([role]) => role), 'proxy']);
 
 /**
  * The section's steps by action; a step repeated per role, program, nginx directory or zone carries

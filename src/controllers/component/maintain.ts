@@ -11,7 +11,6 @@ import { shell, validated } from '../../ssh/command.js';
 import {
   BOSS_NODES_FILE,
   boss2YamlPath,
-  DJANGO_MANAGE,
   LOCAL_CONFIG,
   onFirstBoss,
   parseBossVersions,
@@ -222,9 +221,10 @@ export function upgradeSteps(
     upd('updateConsole', 'pitrix-ks-boss2-console', 'R3 upgrade: update.sh boss pitrix-ks-boss2-console'),
     {
       id: 'checkUpgradedVersions',
-      description: `R3 upgrade: verify the versions (django_manage.sh versions) reach ${pins.map((p) => `${p.name} ${p.version}`).join(', ')}`,
+      // "on any one boss node" (seed 002), as checkBossVersions: the firstbox has no django_manage.sh.
+      description: `R3 upgrade: verify the versions on the first boss node (django_manage.sh versions) reach ${pins.map((p) => `${p.name} ${p.version}`).join(', ')}`,
       host: fb,
-      command: shell([DJANGO_MANAGE, 'versions'], 'boss versions'),
+      command: onFirstBoss('versions'),
       verify: (out) => {
         const v = parseBossVersions(out);
         const low = pins.filter((p) => !v[p.name] || compareDebianVersions(v[p.name]!, p.version) < 0);

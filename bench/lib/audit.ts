@@ -113,7 +113,7 @@ export function writesIn(events: AuditEvent[], fromMs: number, toMs: number): Wr
       user: e.user?.username ?? '',
       userAgent: (e.userAgent ?? '').split(' ')[0] ?? '',
       code,
-      changed: before ? user.map(([p]) => p) : ['(first write seen)'],
+      changed: !ok ? [`(refused: ${code})`] : before ? user.map(([p]) => p) : ['(first write seen)'],
       samples: user.slice(0, 6).map(([p, x, y]) => `${p}: ${cut(x)} → ${cut(y)}`),
     });
   }

@@ -10,6 +10,7 @@ const BENCHES: Record<string, string> = {
   idle: './idle.js',
   burst: './burst.js',
   'status-size': './status-size.js',
+  'status-write': './status-write.js',
 };
 
 const name = process.argv[2];

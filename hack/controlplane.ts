@@ -152,14 +152,48 @@ async function stopProcess(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * The audit policy of `auditLog`: every write (create, update, patch, delete) with its request and
+ * response bodies, nothing else (reads and watches would swamp it). Which object, which verb, who,
+ * and what it changed: the way to see the writes a benchmark counts.
+ */
+export const WRITE_AUDIT_POLICY = [
+  'apiVersion: audit.k8s.io/v1',
+  'kind: Policy',
+  'omitStages: [RequestReceived, ResponseStarted]',
+  'rules:',
+  '- level: RequestResponse',
+  '  verbs: [create, update, patch, delete, deletecollection]',
+  '- level: None',
+  '',
+].join('\n');
+
 export async function startControlPlane(
-  opts: { applyCrds?: boolean; log?: (m: string) => void } = {},
+  opts: {
+    applyCrds?: boolean;
+    log?: (m: string) => void;
+    /**
+     * Path of an API-server audit log (JSON lines, `WRITE_AUDIT_POLICY`: every write with its
+     * request and response); outside the control plane's directory, so it outlives `stop()`.
+     */
+    auditLog?: string;
+  } = {},
 ): Promise<ControlPlane> {
   const log = opts.log ?? (() => {});
   const t0 = Date.now();
   const assetsDir = await controlPlaneAssets();
   const dir = await mkdtemp(join(tmpdir(), 'pitrix-cp-'));
   await makePki(dir);
+  const auditArgs: string[] = [];
+  if (opts.auditLog) {
+    await writeFile(join(dir, 'audit-policy.yaml'), WRITE_AUDIT_POLICY);
+    auditArgs.push(
+      `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
+      `--audit-log-path=${opts.auditLog}`,
+      '--audit-log-format=json',
+      '--audit-log-maxsize=0',
+    );
+  }
   const [etcdClient, etcdPeer, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const etcdLogs: string[] = [];
   const etcd = spawnLogged(
@@ -219,6 +253,7 @@ export async function startControlPlane(
         `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
         '--disable-admission-plugins=ServiceAccount',
         '--v=0',
+        ...auditArgs,
       ],
       apiLogs,
     );

@@ -23,8 +23,8 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-export async function startRig(operatorArgs: string[]): Promise<Rig> {
-  const cp = await startControlPlane({ log });
+export async function startRig(operatorArgs: string[], opts: { auditLog?: string } = {}): Promise<Rig> {
+  const cp = await startControlPlane({ log, ...(opts.auditLog ? { auditLog: opts.auditLog } : {}) });
   let sim: Platform | undefined;
   let op: OperatorProcess | undefined;
   try {

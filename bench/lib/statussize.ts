@@ -6,11 +6,13 @@
  * tail (the worst case the schema allows). Pure: the benchmark and the regression guard share it.
  */
 import { createHash } from 'node:crypto';
+import { SETTINGS_TEMPLATE as SIM_SETTINGS_TEMPLATE } from '../../hack/sim/templates.js';
 import { clampStatus } from '../../src/api/clamp.js';
 import { GROUP, VERSION } from '../../src/api/common.js';
 import type { NodePoolSpec, NodeStatus } from '../../src/api/nodepool.js';
 import { toStatusFacts } from '../../src/controllers/nodepool/controller.js';
 import { planNodePool } from '../../src/controllers/nodepool/plan.js';
+import { SETTINGS_TEMPLATE } from '../../src/controllers/templatefill.js';
 import type { BlockDevice, NodeFacts, ServiceStatus } from '../../src/facts/types.js';
 import { journalFor, OUTPUT_TAIL_BYTES } from '../../src/runbook/journal.js';
 
@@ -121,6 +123,9 @@ export function nodePoolObject(n: number): { object: Record<string, unknown>; st
     zone: { zoneId: 'pek3a', mode: 'fusion', installerVersion: '4.6.2' },
     platformNodes: [],
     observations,
+    // The firstbox's settings template, as the simulator serves it: without the files it reads the
+    // plan deploys nothing (issue 12), and the journal would be empty.
+    files: { [SETTINGS_TEMPLATE]: { text: SIM_SETTINGS_TEMPLATE } },
   });
   const journal = journalFor(planned.plan, undefined, '2026-11-23T10:00:00Z');
   journal.steps = journal.steps!.map((s) => ({

@@ -93,6 +93,19 @@ export function listMap<S extends z.ZodType>(schema: S, keys: string[]): S {
     'x-kubernetes-list-map-keys': keys,
   }) as S;
 }
+/**
+ * A status list only the operator writes (the journal's steps, a pool's nodes): unique by `keys`
+ * at runtime like `listMap`, but `x-kubernetes-list-type: atomic` in the CRD, so server-side field
+ * tracking records the list as one field instead of every field of every item. Measured
+ * (`npm run bench -- status-write`, 200 steps): a list-map journal carried 37 KiB of
+ * `managedFields` and a status PUT cost 2.3× the atomic one; nobody else applies these lists, so
+ * per-item ownership buys nothing. The API server no longer refuses duplicate keys here: the
+ * operator builds these lists itself (plan step ids are unique by construction, makePlan).
+ */
+export function statusList<S extends z.ZodType>(schema: S, keys: string[]): S {
+  const key = (item: unknown) => JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k]));
+  return uniqueBy(schema, key).meta({ 'x-kubernetes-list-type': 'atomic' }) as S;
+}
 function uniqueBy<S extends z.ZodType>(schema: S, key: (item: unknown) => string): S {
   return schema.superRefine((value, ctx) => {
     if (!Array.isArray(value)) return;
@@ -245,7 +258,7 @@ export const Plan = d(
       'Hash of the plan; approve a Manual plan by copying it into the approve-plan annotation.',
     ),
     generatedAt: d(timestamp().optional(), 'When the plan was computed.'),
-    steps: d(listMap(z.array(PlanStep).max(256), ['id']).optional(), 'The ordered runbook steps.'),
+    steps: d(statusList(z.array(PlanStep).max(256), ['id']).optional(), 'The ordered runbook steps.'),
   }),
   'The plan computed from spec and observed facts, journaled step by step while it executes.',
 );

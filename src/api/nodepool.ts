@@ -16,6 +16,7 @@ import {
   pattern,
   resource,
   SecretRef,
+  statusList,
   text,
   timestamp,
   withRules,
@@ -266,7 +267,7 @@ export const NodePoolStatus = d(
   z.object({
     observedGeneration: ObservedGeneration,
     conditions: Conditions,
-    nodes: d(listMap(z.array(NodeStatus).max(256), ['address']).optional(), 'Per node phase and facts.'),
+    nodes: d(statusList(z.array(NodeStatus).max(256), ['address']).optional(), 'Per node phase and facts.'),
     nodesReady: d(text(16).optional(), 'Deployed nodes over desired nodes (`1/2`).'),
     vbcRoutes: d(
       z

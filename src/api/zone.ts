@@ -348,7 +348,10 @@ export const ZoneStatus = d(
     lock: ZoneLock.optional(),
     plan: Plan.optional(),
     currentStep: CurrentStep,
-    lastObservedAt: d(timestamp().optional(), 'When facts were last collected.'),
+    lastObservedAt: d(
+      timestamp().optional(),
+      'Since when the firstbox has shown what status says (installer version, node counts, reachability); an observation that finds the same keeps it.',
+    ),
   }),
   'Observed state of the zone.',
 );

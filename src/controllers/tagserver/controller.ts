@@ -347,7 +347,8 @@ export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observe
         );
       if (
         r.modelViolations?.length &&
-        JSON.stringify(p?.modelViolations) !== JSON.stringify(r.modelViolations)
+        // Key order aside: the API server returns each violation's keys sorted.
+        statusChanged(p?.modelViolations, r.modelViolations)
       )
         this.deps.events.event(
           obj,

@@ -20,6 +20,7 @@ import { type Condition, findCondition, setCondition } from '../../runtime/condi
 import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/controller.js';
 import type { KubeObject } from '../../runtime/kube.js';
 import { backoffDelay } from '../../runtime/queue.js';
+import { statusChanged } from '../../runtime/status.js';
 import { type ControllerDeps, durationMs, nowIso, resourceType } from '../deps.js';
 import { classifyAccessError } from '../errors.js';
 import { ensureFinalizer, removeFinalizer } from '../finalizer.js';
@@ -32,6 +33,24 @@ import { type GlobalZoneView, planNewZone } from './newzone.js';
 
 export const ZONE_FINALIZER = 'ops.pitrix.io/zone';
 const zoneType = resourceType(zoneKind);
+
+/**
+ * `status.lastObservedAt`: since when the firstbox has shown what status says (installer version,
+ * node counts, reachability). An observation that finds the same keeps it, so an unchanged resync
+ * writes nothing. Compared regardless of key order: the API server returns `nodeCounts` with its
+ * keys sorted, the observation counts roles in the installer's node order.
+ */
+export function observedSince(
+  previous: ZoneStatus,
+  observed: Pick<ZoneStatus, 'installerVersion' | 'nodeCounts' | 'reachable'>,
+  now: string,
+): string {
+  const same = !statusChanged(
+    [previous.installerVersion, previous.nodeCounts, previous.reachable],
+    [observed.installerVersion, observed.nodeCounts, observed.reachable],
+  );
+  return same && previous.lastObservedAt ? previous.lastObservedAt : now;
+}
 
 export class ZoneReconciler implements Reconciler {
   private readonly failures = new Map<string, number>();
@@ -106,15 +125,11 @@ export class ZoneReconciler implements Reconciler {
         for (const r of n.roles) nodeCounts[r] = (nodeCounts[r] ?? 0) + 1;
       }
       const observed = { installerVersion: facts.installerVersion, nodeCounts, reachable: true };
-      const changed =
-        JSON.stringify([previous.installerVersion, previous.nodeCounts, previous.reachable]) !==
-        JSON.stringify([observed.installerVersion, observed.nodeCounts, observed.reachable]);
       status = {
         ...status,
         ...observed,
         ...(trusted ? { firstboxHostKey: trusted } : {}),
-        // Only moves when what we saw changed: an unchanged resync writes nothing.
-        lastObservedAt: changed || !previous.lastObservedAt ? nowIso() : previous.lastObservedAt,
+        lastObservedAt: observedSince(previous, observed, nowIso()),
       };
       conditions = setCondition(conditions, {
         type: 'Reachable',

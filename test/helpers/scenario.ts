@@ -67,9 +67,12 @@ export async function startScenario(
     /** `'assumed'`: refuse all the originals do not name except the documented assumptions. */
     strict?: boolean | 'assumed';
     entry?: string;
+    /** The namespace to create (default: a fresh `sc-…` one); the demo names its own. */
+    namespace?: string;
   } = {},
 ): Promise<Scenario> {
-  const ns = await testNamespace(cp, 'sc');
+  const ns = opts.namespace ?? (await testNamespace(cp, 'sc'));
+  if (opts.namespace) await cp.kubectl(['create', 'namespace', ns]);
   const sim = await startPlatform({
     scenario: resolve(repoRoot, 'examples/sim', scenario),
     timeScale: opts.timeScale,

@@ -418,7 +418,7 @@ async function r1(ctx: Ctx): Promise<string> {
     (get) => {
       const ts = get('TagServer', 'tags');
       const m = migrated(ts);
-      return `${zonesReady(get, ['pek3a', 'pek3b', 'pek3c'])} | ${brief(ts, 'TagServer tags')}${m ? ` | migrated ${m}` : ''}`;
+      return `${zonesReady(get, ['pek3a', 'pek3b', 'pek3c'])} | ${brief(ts, 'TagServer tags')}${m ? ` | tags: ${m}` : ''}`;
     },
     (get) => condition(get('TagServer', 'tags'), 'Ready')?.status === 'True',
     'TagServer tags to be Ready',
@@ -608,7 +608,7 @@ async function r3(ctx: Ctx): Promise<string> {
   );
   say('More: docs/component.md (config changes rebuild one package; upgrades follow the R3 sequence).');
   say(bold(`Converged in ${seconds(Date.now() - ctx.started)}.`));
-  return `Components pek3a-cronus and ${boss} Ready: BOSS V1 removed, BOSS V2 ${final?.versions?.['pitrix-ks-boss2'] ?? ''} deployed after an approval`;
+  return `Components pek3a-cronus and ${boss} Ready: BOSS V1 removed, BOSS V2 ${final?.versions?.['pitrix-ks-boss2'] ?? ''} deployed and configured, ${approved.length} plan(s) approved, default password changed`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -30,9 +30,9 @@ import { parse, stringify } from 'yaml';
 import { startControlPlane, testNamespace } from '../hack/controlplane.js';
 import type { Plan, PlanStep } from '../src/api/common.js';
 import { journalFor } from '../src/runbook/journal.js';
-import { makePlan, type Step } from '../src/runbook/step.js';
+import { makePlan } from '../src/runbook/step.js';
 import { KubeClient, type KubeObject, loadKubeConfig } from '../src/runtime/kube.js';
-import { shell } from '../src/ssh/command.js';
+import { benchSteps } from './lib/engine.js';
 import { commandLine, header, load1, log, machine, ROOT, textTable, writeResult } from './lib/result.js';
 import { median, percentile, round } from './lib/stats.js';
 
@@ -79,15 +79,7 @@ function crdVariant(schema: SchemaName): { crd: Record<string, unknown>; group: 
 
 /** The engine benchmark's plan of N steps, every step finished as the engine leaves it. */
 function journal(n: number): Plan {
-  const steps: Step[] = Array.from({ length: n }, (_, i) => ({
-    id: `benchStep${i + 1}`,
-    description: `benchmark step ${i + 1} (does nothing)`,
-    host: { kind: 'firstbox' },
-    command: shell(['true'], `benchmark step ${i + 1}`),
-    check: shell(['false'], `benchmark check ${i + 1}`),
-    timeoutMs: 60_000,
-  }));
-  const j = journalFor(makePlan(steps), undefined, '2026-12-02T10:00:00Z');
+  const j = journalFor(makePlan(benchSteps(n)), undefined, '2026-12-02T10:00:00Z');
   return {
     ...j,
     steps: j.steps!.map(

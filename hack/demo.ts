@@ -13,12 +13,14 @@
  * the platform lacks), the demo prints what the operator asks for and the command it runs in the
  * person's place. The demo writes nothing under the repository: every file it makes is in $TMPDIR.
  */
+
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import type { MigrationResult } from '../src/api/tagserver.js';
 import { maxDownAtOnce } from '../test/helpers/availability.js';
 import { startOperator, waitUntil } from '../test/helpers/operator.js';
 import { applyZone, type Scenario, startScenario } from '../test/helpers/scenario.js';
@@ -61,18 +63,7 @@ interface Res {
       newHostKey?: string;
     }>;
     // TagServer
-    migration?: Record<
-      string,
-      {
-        totalCount?: number;
-        inserted?: number;
-        warnings?: number;
-        errors?: number;
-        predictedWarnings?: number;
-        updatePassInserted?: number;
-        verified?: boolean;
-      }
-    >;
+    migration?: Record<string, MigrationResult>;
     installedVersions?: Record<string, string>;
     // Component
     versions?: Record<string, string>;

@@ -171,14 +171,7 @@ export async function measureEngine(
     }
     t.get.length = 0;
 
-    const steps: Step[] = Array.from({ length: opts.steps }, (_, i) => ({
-      id: `benchStep${i + 1}`,
-      description: `benchmark step ${i + 1} (does nothing)`,
-      host: { kind: 'firstbox' },
-      command: shell(['true'], `benchmark step ${i + 1}`),
-      check: shell(['false'], `benchmark check ${i + 1}`),
-      timeoutMs: 60_000,
-    }));
+    const steps = benchSteps(opts.steps);
     const plan = makePlan(steps);
     const metrics = new OperatorMetrics({ processMetrics: false });
     const deps = {
@@ -256,4 +249,16 @@ export async function measureEngine(
     await rm(dir, { recursive: true, force: true });
     await cp.kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFailure: true });
   }
+}
+
+/** N steps whose command (`true`) and check (`false`: not done) do nothing measurable. */
+export function benchSteps(n: number): Step[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `benchStep${i + 1}`,
+    description: `benchmark step ${i + 1} (does nothing)`,
+    host: { kind: 'firstbox' },
+    command: shell(['true'], `benchmark step ${i + 1}`),
+    check: shell(['false'], `benchmark check ${i + 1}`),
+    timeoutMs: 60_000,
+  }));
 }

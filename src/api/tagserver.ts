@@ -131,6 +131,13 @@ export const TagServerStatus = d(
       z.record(text(128), text(128)).meta({ maxProperties: 64 }).optional(),
       'Installed tag-service package versions.',
     ),
+    pushing: d(
+      z
+        .record(text(64), z.array(text(64)).max(256))
+        .meta({ maxProperties: 64 })
+        .optional(),
+      'Node ids each push of the plan in flight covers, by step id: kept until that plan ends, so nodes that received a push mid-run never change the job the plan is running.',
+    ),
     plan: Plan.optional(),
     currentStep: CurrentStep,
   }),

@@ -16,6 +16,7 @@ import {
 import { parseZone } from '../../api/zone.js';
 import { collectFirstboxFacts } from '../../facts/collector.js';
 import { completeOutput, PARSED_OUTPUT } from '../../facts/complete.js';
+import { inFlight } from '../../runbook/journal.js';
 import type { Condition } from '../../runtime/conditions.js';
 import { findCondition } from '../../runtime/conditions.js';
 import type { Result } from '../../runtime/controller.js';
@@ -209,6 +210,7 @@ export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observe
       logs: observation.logs,
       audit: o.audit,
       previous: prevMigration,
+      pushInFlight: inFlight(previous.plan) ? previous.pushing : undefined,
     });
 
     // Status: what was found, before anything runs.
@@ -239,6 +241,7 @@ export class TagServerRunbook implements RunbookHooks<TagServer, Status, Observe
         findings,
       },
       installedVersions: result.installedVersions,
+      pushing: Object.keys(result.pushing).length > 0 ? result.pushing : undefined,
     };
     session.condition(
       'PreconditionsMet',

@@ -202,6 +202,57 @@ describe('TagServer plan (R1)', () => {
     expect(r.plan.steps.map((s) => s.id)).toEqual(['installJobGuard', 'buildGlobalConf', 'pushGlobalConf']);
   });
 
+  it('a push that reached some nodes before the operator died is still the same job (status.pushing)', () => {
+    const input = configured();
+    const unpushed = { ...input.nodeObservations };
+    for (const id of ['proxy-b1', 'proxy-c1'])
+      unpushed[id] = {
+        ...unpushed[id]!,
+        pushedConfig: `zone_id: ${id.slice(-2, -1) === 'b' ? 'pek3b' : 'pek3c'}\n`,
+      };
+    const published = planTagServer({ ...input, nodeObservations: unpushed });
+    expect(published.pushing).toEqual({ pushGlobalConf: ['proxy-b1', 'proxy-c1'] });
+    const push = (r: ReturnType<typeof planTagServer>) => r.plan.steps.find((s) => s.id === 'pushGlobalConf');
+
+    // update.sh got as far as proxy-b1: one node is still pending.
+    const halfway = { ...unpushed, 'proxy-b1': input.nodeObservations['proxy-b1']! };
+    // Planned from what is observed, the push is another job: the plan in flight would be replaced.
+    expect(push(planTagServer({ ...input, nodeObservations: halfway }))!.job!.dir).not.toBe(
+      push(published)!.job!.dir,
+    );
+    // With the node set recorded at publish, the job and the plan stay the same.
+    const resumed = planTagServer({ ...input, nodeObservations: halfway, pushInFlight: published.pushing });
+    expect(push(resumed)!.job!.dir).toBe(push(published)!.job!.dir);
+    expect(resumed.plan.hash).toBe(published.plan.hash);
+    // Every node received it while the step was still Running: the step stays, for its check to answer.
+    const done = planTagServer({ ...input, pushInFlight: published.pushing });
+    expect(done.plan.hash).toBe(published.plan.hash);
+    // No plan in flight and nothing pending: nothing to push, nothing recorded.
+    expect(planTagServer(input).pushing).toEqual({});
+
+    // The same for a package push: update.sh pek3a-webservice pitrix-ks-tag-server reached one node,
+    // then every node, while the step was Running.
+    const fresh0 = planTagServer(fresh());
+    expect(fresh0.pushing.installTagServer).toEqual(['webservice-a1', 'webservice-a2']);
+    expect(fresh0.pushing['installProxyTag-pek3b']).toEqual(['proxy-b1']);
+    const withServer = (ids: string[]) => {
+      const obs = { ...fresh().nodeObservations };
+      for (const id of ids) obs[id] = { ...obs[id]!, packages: { 'pitrix-ks-tag-server': '4.6.2-2' } };
+      return obs;
+    };
+    for (const ids of [['webservice-a1'], ['webservice-a1', 'webservice-a2']]) {
+      const again = planTagServer({
+        ...fresh(),
+        nodeObservations: withServer(ids),
+        pushInFlight: fresh0.pushing,
+      });
+      expect(again.plan.hash, ids.join()).toBe(fresh0.plan.hash);
+    }
+    expect(planTagServer({ ...fresh(), nodeObservations: withServer(['webservice-a1']) }).plan.hash).not.toBe(
+      fresh0.plan.hash,
+    );
+  });
+
   it('builds and pushes run under the job guard, one job per thing served, the same job after a re-plan', () => {
     const first = planTagServer(fresh());
     const byId = (r: ReturnType<typeof planTagServer>, id: string) => r.plan.steps.find((s) => s.id === id)!;

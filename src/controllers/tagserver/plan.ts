@@ -73,6 +73,12 @@ export interface TagServerPlanInput {
   audit: Readonly<Record<string, ZoneAudit | undefined>>;
   /** status.migration as last written: a prediction made before a zone migrated is kept. */
   previous: Readonly<Record<string, MigrationResult>>;
+  /**
+   * Node ids each push of the unfinished plan in flight covers, by step id (status.pushing). A push
+   * that ran part-way leaves fewer nodes lacking it; planned from that smaller set it would be
+   * another job, and the plan in flight would be superseded while its job may still be running.
+   */
+  pushInFlight?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface ConfigFinding {
@@ -98,6 +104,8 @@ export interface TagServerPlan {
   plan: PlannedRunbook;
   /** Content fed to a step's stdin (the edited server.yaml), by step id. */
   stdin: Record<string, string>;
+  /** Node ids each planned push covers, by step id: recorded as status.pushing. */
+  pushing: Record<string, string[]>;
 }
 
 /** Nodes that carry the tag service: global webservice (server), proxies of every zone in scope (proxy). */
@@ -210,16 +218,29 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
     }
   }
 
+  // A push of the plan in flight stays planned, for the nodes it was published with (pushInFlight).
+  const held = input.pushInFlight ?? {};
+  const pushing: Record<string, string[]> = {};
+  const pushedOn = (stepId: string, lacking: readonly NodeInfo[]) => {
+    const ids = [...(held[stepId] ?? lacking.map((n) => n.nodeId))].sort();
+    if (ids.length > 0) pushing[stepId] = ids;
+    return ids.join(',');
+  };
+  if (held.pushGlobalConf) pushNeeded = true;
+  const scopeZones = [globalZone, ...input.subZones.map((z) => z.zoneId)];
+
   // Packages: install (R1.1-2) where missing, upgrade (R1.8) where spec.packages pins a newer version.
   const serverMissing = nodes.server.filter(
     (n) => !installedOf(input.nodeObservations[n.nodeId], SERVER_PACKAGES),
   );
+  const installServer = serverMissing.length > 0 || held.installTagServer !== undefined;
   const proxyMissingZones = [
-    ...new Set(
-      nodes.proxy
+    ...new Set([
+      ...nodes.proxy
         .filter((n) => !installedOf(input.nodeObservations[n.nodeId], PROXY_PACKAGES))
         .map((n) => n.zoneId),
-    ),
+      ...scopeZones.filter((z) => held[forSubject('installProxyTag', z).id]),
+    ]),
   ].sort((a, b) => (a === globalZone ? -1 : b === globalZone ? 1 : a.localeCompare(b)));
   /** Update target → the nodes below a pinned version. */
   const upgradeTargets = new Map<string, NodeInfo[]>();
@@ -253,6 +274,11 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
     }
   }
 
+  for (const z of scopeZones)
+    for (const target of [`${z}-webservice`, `${z}-proxy`])
+      if (held[forSubject('upgradeTag', target).id] && !upgradeTargets.has(target))
+        upgradeTargets.set(target, []);
+
   const { migration, steps: migrationSteps } = planMigration(input, violations);
 
   // ---- steps, in runbook order (config first: it is verified before anything is built) ----
@@ -276,17 +302,17 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
     buildAndInstall.push(
       build('buildProxyTag', 'pitrix-ks-proxy-tag', guard(globalZone, `serves ${nodeIds(nodes.proxy)}`)),
     );
-  if (serverMissing.length > 0)
+  if (installServer)
     buildAndInstall.push(
       build('buildTagServer', 'pitrix-ks-tag-server', guard(globalZone, `serves ${nodeIds(nodes.server)}`)),
     );
-  if (serverMissing.length > 0)
+  if (installServer)
     buildAndInstall.push(
       install(
         'installTagServer',
         `${globalZone}-webservice`,
         'pitrix-ks-tag-server',
-        guard(globalZone, `missing on ${nodeIds(serverMissing)}`),
+        guard(globalZone, `missing on ${pushedOn('installTagServer', serverMissing)}`),
       ),
     );
   for (const z of proxyMissingZones) {
@@ -294,13 +320,9 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
       nodes.proxy.filter((n) => n.zoneId === z),
       PROXY_PACKAGES,
     );
+    const id = forSubject('installProxyTag', z);
     buildAndInstall.push(
-      install(
-        forSubject('installProxyTag', z),
-        `${z}-proxy`,
-        'pitrix-ks-proxy-tag',
-        guard(z, `missing on ${nodeIds(missing)}`),
-      ),
+      install(id, `${z}-proxy`, 'pitrix-ks-proxy-tag', guard(z, `missing on ${pushedOn(id.id, missing)}`)),
     );
   }
   steps.push(...buildAndInstall);
@@ -315,14 +337,18 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
     steps.push(
       ...globalConfSteps(
         guard(globalZone, ...digests, `serves ${nodeIds(deployed)}`),
-        guard(globalZone, ...digests, `pending on ${nodeIds(pushPending)}`),
+        guard(globalZone, ...digests, `pending on ${pushedOn('pushGlobalConf', pushPending)}`),
       ),
     );
   }
   if (upgradeTargets.size > 0)
     steps.push(
       ...upgradeSteps(spec.packages, new Set(upgradeTargets.keys()), (target, pins) =>
-        guard(zoneOfTarget(target), ...pins, `below the pin on ${nodeIds(upgradeTargets.get(target)!)}`),
+        guard(
+          zoneOfTarget(target),
+          ...pins,
+          `below the pin on ${pushedOn(forSubject('upgradeTag', target).id, upgradeTargets.get(target)!)}`,
+        ),
       ),
     );
   steps.push(...migrationSteps);
@@ -350,6 +376,7 @@ export function planTagServer(input: TagServerPlanInput): TagServerPlan {
     installedVersions,
     plan: makePlan(blockedByViolations ? [] : steps),
     stdin: blockedByViolations ? {} : stdin,
+    pushing: blockedByViolations ? {} : pushing,
   };
 }
 

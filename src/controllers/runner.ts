@@ -4,7 +4,7 @@
  * persisted in status, and turn the outcome into conditions, Events and the next requeue. The
  * decisions are the engine's and the journal's; this is the glue to the status subresource.
  */
-import { APPROVE_ANNOTATION } from '../api/common.js';
+import { APPROVE_ANNOTATION, type Plan } from '../api/common.js';
 import { kindInfo, zoneKind } from '../api/kinds.js';
 import { applyStepRequests, SKIP_STEP_ANNOTATION } from '../runbook/annotations.js';
 import { type EngineOutcome, executePlan, type StepInput } from '../runbook/engine.js';
@@ -24,7 +24,13 @@ import { backoffDelay } from '../runtime/queue.js';
 import type { Executor, HostTarget } from '../ssh/types.js';
 import { type ControllerDeps, nowIso, resourceType } from './deps.js';
 import type { ActingStatus, StatusSession } from './status-session.js';
-import { acquireZoneLock, type HolderState, releaseZoneLock, verifyZoneLock } from './zonelock.js';
+import {
+  acquireZoneLock,
+  type HolderState,
+  lockHolderOf,
+  releaseZoneLock,
+  verifyZoneLock,
+} from './zonelock.js';
 
 const zoneType = resourceType(zoneKind);
 
@@ -53,6 +59,11 @@ export interface RunInput {
    * whose result the platform does not show is Degraded.
    */
   converged?(): string | undefined;
+  /**
+   * Status fields the kind derives from the journal (R5's per-node phases and progress), written
+   * with every journal write of the run, so a watcher sees each node finish when it does.
+   */
+  derived?(journal: Plan): Record<string, unknown>;
 }
 
 const failureCounts = new Map<string, number>();
@@ -132,7 +143,7 @@ async function run(
   const gates = gatesOf(deps, input);
   const obj = session.obj;
   const key = `${obj.metadata.uid}`;
-  const me = { kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid };
+  const me = lockHolderOf(obj);
   const zone = input.zoneLock
     ? { namespace: obj.metadata.namespace, name: input.zoneLock.zoneName }
     : undefined;
@@ -250,10 +261,12 @@ async function run(
       'AwaitingApproval',
       `plan ${plan.hash} (${plan.steps.length} steps) awaits approval: kubectl annotate ${obj.kind.toLowerCase()} ${obj.metadata.name} ${APPROVE_ANNOTATION}=${plan.hash} --overwrite`,
     );
-    const before = session.status.plan?.hash;
+    const earlier = session.status.plan;
+    const before = earlier?.hash;
     await session.save({ plan: journal, currentStep: next.id });
     const given = obj.metadata.annotations?.[APPROVE_ANNOTATION];
-    if (before !== plan.hash && given && given === before)
+    // A finished plan's approval was used up, not invalidated: the next plan is simply new.
+    if (before !== plan.hash && given && given === before && !isComplete(earlier))
       // An approval is for one plan: new steps, new inputs or another firstbox make another plan.
       deps.events.event(
         obj,
@@ -262,7 +275,12 @@ async function run(
         `the approval of plan ${before} does not apply to plan ${plan.hash} (its steps, their inputs or the zone's firstbox access changed); review it and approve ${plan.hash} to run`,
       );
     else if (before !== plan.hash)
-      deps.events.event(obj, 'Normal', 'AwaitingApproval', `plan ${plan.hash} published; approve it to run`);
+      deps.events.event(
+        obj,
+        'Normal',
+        'AwaitingApproval',
+        `plan ${plan.hash} published${before && isComplete(earlier) ? ` (plan ${before} finished)` : ''}; approve it to run`,
+      );
     return undefined;
   }
   // The step-failure backoff lives in the journal (attempts, finishedAt), so neither a status
@@ -308,7 +326,7 @@ async function run(
     persist: async (j) => {
       const step =
         j.steps?.find((s) => s.state === 'Running') ?? j.steps?.find((s) => s.state !== 'Succeeded');
-      await session.save({ plan: j, currentStep: step?.id });
+      await session.save({ ...input.derived?.(j), plan: j, currentStep: step?.id });
     },
     onStepFinished: (step, ms) => {
       deps.metrics.stepFinished(obj.kind, step, step.state, ms / 1000);

@@ -11,12 +11,17 @@
  * pending journal and waits. A holder that finds the lock gone stops at the next step boundary.
  */
 import type { ZoneLock } from '../api/zone.js';
-import { isConflict, type KubeClient, type ResourceType } from '../runtime/kube.js';
+import { isConflict, type KubeClient, type KubeObject, type ResourceType } from '../runtime/kube.js';
 
 export interface LockHolder {
   kind: string;
   name: string;
   uid: string;
+}
+
+/** The identity an object holds a zone lock under. */
+export function lockHolderOf(obj: KubeObject): LockHolder {
+  return { kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid };
 }
 
 /** Whether the recorded holder still needs the zone; looked up by the caller. */
@@ -124,4 +129,24 @@ export async function releaseZoneLock(
       if (!isConflict(err)) throw err;
     }
   }
+}
+
+/**
+ * Releases the lock a finished run left, when the cached Zone still names `me` (a kind that does
+ * not plan a finished run again never reaches the runner's own release): a fresh read only then.
+ */
+export async function releaseFinishedLock(
+  client: KubeClient,
+  zoneType: ResourceType,
+  cached: KubeObject | { metadata: { namespace?: string; name: string }; status?: { lock?: ZoneLock } },
+  me: LockHolder,
+): Promise<void> {
+  const lock = (cached.status as { lock?: ZoneLock } | undefined)?.lock;
+  if (!lock || decideLock(lock, me, 'active').kind !== 'held') return;
+  await releaseZoneLock(
+    client,
+    zoneType,
+    { namespace: cached.metadata.namespace ?? '', name: cached.metadata.name },
+    me,
+  );
 }

@@ -257,6 +257,26 @@ describe('an approval covers the plan and the firstbox it runs through', () => {
     expect(ran).toEqual(['supervisorctl restart ws']);
   });
 
+  it('a plan after a finished one awaits its own approval without claiming the old one was invalidated', async () => {
+    const { world, ctx, r, published, approve } = manualWorld();
+    ran.length = 0;
+    const req = { namespace: 'ns', name: 'r1' };
+    await r.reconcile(req, ctx);
+    const first = published();
+    approve(first);
+    await r.reconcile(req, ctx);
+    expect(ran).toEqual(['supervisorctl restart ws']);
+    // The next plan (here: another firstbox) comes after the first one finished.
+    world.put(zoneObj('10.6.6.6'));
+    await r.reconcile(req, ctx);
+    const second = published();
+    expect(second).not.toBe(first);
+    expect(world.events.some((e) => e.reason === 'ApprovalNoLongerApplies')).toBe(false);
+    const published2 = world.events.filter((e) => e.reason === 'AwaitingApproval').at(-1);
+    expect(published2?.message).toBe(`plan ${second} published (plan ${first} finished); approve it to run`);
+    expect(ran).toEqual(['supervisorctl restart ws']);
+  });
+
   it('an unchanged firstbox keeps the hash: the approval holds across reconciles', async () => {
     const { world, ctx, r, published, approve } = manualWorld();
     ran.length = 0;

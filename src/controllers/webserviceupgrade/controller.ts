@@ -9,7 +9,7 @@
  */
 
 import type { Plan, PlanStep } from '../../api/common.js';
-import { webserviceUpgradeKind } from '../../api/kinds.js';
+import { webserviceUpgradeKind, zoneKind } from '../../api/kinds.js';
 import {
   parseWebserviceUpgrade,
   type UpgradeNodeStatus,
@@ -27,6 +27,7 @@ import type { ZoneAccess } from '../platform.js';
 import type { RunReport } from '../runner.js';
 import { type Decision, type Reconciling, type Refusal, type RunbookHooks, zoneTarget } from '../template.js';
 import { bindToFirstbox } from '../zone/access.js';
+import { lockHolderOf, releaseFinishedLock } from '../zonelock.js';
 import { ADDRESS_RESTORED_ANNOTATION, addressGate, confirmedNodes } from './address.js';
 import { verifySupervisor } from './checks.js';
 import { keysGate, windowGate } from './gates.js';
@@ -40,6 +41,7 @@ import { withObservedVip } from './vip.js';
 
 export const WEBSERVICEUPGRADE_FINALIZER = 'ops.pitrix.io/webserviceupgrade';
 const upgradeType = resourceType(webserviceUpgradeKind);
+const zoneType = resourceType(zoneKind);
 
 interface Observation extends Observed {
   access: ZoneAccess;
@@ -97,6 +99,8 @@ export const webserviceUpgradeHooks: RunbookHooks<WebserviceUpgrade, Status, Obs
       targets.every((t) => done.includes(t.nodeId))
     ) {
       session.condition('Ready', 'True', 'Completed', `${targets.length} webservice node(s) rebuilt`);
+      // The run that finished is not run again, so the runner never sees it end: the zone is freed here.
+      await releaseFinishedLock(r.deps.client, zoneType, zone, lockHolderOf(obj));
       await session.save({
         nodes: (previous.nodes ?? []).map((n) => ({
           ...n,
@@ -169,6 +173,12 @@ export const webserviceUpgradeHooks: RunbookHooks<WebserviceUpgrade, Status, Obs
         target: zoneTarget(access, 22),
         zoneLock: { zoneName: zone.metadata.name, operation: 'Upgrade' },
         readyMessage: `${targets.length} webservice node(s) on ${wsu.spec.target.osName} ${wsu.spec.target.osVersion}`,
+        // Each node's phase and the progress move with the journal, not only when the run returns.
+        derived: (j) => {
+          const nodes = nodeStatuses(result, j, { ...previous, nodes: before }, observed, hostKeys, fresh);
+          const p = rolloutProgress(nodes, j);
+          return { nodes, phase: p.phase, progress: p.progress, currentNode: p.currentNode };
+        },
       },
       report: (run) => reportRollout(r, result, observed, hostKeys, fresh, before, run),
     };

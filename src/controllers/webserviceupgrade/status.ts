@@ -90,7 +90,7 @@ export function rolloutProgress(
 }
 
 export function finishedAt(prev: UpgradeNodeStatus | undefined, steps: PlanStep[]): string {
-  return steps.find((s) => s.id.startsWith('healthGate-'))?.finishedAt ?? prev?.finishedAt ?? '';
+  return steps.find((s) => s.action === 'healthGate')?.finishedAt ?? prev?.finishedAt ?? '';
 }
 
 export function lastLine(text: string | undefined): string | undefined {
